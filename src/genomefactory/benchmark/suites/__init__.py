@@ -1,0 +1,1 @@
+"""genomefactory.benchmark.suites"""

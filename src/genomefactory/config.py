@@ -1,0 +1,157 @@
+"""Strict, typed configuration: YAML file + ``key=value`` overrides -> a pydantic model.
+
+Every config class derives from :class:`StrictConfig`: unknown keys are errors that name the key and the
+closest valid key, a wrong type names the key, the value and the expected type, and a missing required key
+says so. Field descriptions are the help text of the CLI and the web UI (written once, here).
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+__all__ = ["ConfigError", "StrictConfig", "load_config", "parse_overrides", "describe_config"]
+
+
+class ConfigError(ValueError):
+    """A configuration problem the user can fix; the message says where and how."""
+
+
+class StrictConfig(BaseModel):
+    """Base class of every config: extra keys forbidden, assignments validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+
+
+C = TypeVar("C", bound=StrictConfig)
+
+
+def _valid_keys(cls: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the (nested) config class at ``loc`` (the location of an unknown key)."""
+    current: Any = cls
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        ann = field.annotation
+        candidates = [ann, *getattr(ann, "__args__", ())]
+        current = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if current is None:
+            return []
+    return list(getattr(current, "model_fields", {}))
+
+
+def _format_errors(cls: type[BaseModel], err: ValidationError, source: str) -> str:
+    lines = [f"invalid configuration in {source}:"]
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        key = ".".join(str(p) for p in loc)
+        if e["type"] == "extra_forbidden":
+            valid = _valid_keys(cls, loc)
+            close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.5)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            lines.append(f"  unknown key '{key}'{hint} (valid keys here: {', '.join(valid)})")
+        elif e["type"] == "missing":
+            lines.append(f"  missing required key '{key}'")
+        else:
+            lines.append(f"  key '{key}': value {e.get('input')!r} is invalid: {e['msg']}")
+    return "\n".join(lines)
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``["a.b=3", "c=[1,2]"]`` -> ``{"a": {"b": 3}, "c": [1, 2]}``; values are parsed as YAML scalars."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"override '{item}' is not of the form key=value (e.g. training.epochs=3)")
+        key, raw = item.split("=", 1)
+        value = yaml.safe_load(raw) if raw != "" else None
+        node = out
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override '{item}' conflicts with an earlier override of '{part}'")
+        node[parts[-1]] = value
+    return out
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for k, v in extra.items():
+        if isinstance(v, dict) and isinstance(merged.get(k), dict):
+            merged[k] = _deep_merge(merged[k], v)
+        else:
+            merged[k] = v
+    return merged
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping; an empty file is an empty mapping."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p} must hold a mapping of keys to values, found {type(data).__name__}")
+    return data
+
+
+def load_config(
+    cls: type[C], path: str | Path | None = None, overrides: list[str] | dict[str, Any] | None = None
+) -> C:
+    """Build ``cls`` from a YAML file and overrides, strictly."""
+    data: dict[str, Any] = read_yaml(path) if path is not None else {}
+    if overrides:
+        extra = parse_overrides(overrides) if isinstance(overrides, list) else overrides
+        data = _deep_merge(data, extra)
+    source = str(path) if path is not None else "overrides"
+    try:
+        return cls.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_errors(cls, err, source)) from None
+
+
+def validate_dict(cls: type[C], data: dict[str, Any], source: str = "config") -> C:
+    try:
+        return cls.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_errors(cls, err, source)) from None
+
+
+def _type_name(ann: Any) -> str:
+    name = getattr(ann, "__name__", None)
+    text = str(ann).replace("typing.", "")
+    if name and not getattr(ann, "__args__", None):
+        return str(name)
+    return text
+
+
+def describe_config(cls: type[BaseModel], prefix: str = "") -> list[tuple[str, str, str, str]]:
+    """Rows of (dotted key, type, default, help) for every leaf field, nested configs flattened."""
+    rows: list[tuple[str, str, str, str]] = []
+    for name, field in cls.model_fields.items():
+        ann = field.annotation
+        key = f"{prefix}{name}"
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            rows.extend(describe_config(ann, prefix=f"{key}."))
+            continue
+        default = "(required)" if field.is_required() else repr(field.get_default(call_default_factory=True))
+        rows.append((key, _type_name(ann), default, field.description or ""))
+    return rows
+
+
+def dump_config(cfg: BaseModel) -> str:
+    """The resolved config as YAML (what a run directory's manifest stores and the web UI shows)."""
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,98 @@
+"""GenomeOcean (DOE JGI): a Mistral decoder with a 4096-token DNA BPE vocabulary (~5 bp per token).
+
+Loaded into transformers' native ``MistralForCausalLM`` (the published repos dropped their vendored modeling code
+in 2026; see MODELS.md §2.6); the tokenizer is the checkpoint's ``tokenizer.json`` through
+``PreTrainedTokenizerFast`` (``AutoTokenizer`` may pick a non-DNA backend under transformers 5).
+Batches are left-padded; position ids are derived from the attention mask so a padded sequence gets the same
+hidden states as the sequence alone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import MistralConfig, MistralForCausalLM
+
+from ..registry import ModelFamily, register
+from ..tokenizers import bpe_tokenizer, from_directory
+
+_SPECIALS = ["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"]
+_COMMON = dict(
+    model_type="mistral", vocab_size=4096, hidden_act="silu", rms_norm_eps=1e-5, rope_theta=10000.0,
+    sliding_window=None, tie_word_embeddings=False, pad_token_id=3, bos_token_id=1, eos_token_id=2,
+    attention_dropout=0.0,
+)  # fmt: skip
+# 100M from the published description (12 layers, hidden 768, head_dim 96, 1024 tokens); the larger sizes are
+# estimates of the same shape family — a pretrained load always reads the checkpoint's own config.json.
+_SIZES = {
+    "100M": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=8, num_key_value_heads=8,
+                 intermediate_size=3072, max_position_embeddings=1024, head_dim=96),
+    "500M": dict(hidden_size=1024, num_hidden_layers=32, num_attention_heads=16, num_key_value_heads=16,
+                 intermediate_size=4096, max_position_embeddings=1024, head_dim=64),
+    "4B": dict(hidden_size=3072, num_hidden_layers=32, num_attention_heads=24, num_key_value_heads=8,
+               intermediate_size=8192, max_position_embeddings=10240, head_dim=128),
+}  # fmt: skip
+
+
+class GenomeOcean(ModelFamily):
+    def build(self, config: dict[str, Any]) -> nn.Module:
+        cfg = MistralConfig(**{k: v for k, v in config.items() if k not in ("architectures", "transformers_version")})
+        cfg._attn_implementation = "sdpa"  # noqa: SLF001
+        return MistralForCausalLM(cfg)
+
+    def base(self, model: nn.Module) -> nn.Module:
+        return model.model  # type: ignore[return-value]
+
+    def encode(
+        self, base: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
+        output_hidden_states: bool = False,
+    ) -> Any:
+        position_ids = None
+        if attention_mask is not None:
+            position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+        return base(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                    output_hidden_states=output_hidden_states)  # fmt: skip
+
+    def max_tokens(self, config: dict[str, Any]) -> int:
+        return int(config.get("max_position_embeddings", 1024))
+
+    def tiny_config(self) -> dict[str, Any]:
+        return {**_COMMON, "vocab_size": 256, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
+                "num_key_value_heads": 2, "intermediate_size": 64, "max_position_embeddings": 512,
+                "head_dim": 8}  # fmt: skip
+
+    def published_config(self, variant: str) -> dict[str, Any]:
+        if variant not in _SIZES:
+            raise ValueError(f"unknown GenomeOcean variant {variant!r}; choose from {', '.join(_SIZES)}")
+        return {**_COMMON, **_SIZES[variant]}
+
+    def tokenizer(self, directory: Path | None, config: dict[str, Any]) -> Any:
+        if directory is not None:
+            tok = from_directory(directory, padding_side="left")
+        else:
+            tok = bpe_tokenizer(int(config["vocab_size"]), _SPECIALS, cls=None, sep=None, seed=0,
+                                model_max_length=self.max_tokens(config), padding_side="left")  # fmt: skip
+        if tok.pad_token is None:
+            tok.pad_token = "[PAD]"
+        if tok.eos_token is None:
+            tok.eos_token = "[SEP]"
+        return tok
+
+
+GENOMEOCEAN = register(
+    GenomeOcean(
+        name="genomeocean",
+        kind="decoder",
+        description="GenomeOcean (Mistral decoder, DNA BPE 4096)",
+        variants={v: f"pGenomeOcean/GenomeOcean-{v}" for v in _SIZES},
+        default_variant="100M",
+        lora_targets=("gate_proj", "up_proj", "down_proj"),
+        in_out_proj=("q_proj", "k_proj", "v_proj", "o_proj"),
+        pooling="mean",
+        padding_side="left",
+        aliases=("genome_ocean", "GenomeOcean"),
+    )
+)

@@ -1,0 +1,180 @@
+"""Loading models: hub id or local directory through the same code, safetensors first, strict key checks.
+
+Nothing downloaded is executed: only ``config.json``, weights and tokenizer files are fetched, unless the user
+sets ``trust_remote_code: true`` for the ``hf_auto`` family.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from ..config import StrictConfig
+from .registry import Backbone, ModelFamily, get_family
+
+__all__ = ["ModelConfig", "load_backbone", "resolve_source", "strict_load", "save_state_dict"]
+
+_CHECKPOINT_FILES = ["config.json", "*.safetensors", "*.safetensors.index.json", "pytorch_model.bin",
+                     "pytorch_model.bin.index.json", "pytorch_model-*.bin", "tokenizer.json",
+                     "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "vocab.json",
+                     "merges.txt", "generation_config.json"]  # fmt: skip
+
+
+class ModelConfig(StrictConfig):
+    """Which model to use and how to initialise it."""
+
+    family: str = Field("nucleotide_transformer", description="Model family (see `genomefactory-cli models`).")
+    variant: str | None = Field(None, description="Variant of the family (paper Table 5); default: the family's.")
+    path: str | None = Field(
+        None, description="Hub id or local checkpoint directory; overrides `variant`. A genomefactory run "
+        "directory is also accepted for inference."
+    )
+    init: Literal["pretrained", "random", "tiny"] = Field(
+        "pretrained",
+        description="pretrained: load published weights; random: full-size random init; "
+        "tiny: a tiny random model of the same architecture (tests, demos, CPU smoke runs).",
+    )
+    revision: str | None = Field(None, description="Hub revision (branch, tag or commit).")
+    trust_remote_code: bool = Field(
+        False, description="Allow running model code downloaded from the hub (hf_auto only). Off by default."
+    )
+    tiny_overrides: dict[str, Any] = Field(
+        default_factory=dict, description="Config fields to override in the tiny config (init: tiny)."
+    )
+
+
+def resolve_source(source: str, revision: str | None = None, allow_code: bool = False) -> Path:
+    """A local directory as is; otherwise a hub id fetched (weights, config, tokenizer only) into the cache."""
+    p = Path(source).expanduser()
+    if p.is_dir():
+        return p
+    if p.exists() or source.startswith((".", "/", "~")):
+        raise FileNotFoundError(f"model path {source!r} is not a directory")
+    try:
+        from huggingface_hub import snapshot_download
+
+        patterns = [*_CHECKPOINT_FILES, "*.py"] if allow_code else _CHECKPOINT_FILES
+        return Path(snapshot_download(source, revision=revision, allow_patterns=patterns))
+    except Exception as exc:  # network, auth, missing repo: one clear line
+        raise RuntimeError(
+            f"could not fetch {source!r} from the Hugging Face hub ({type(exc).__name__}: {exc}). "
+            "Check the id and your network, or pass a local checkpoint directory as model.path."
+        ) from exc
+
+
+def load_state_dict_file(directory: Path) -> dict[str, torch.Tensor]:
+    """All tensors of a checkpoint directory: (sharded) safetensors, else (sharded) ``pytorch_model.bin``."""
+    from safetensors.torch import load_file
+
+    st = sorted(directory.glob("*.safetensors"))
+    if st:
+        state: dict[str, torch.Tensor] = {}
+        for f in st:
+            state.update(load_file(str(f)))
+        return state
+    bins = sorted(directory.glob("pytorch_model*.bin"))
+    if bins:
+        state = {}
+        for f in bins:
+            state.update(torch.load(f, map_location="cpu", weights_only=True))
+        return state
+    raise FileNotFoundError(f"no weights in {directory} (expected *.safetensors or pytorch_model.bin)")
+
+
+def strict_load(model: nn.Module, state: dict[str, torch.Tensor], where: str) -> None:
+    """``load_state_dict(strict=True)`` with an error that lists missing/unexpected keys and shape mismatches."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+              for k in sorted(set(own) & set(state)) if tuple(own[k].shape) != tuple(state[k].shape)]  # fmt: skip
+    if missing or unexpected or shapes:
+        def _few(xs: list[str]) -> str:
+            return ", ".join(xs[:8]) + (f" ... (+{len(xs) - 8} more)" if len(xs) > 8 else "")
+
+        parts = []
+        if missing:
+            parts.append(f"missing keys: {_few(missing)}")
+        if unexpected:
+            parts.append(f"unexpected keys: {_few(unexpected)}")
+        if shapes:
+            parts.append(f"shape mismatches: {_few(shapes)}")
+        raise ValueError(f"checkpoint {where} does not match the model: " + "; ".join(parts))
+    model.load_state_dict(state, strict=True)
+
+
+def save_state_dict(state: dict[str, torch.Tensor], path: Path) -> None:
+    """safetensors file written atomically; tensors sharing storage are stored as separate copies."""
+    from safetensors.torch import save_file
+
+    from ..io import atomic_path
+
+    seen: set[tuple[int, int]] = set()
+    out: dict[str, torch.Tensor] = {}
+    for k, v in state.items():
+        t = v.detach()
+        key = (t.untyped_storage().data_ptr(), t.storage_offset()) if t.numel() else (id(t), 0)
+        if t.numel() and (key in seen or not t.is_contiguous()):
+            t = t.contiguous().clone()
+        else:
+            seen.add(key)
+        out[k] = t.contiguous()
+    # safetensors refuses any remaining overlap; clone everything that still shares memory
+    ptrs: dict[int, str] = {}
+    for k, t in out.items():
+        p = t.untyped_storage().data_ptr()
+        if t.numel() and p in ptrs:
+            out[k] = t.clone()
+        elif t.numel():
+            ptrs[p] = k
+    with atomic_path(path) as tmp:
+        save_file(out, str(tmp), metadata={"format": "pt"})
+
+
+def _pick_variant(family: ModelFamily, variant: str | None) -> str:
+    v = variant or family.default_variant
+    if v not in family.variants:
+        raise ValueError(
+            f"model family {family.name!r} has no variant {v!r}; variants: {', '.join(family.variants)}"
+        )
+    return v
+
+
+def load_backbone(cfg: ModelConfig) -> Backbone:
+    """Load (or randomly initialise) a family's model and tokenizer as described by ``cfg``."""
+    family = get_family(cfg.family)
+    if cfg.trust_remote_code and not family.extras.get("supports_remote_code", False):
+        raise ValueError(
+            f"trust_remote_code is only meaningful for the hf_auto family; {family.name} is implemented natively"
+        )
+    if cfg.init == "tiny":
+        config = {**family.tiny_config(), **cfg.tiny_overrides}
+        model = family.build(config)
+        return Backbone(family, model, family.tokenizer(None, config), config, None, "tiny")
+    if cfg.init == "random" and cfg.path is None:
+        variant = _pick_variant(family, cfg.variant)
+        config = family.published_config(variant)
+        model = family.build(config)
+        return Backbone(family, model, family.tokenizer(None, config), config, None, variant)
+    variant = None if cfg.path else _pick_variant(family, cfg.variant)
+    source = cfg.path or family.variants[variant or ""]
+    directory = resolve_source(source, cfg.revision, allow_code=cfg.trust_remote_code)
+    load = getattr(family, "load_pretrained", None)
+    if load is not None:
+        return load(directory, source=source, variant=variant, cfg=cfg, random_init=cfg.init == "random")  # type: ignore[no-any-return]
+    config = family.read_config(directory)
+    model = family.build(config)
+    if cfg.init == "pretrained":
+        family.load_state(model, directory)
+    return Backbone(family, model, family.tokenizer(directory, config), config, source, variant)
+
+
+def default_device() -> torch.device:
+    if torch.cuda.is_available() and os.environ.get("GENOMEFACTORY_DEVICE", "") != "cpu":
+        return torch.device("cuda")
+    return torch.device("cpu")
