@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["POOLING_METHODS", "pool", "first_token_index", "last_token_index"]
+__all__ = ["POOLING_METHODS", "first_token_index", "last_token_index", "pool"]
 
 POOLING_METHODS = ("mean", "max", "cls", "last", "token", "none")
 
