@@ -164,7 +164,11 @@ def register(family: ModelFamily) -> ModelFamily:
 
 
 def _ensure_loaded() -> None:
-    from . import families as _families  # noqa: F401  (importing registers the built-in families)
+    # import by full name: the package attribute `families` is this module's function, and
+    # `from . import families` would return it without importing the subpackage
+    import importlib
+
+    importlib.import_module(f"{__package__}.families")  # importing registers the built-in families
 
 
 def families() -> list[ModelFamily]:
