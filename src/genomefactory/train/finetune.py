@@ -1,0 +1,208 @@
+"""``genomefactory-cli train``: fine-tune a model end to end with the Hugging Face ``Trainer``.
+
+Run directory: ``metrics.json`` (dev and test metrics of the best checkpoint), ``predictions_test.csv``,
+``trainer_log.jsonl`` (the training curve), ``model/`` (see ``model_io``), ``checkpoint-*/`` and
+``manifest.json`` (resolved config, versions, input SHA-256s, seed, git commit).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
+from transformers.trainer_utils import get_last_checkpoint
+
+from ..io import atomic_path, atomic_write_json, write_manifest
+from ..models.loading import default_device, load_backbone, save_state_dict
+from .config import TrainConfig
+from .data import PadCollator, TokenizedDataset, load_task, tokenize
+from .features import FeatureCollator, FeatureDataset, cached_features
+from .metrics import LOWER_IS_BETTER, compute_metrics, default_best_metric, softmax
+from .methods import build_task_model, count_parameters
+from .model_io import save_run_model
+
+log = logging.getLogger("genomefactory.train")
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced."""
+
+    output_dir: Path
+    dev_metrics: dict[str, float]
+    test_metrics: dict[str, float]
+    trainable_params: int
+    total_params: int
+    train_seconds: float
+    truncated_rows: int
+    feature_cache_hits: int = 0
+    files: dict[str, Path] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        lines = [f"run directory: {self.output_dir}",
+                 f"trainable parameters: {self.trainable_params:,} of {self.total_params:,}",
+                 f"train time: {self.train_seconds:.1f} s",
+                 "dev:  " + ", ".join(f"{k}={v:.4f}" for k, v in self.dev_metrics.items()),
+                 "test: " + ", ".join(f"{k}={v:.4f}" for k, v in self.test_metrics.items())]  # fmt: skip
+        lines += [f"{name}: {path}" for name, path in self.files.items()]
+        return "\n".join(lines)
+
+
+class _GFTrainer(Trainer):
+    """Saves checkpoints with our safetensors writer (tied/shared tensors de-duplicated)."""
+
+    def _save(self, output_dir: str | None = None, state_dict: dict[str, Any] | None = None) -> None:
+        out = Path(output_dir or self.args.output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        save_state_dict(state_dict if state_dict is not None else self.model.state_dict(),
+                        out / "model.safetensors")  # fmt: skip
+        torch.save(self.args, out / "training_args.bin")
+
+
+class _JsonlLog(TrainerCallback):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
+        if logs and state.is_world_process_zero:
+            with open(self.path, "a") as fh:
+                fh.write(json.dumps({"step": state.global_step, "epoch": state.epoch, **logs}) + "\n")
+
+
+def _check_output_dir(cfg: TrainConfig) -> Path:
+    out = Path(cfg.output_dir)
+    if out.exists() and any(out.iterdir()) and not (cfg.training.resume or cfg.overwrite):
+        raise ValueError(
+            f"output_dir {out} is not empty; set training.resume=true to continue it, overwrite=true to reuse it, "
+            "or choose another output_dir"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _training_args(cfg: TrainConfig, out: Path, lr: float, best: str, on_features: bool) -> TrainingArguments:
+    t = cfg.training
+    cuda = torch.cuda.is_available()
+    if t.precision == "fp16" and not cuda:
+        raise ValueError("training.precision=fp16 needs a GPU; use fp32 (or bf16) on CPU")
+    strategy = "steps" if t.eval_steps else "epoch"
+    return TrainingArguments(
+        output_dir=str(out), num_train_epochs=t.epochs, max_steps=t.max_steps or -1,
+        per_device_train_batch_size=t.batch_size, per_device_eval_batch_size=t.eval_batch_size,
+        learning_rate=lr, weight_decay=t.weight_decay, warmup_steps=t.warmup_ratio,
+        lr_scheduler_type=t.lr_scheduler, gradient_accumulation_steps=t.gradient_accumulation_steps,
+        max_grad_norm=t.max_grad_norm if t.max_grad_norm > 0 else 1e9, bf16=t.precision == "bf16",
+        fp16=t.precision == "fp16", eval_strategy=strategy, save_strategy=strategy,
+        eval_steps=t.eval_steps, save_steps=t.eval_steps, save_total_limit=t.save_total_limit,
+        load_best_model_at_end=True, metric_for_best_model=best, greater_is_better=best not in LOWER_IS_BETTER,
+        logging_steps=t.logging_steps, seed=t.seed, data_seed=t.seed, report_to="none",
+        remove_unused_columns=False, label_names=["labels"], dataloader_num_workers=0,
+        train_sampling_strategy="group_by_length" if (t.group_by_length and not on_features) else "random",
+        optim="adamw_torch_fused" if (cuda and t.fused_adamw) else "adamw_torch", use_cpu=not cuda,
+        disable_tqdm=False, save_only_model=False,
+    )  # fmt: skip
+
+
+def run_train(cfg: TrainConfig) -> TrainResult:
+    """Fine-tune ``cfg.model`` on ``cfg.data`` with ``cfg.method``; write the run directory."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    out = _check_output_dir(cfg)
+    task_type = cfg.task.type
+    splits, num_labels = load_task(cfg.data.path, cfg.data.sequence_column, cfg.data.label_column, task_type,
+                                   cfg.task.num_labels)  # fmt: skip
+    set_seed(cfg.training.seed)
+    backbone = load_backbone(cfg.model)
+    max_len = min(cfg.data.max_length or backbone.max_tokens, backbone.max_tokens)
+    tok = backbone.tokenizer
+    ids, truncated = {}, 0
+    for name, sp in splits.items():
+        ids[name], n = tokenize(tok, sp.sequences, max_len, str(sp.path))
+        truncated += n
+    model = build_task_model(backbone, cfg.method, task_type, num_labels)
+    trainable, total = count_parameters(model)
+    log.info("model %s (%s): %d trainable of %d parameters", backbone.family.name, cfg.method.name, trainable, total)
+    label_dtype = torch.float32 if task_type == "regression" else torch.long
+    collator: Any = PadCollator(tok.pad_token_id, tok.padding_side, label_dtype)
+    on_features = cfg.method.name == "adapter" and cfg.method.adapter.cache_features
+    hits = 0
+    datasets: dict[str, Any] = {}
+    if on_features:
+        mode = "token" if cfg.method.adapter.kind == "cnn" else model.pooling
+        device = default_device()
+        model.to(device)
+        for name, sp in splits.items():
+            feats, hit = cached_features(model, backbone, ids[name], collator, mode, max_len, sp.path,
+                                         cfg.method.adapter.cache_dir, cfg.training.eval_batch_size, device)  # fmt: skip
+            hits += int(hit)
+            datasets[name] = FeatureDataset(feats, sp.labels)
+        collator = FeatureCollator(label_dtype)
+    else:
+        datasets = {name: TokenizedDataset(ids[name], sp.labels) for name, sp in splits.items()}
+    best = cfg.training.metric_for_best or default_best_metric(task_type)
+    lr = cfg.training.learning_rate or backbone.family.learning_rate
+    args = _training_args(cfg, out, lr, best, on_features)
+
+    def metrics_fn(p: Any) -> dict[str, float]:
+        logits = p.predictions[0] if isinstance(p.predictions, tuple) else p.predictions
+        return compute_metrics(task_type, np.asarray(logits), np.asarray(p.label_ids))
+
+    trainer = _GFTrainer(model=model, args=args, train_dataset=datasets["train"], eval_dataset=datasets["dev"],
+                         data_collator=collator, compute_metrics=metrics_fn,
+                         callbacks=[_JsonlLog(out / "trainer_log.jsonl")])  # fmt: skip
+    resume = get_last_checkpoint(str(out)) if cfg.training.resume else None
+    if cfg.training.resume and resume is None:
+        log.warning("training.resume=true but %s has no checkpoint: starting from scratch", out)
+    start = time.perf_counter()
+    trainer.train(resume_from_checkpoint=resume)
+    seconds = time.perf_counter() - start
+    dev = _strip(trainer.evaluate(datasets["dev"], metric_key_prefix="eval"))
+    pred = trainer.predict(datasets["test"], metric_key_prefix="test")
+    test = _strip(pred.metrics or {})
+    files = _write_outputs(out, cfg, pred, splits["test"], task_type, dev, test, trainer, seconds, truncated)
+    model_dir = save_run_model(model, backbone, cfg.method, task_type, num_labels, max_len, out / "model", cfg.model)
+    files["model"] = model_dir
+    inputs = [splits[s].path for s in splits]
+    write_manifest(out, cfg.model_dump(mode="json"), inputs, cfg.training.seed, "train")
+    files["manifest"] = out / "manifest.json"
+    return TrainResult(out, dev, test, trainable, total, seconds, truncated, hits, files)
+
+
+def _strip(metrics: dict[str, float]) -> dict[str, float]:
+    keep = {}
+    for k, v in metrics.items():
+        name = k.split("_", 1)[1] if "_" in k else k
+        if name in ("runtime", "samples_per_second", "steps_per_second", "epoch"):
+            continue
+        keep[name] = float(v)
+    return keep
+
+
+def _write_outputs(out: Path, cfg: TrainConfig, pred: Any, test_split: Any, task_type: str, dev: dict[str, float],
+                   test: dict[str, float], trainer: Trainer, seconds: float, truncated: int) -> dict[str, Path]:  # fmt: skip
+    import pandas as pd
+
+    logits = pred.predictions[0] if isinstance(pred.predictions, tuple) else pred.predictions
+    logits = np.asarray(logits, dtype=np.float64)
+    table: dict[str, Any] = {"row": np.arange(len(test_split.labels)), "label": test_split.labels}
+    if task_type == "regression":
+        table["prediction"] = logits.reshape(-1)
+    else:
+        probs = softmax(logits)
+        table["prediction"] = probs.argmax(-1)
+        for k in range(probs.shape[1]):
+            table[f"prob_{k}"] = probs[:, k]
+    with atomic_path(out / "predictions_test.csv") as tmp:
+        pd.DataFrame(table).to_csv(tmp, index=False)
+    metrics = {"dev": dev, "test": test, "best_checkpoint": trainer.state.best_model_checkpoint,
+               "best_metric": cfg.training.metric_for_best or default_best_metric(task_type),
+               "train_seconds": seconds, "global_step": trainer.state.global_step, "truncated_rows": truncated}  # fmt: skip
+    atomic_write_json(out / "metrics.json", metrics)
+    return {"metrics": out / "metrics.json", "predictions": out / "predictions_test.csv",
+            "log": out / "trainer_log.jsonl"}  # fmt: skip

@@ -1,0 +1,82 @@
+"""LoRA (peft) injected into the backbone's linear layers; the task head is always trained.
+
+``target_modules``: ``default`` (the family's, paper appendix C), ``all`` (every ``nn.Linear`` of the backbone,
+never the head), ``all_in_and_out_proj`` (the family's projection layers), or explicit names ('re:' = regex).
+Names are resolved to full module paths here, so a pattern that matches nothing is an error, not a silent no-op.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from peft import LoraConfig as PeftLoraConfig
+from peft import inject_adapter_in_model
+from torch import nn
+
+from ...models.registry import Backbone
+from ..heads import TaskModel, mlp_head
+
+
+def _matches(name: str, pattern: str) -> bool:
+    if pattern.startswith("re:"):
+        return re.search(pattern[3:], name) is not None
+    return name == pattern or name.endswith("." + pattern)
+
+
+def resolve_targets(base: nn.Module, spec: str | list[str], family_default: tuple[str, ...],
+                    in_out: tuple[str, ...]) -> list[str]:  # fmt: skip
+    """Full names of the linear layers LoRA wraps."""
+    linears = [n for n, m in base.named_modules() if isinstance(m, nn.Linear)]
+    if spec == "all":
+        return linears
+    patterns: list[str]
+    if spec == "default":
+        patterns = list(family_default)
+    elif spec == "all_in_and_out_proj":
+        patterns = list(in_out) or list(family_default)
+    elif isinstance(spec, str):
+        patterns = [spec]
+    else:
+        patterns = list(spec)
+    chosen = [n for n in linears if any(_matches(n, p) for p in patterns)]
+    for p in patterns:
+        if not any(_matches(n, p) for n in linears):
+            sample = ", ".join(linears[:6])
+            raise ValueError(
+                f"method.lora.target_modules: {p!r} matches no linear layer of the backbone "
+                f"(linear layers look like: {sample} ...)"
+            )
+    return chosen
+
+
+def build(backbone: Backbone, method: Any, task_type: str, num_labels: int) -> TaskModel:
+    base = backbone.base
+    cfg = method.lora
+    targets = resolve_targets(base, cfg.target_modules, backbone.family.lora_targets, backbone.family.in_out_proj)
+    peft_cfg = PeftLoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=targets,
+                              bias="none")  # fmt: skip
+    inject_adapter_in_model(peft_cfg, base)
+    for name, p in base.named_parameters():
+        p.requires_grad_("lora_" in name)
+    pooling = method.pooling or backbone.family.pooling
+    head = mlp_head(backbone.hidden_size, [], num_labels, method.head_dropout, "relu")
+    model = TaskModel(backbone.family, base, head, pooling, task_type, num_labels)
+    for p in model.head.parameters():
+        p.requires_grad_(True)
+    return model
+
+
+def merge_lora(model: nn.Module) -> int:
+    """Fold every LoRA layer into its base linear (in place); returns how many layers were merged."""
+    from peft.tuners.lora import LoraLayer
+
+    merged = 0
+    for name, module in list(model.named_modules()):
+        if isinstance(module, LoraLayer):
+            module.merge()
+            parent_name, _, child = name.rpartition(".")
+            parent = model.get_submodule(parent_name) if parent_name else model
+            setattr(parent, child, module.get_base_layer())
+            merged += 1
+    return merged
