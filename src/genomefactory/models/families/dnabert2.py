@@ -75,7 +75,8 @@ class Dnabert2Config:
                 f"DNABERT-2 config: hidden_size {config['hidden_size']} is not divisible by "
                 f"num_attention_heads {config['num_attention_heads']}"
             )
-        return cls(**{k: config.get(k, _OPTIONAL.get(k)) for k in cls.__dataclass_fields__})
+        values: dict[str, Any] = {k: config.get(k, _OPTIONAL.get(k)) for k in cls.__dataclass_fields__}
+        return cls(**values)
 
 
 class Dnabert2Embeddings(nn.Module):

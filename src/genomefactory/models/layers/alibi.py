@@ -29,7 +29,7 @@ def alibi_slopes(n_heads: int) -> Tensor:
     """Per-head slopes ``m_h`` (float32, shape (heads,)) in the published head order."""
     if n_heads < 1:
         raise ValueError(f"alibi_slopes: n_heads must be >= 1, got {n_heads}")
-    p = 2 ** int(math.floor(math.log2(n_heads)))
+    p = 2 ** math.floor(math.log2(n_heads))
     slopes = _power_of_two_slopes(p)
     if p != n_heads:
         slopes += _power_of_two_slopes(2 * p)[0::2][: n_heads - p]
