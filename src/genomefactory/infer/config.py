@@ -1,0 +1,98 @@
+"""Configuration of the ``inference`` command: ``mode: predict | embed | generate`` with one sub-section each.
+
+``run_inference(cfg)`` dispatches to :func:`genomefactory.infer.embed.run_embed`,
+:func:`genomefactory.infer.generate.run_generate` or ``genomefactory.infer.predict.run_predict`` (imported lazily so
+each mode's dependencies load only when used). Sequences follow :mod:`genomefactory.sequence` (upper-case IUPAC).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from ..config import StrictConfig
+from ..models.loading import ModelConfig
+
+__all__ = ["EmbedConfig", "GenerateConfig", "InferenceConfig", "PredictConfig", "run_inference"]
+
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
+
+
+class EmbedConfig(StrictConfig):
+    """Embedding extraction (``mode: embed``)."""
+
+    input: str = Field("", description="FASTA (.fa/.fasta/.fna, optionally .gz) or CSV/TSV with a `sequence` "
+                       "(or `seq`) column; an `id` column is used when present, other columns are kept as metadata.")
+    output: str = Field("embeddings.parquet", description="Output file: .parquet (default), .npy (+ <name>.index.csv) "
+                        "or .csv (one column per dimension; the layout `sae_regression` reads).")
+    pooling: Literal["mean", "cls", "last", "max", "token"] = Field(
+        "mean", description="mean (over real tokens), cls (first token), last (last token), max, or token "
+        "(no pooling: one vector per token).")
+    layer: int = Field(-1, description="Hidden layer to read: -1 = final hidden state; 0 = embeddings; "
+                       "i = output of block i; negative counts from the end.")
+    batch_size: int = Field(16, ge=1, description="Sequences (windows) per forward pass; batches are grouped by length.")
+    chunk_size: int = Field(512, ge=1, description="Sequences read, embedded and written per chunk "
+                            "(bounds memory; each chunk is one resumable part).")
+    window_tokens: int | None = Field(None, ge=8, description="Tokens per window for sequences longer than this "
+                                      "(default: the model's maximum input length).")
+    window_overlap: float = Field(0.25, ge=0.0, lt=0.9, description="Overlap of consecutive windows, as a "
+                                  "fraction of the window.")
+    precision: Precision = Field("auto", description="auto: bf16 on a GPU that supports it, else fp32.")
+    device: str | None = Field(None, description="cpu, cuda, cuda:1 ...; default: cuda when available.")
+    keep_sequence: bool = Field(True, description="Store each sequence in the output (needed by readouts).")
+    resume: bool = Field(True, description="Skip sequences already written by an interrupted run.")
+    progress: bool = Field(True, description="Show a progress bar.")
+
+
+class GenerateConfig(StrictConfig):
+    """Sequence generation with a decoder (``mode: generate``)."""
+
+    prompts: list[str] = Field(default_factory=list, description="DNA prompts (upper-case IUPAC).")
+    prompt_file: str | None = Field(None, description="FASTA of prompts (added to `prompts`).")
+    output: str = Field("generated.fasta", description="Output FASTA; the header holds the prompt and settings.")
+    max_new_tokens: int = Field(64, ge=1, description="Tokens to generate per sample.")
+    num_samples: int = Field(1, ge=1, description="Samples per prompt.")
+    greedy: bool = Field(False, description="Greedy decoding (ignores temperature, top_k, top_p).")
+    temperature: float = Field(1.0, gt=0.0, description="Sampling temperature.")
+    top_k: int = Field(0, ge=0, description="Sample among the k most likely tokens (0 = off).")
+    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling threshold (1.0 = off).")
+    seed: int = Field(42, description="Random seed; the same seed gives the same sequences.")
+    batch_size: int = Field(8, ge=1, description="Prompts per batch.")
+    include_prompt: bool = Field(False, description="Write prompt + continuation instead of the continuation.")
+    precision: Precision = Field("auto", description="auto: bf16 on a GPU that supports it, else fp32.")
+    device: str | None = Field(None, description="cpu, cuda ...; default: cuda when available.")
+
+
+class PredictConfig(StrictConfig):
+    """Prediction with a fine-tuned run (``mode: predict``); owned by the trainer's inference code."""
+
+    input: str = Field("", description="Sequences to predict (CSV with a `sequence` column, or FASTA).")
+    output: str = Field("predictions.csv", description="Predictions CSV.")
+    batch_size: int = Field(32, ge=1, description="Sequences per forward pass.")
+
+
+class InferenceConfig(StrictConfig):
+    """``genomefactory-cli inference``: predict with a trained run, extract embeddings, or generate sequences."""
+
+    mode: Literal["predict", "embed", "generate"] = Field("embed", description="What to do.")
+    model: ModelConfig = Field(default_factory=ModelConfig, description="The model (family, variant/path, init); "
+                               "`path` may be a genomefactory training run directory.")
+    embed: EmbedConfig = Field(default_factory=EmbedConfig, description="Settings of mode: embed.")
+    generate: GenerateConfig = Field(default_factory=GenerateConfig, description="Settings of mode: generate.")
+    predict: PredictConfig = Field(default_factory=PredictConfig, description="Settings of mode: predict.")
+
+
+def run_inference(cfg: InferenceConfig) -> Any:
+    """Run the configured mode; returns that mode's result object (``EmbeddingResult``, ``GenerationResult`` ...)."""
+    if cfg.mode == "embed":
+        from .embed import run_embed
+
+        return run_embed(cfg)
+    if cfg.mode == "generate":
+        from .generate import run_generate
+
+        return run_generate(cfg)
+    from .predict import run_predict  # type: ignore[import-not-found,unused-ignore]
+
+    return run_predict(cfg)

@@ -1,0 +1,319 @@
+"""Embedding extraction for every registered family (``inference`` with ``mode: embed``).
+
+Conventions: sequences are upper-case IUPAC (:mod:`genomefactory.sequence`); hidden states are
+(batch, length, hidden); pooling is mask-aware (:mod:`genomefactory.infer.pooling`).
+
+Long sequences: a sequence whose tokenisation exceeds the window (the model's maximum input length unless
+``window_tokens`` is set) is split into overlapping windows of bases. Windows are embedded separately and stitched:
+every base belongs to exactly one window (the one where it is most central: boundaries at the middle of each
+overlap), a window contributes the tokens that start in its own bases, the leading special tokens of the first
+window and the trailing ones of the last. Pooling then runs over the stitched tokens, so for a model without
+cross-token context the result equals the unwindowed embedding. Nothing is truncated; the output metadata records
+the windowing.
+
+Streaming: the input is read ``chunk_size`` sequences at a time; each chunk is sorted by length into batches,
+embedded and written as one part; a rerun skips ids already written (see :mod:`genomefactory.infer.store`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..models.loading import ModelConfig, default_device, load_backbone
+from ..models.registry import Backbone
+from ..sequence import clean_sequence, read_fasta
+from .config import EmbedConfig, InferenceConfig
+from .pooling import pool
+from .store import PartStore, rows_to_table
+
+__all__ = ["Embedder", "EmbeddingResult", "iter_records", "load_for_inference", "resolve_dtype", "run_embed"]
+
+log = logging.getLogger(__name__)
+_FASTA = (".fa", ".fasta", ".fna", ".fas", ".ffn")
+
+
+@dataclass
+class Record:
+    id: str
+    sequence: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EmbeddingResult:
+    output: Path
+    rows: int  # rows in the output (previous runs included)
+    embedded: int  # sequences embedded by this run
+    skipped: int  # sequences skipped because a previous run wrote them
+    windowed: int  # sequences longer than the window, embedded in windows
+    hidden: int
+    seconds: float
+
+    def summary(self) -> str:
+        return (f"embedded {self.embedded} sequences ({self.windowed} in windows, {self.skipped} already done) "
+                f"-> {self.output} ({self.rows} rows, hidden {self.hidden}) in {self.seconds:.1f} s")  # fmt: skip
+
+
+def load_for_inference(cfg: ModelConfig) -> Backbone:
+    """A registered family's backbone, or the backbone of a genomefactory training run directory."""
+    if cfg.path and (Path(cfg.path) / "model").is_dir():
+        try:
+            from ..train.model_io import load_run_model
+        except ImportError as exc:
+            raise ValueError(f"{cfg.path} looks like a training run directory, but this installation cannot "
+                             f"read run directories ({exc})") from exc  # fmt: skip
+        # the run's backbone carries the fine-tuned weights (the task model wraps the same modules)
+        return load_run_model(cfg.path).backbone
+    return load_backbone(cfg)
+
+
+def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
+    if precision == "fp32":
+        return torch.float32
+    if precision == "auto":
+        ok = device.type == "cuda" and torch.cuda.is_bf16_supported()
+        return torch.bfloat16 if ok else torch.float32
+    if precision == "fp16" and device.type == "cpu":
+        raise ValueError("precision: fp16 needs a GPU; use fp32 or bf16 on the CPU")
+    return torch.bfloat16 if precision == "bf16" else torch.float16
+
+
+def iter_records(path: str | Path, chunk_size: int) -> Iterator[list[Record]]:
+    """Chunks of records from a FASTA or a CSV/TSV file (sequences validated, ids unique)."""
+    p = Path(path)
+    if not str(path) or not p.is_file():
+        raise FileNotFoundError(f"embed.input: file {str(path)!r} not found")
+    seen: set[str] = set()
+    names = p.name.lower().removesuffix(".gz")
+    if names.endswith(_FASTA):
+        chunk: list[Record] = []
+        for rid, seq in read_fasta(p):
+            chunk.append(_unique(Record(rid, seq), seen, p))
+            if len(chunk) == chunk_size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+        return
+    sep = "\t" if names.endswith(".tsv") else ","
+    row = 0
+    for df in pd.read_csv(p, sep=sep, chunksize=chunk_size, dtype={"id": str}):
+        col = "sequence" if "sequence" in df.columns else "seq" if "seq" in df.columns else None
+        if col is None:
+            raise ValueError(f"{p}: no 'sequence' (or 'seq') column; columns are {list(df.columns)}")
+        meta_cols = [c for c in df.columns if c not in (col, "id")]
+        out = []
+        for i, rec in enumerate(df.to_dict("records")):
+            rid = str(rec["id"]) if "id" in df.columns else f"row{row + i}"
+            seq = clean_sequence(rec[col], f"{p} row {row + i + 1}")
+            out.append(_unique(Record(rid, seq, {c: rec[c] for c in meta_cols}), seen, p))
+        row += len(df)
+        yield out
+
+
+def _unique(rec: Record, seen: set[str], p: Path) -> Record:
+    if rec.id in seen:
+        raise ValueError(f"{p}: id {rec.id!r} occurs twice; ids must be unique (resuming relies on them)")
+    seen.add(rec.id)
+    return rec
+
+
+@dataclass
+class _Piece:
+    seq: int  # index of the sequence in the chunk
+    ids: list[int]
+    keep: list[bool]  # tokens this window contributes to the stitched sequence
+    first: bool
+    last: bool
+
+
+class Embedder:
+    """Embeds lists of sequences with one backbone; pooled (hidden,) or per-token (tokens, hidden) float32."""
+
+    def __init__(self, backbone: Backbone, pooling: str = "mean", layer: int = -1, batch_size: int = 16,
+                 window_tokens: int | None = None, window_overlap: float = 0.25,
+                 device: torch.device | None = None, dtype: torch.dtype = torch.float32) -> None:  # fmt: skip
+        self.backbone = backbone
+        self.tok = backbone.tokenizer
+        self.pooling, self.layer, self.batch_size = pooling, layer, batch_size
+        self.window = min(window_tokens or backbone.max_tokens, backbone.max_tokens)
+        self.overlap = window_overlap
+        self.device = device or torch.device("cpu")
+        self.model = backbone.model.to(device=self.device, dtype=dtype).eval()
+        self.base = backbone.family.base(self.model)
+        self.pad_id = self.tok.pad_token_id if self.tok.pad_token_id is not None else 0
+
+    # -- tokenisation and windows -------------------------------------------------------------------
+    def _encode(self, seq: str) -> tuple[list[int], list[tuple[int, int]], list[int]]:
+        e = self.tok(seq, add_special_tokens=True, return_offsets_mapping=True, return_special_tokens_mask=True,
+                     verbose=False)
+        return list(e["input_ids"]), [tuple(o) for o in e["offset_mapping"]], list(e["special_tokens_mask"])
+
+    def _bounds(self, n: int, width: int) -> list[tuple[int, int]]:
+        stride = max(1, int(width * (1.0 - self.overlap)))
+        starts = list(range(0, max(n - width, 0) + 1, stride))
+        if starts[-1] + width < n:
+            starts.append(n - width)
+        return [(s, min(s + width, n)) for s in starts]
+
+    def pieces(self, idx: int, seq: str) -> list[_Piece]:
+        """One piece for a sequence that fits; overlapping stitched windows for one that does not."""
+        ids, _, special = self._encode(seq)
+        if len(ids) <= self.window:
+            return [_Piece(idx, ids, [True] * len(ids), True, True)]
+        n_special = sum(special)
+        width = int((self.window - n_special) * len(seq) / max(len(ids) - n_special, 1))
+        while width >= 1:
+            bounds = self._bounds(len(seq), width)
+            encs = [self._encode(seq[s:e]) for s, e in bounds]
+            if all(len(e[0]) <= self.window for e in encs):
+                break
+            width = int(width * 0.9)
+        else:
+            raise ValueError(f"cannot split a sequence of {len(seq)} bp into windows of {self.window} tokens")
+        cuts = [0] + [(bounds[i][1] + bounds[i + 1][0]) // 2 for i in range(len(bounds) - 1)] + [len(seq)]
+        out = []
+        for w, ((s, _), (wid, off, spec)) in enumerate(zip(bounds, encs, strict=True)):
+            content = [i for i, sp in enumerate(spec) if not sp]
+            lo, hi = (content[0], content[-1]) if content else (len(spec), -1)
+            keep = []
+            for i, (a, _) in enumerate(off):
+                if spec[i]:
+                    keep.append((i < lo and w == 0) or (i > hi and w == len(bounds) - 1))
+                else:
+                    keep.append(cuts[w] <= s + a < cuts[w + 1])
+            out.append(_Piece(idx, wid, keep, w == 0, w == len(bounds) - 1))
+        return out
+
+    # -- forward --------------------------------------------------------------------------------------
+    def _forward(self, batch: list[_Piece]) -> tuple[torch.Tensor, torch.Tensor]:
+        length = max(len(p.ids) for p in batch)
+        ids = torch.full((len(batch), length), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(batch), length), dtype=torch.long)
+        keep = torch.zeros((len(batch), length), dtype=torch.bool)
+        for i, p in enumerate(batch):
+            sl = slice(length - len(p.ids), length) if self.tok.padding_side == "left" else slice(0, len(p.ids))
+            ids[i, sl] = torch.tensor(p.ids)
+            mask[i, sl] = 1
+            keep[i, sl] = torch.tensor(p.keep)
+        with torch.inference_mode():
+            out = self.backbone.family.encode(self.base, ids.to(self.device), mask.to(self.device),
+                                              output_hidden_states=self.layer != -1)  # fmt: skip
+            if self.layer == -1:
+                hidden = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
+            else:
+                hidden = out.hidden_states[self.layer]
+        return hidden.float(), keep.to(self.device)
+
+    def embed(self, sequences: list[str]) -> tuple[list[np.ndarray], list[int], list[int]]:
+        """(vectors, windows per sequence, stitched tokens per sequence) for a list of sequences."""
+        pieces = [p for i, s in enumerate(sequences) for p in self.pieces(i, s)]
+        order = sorted(range(len(pieces)), key=lambda j: len(pieces[j].ids))
+        acc: list[dict[str, Any]] = [{"n": 0, "w": 0, "tok": []} for _ in sequences]
+        for start in range(0, len(order), self.batch_size):
+            batch = [pieces[j] for j in order[start : start + self.batch_size]]
+            hidden, keep = self._forward(batch)
+            self._accumulate(batch, hidden, keep, acc)
+        return [self._finish(a) for a in acc], [a["w"] for a in acc], [a["n"] for a in acc]
+
+    def _accumulate(self, batch: list[_Piece], hidden: torch.Tensor, keep: torch.Tensor,
+                    acc: list[dict[str, Any]]) -> None:  # fmt: skip
+        k = keep.unsqueeze(-1)
+        if self.pooling == "mean":
+            sums = (hidden * k).sum(1).cpu()
+        elif self.pooling == "max":
+            maxes = hidden.masked_fill(~k, float("-inf")).max(1).values.cpu()
+        for i, p in enumerate(batch):
+            a = acc[p.seq]
+            n = int(keep[i].sum())
+            a["n"] += n
+            a["w"] += 1
+            a["start"] = a.get("start", p.first)
+            if self.pooling == "mean":
+                a["v"] = sums[i] if "v" not in a else a["v"] + sums[i]
+            elif self.pooling == "max" and n:
+                a["v"] = maxes[i] if "v" not in a else torch.maximum(a["v"], maxes[i])
+            elif self.pooling == "cls" and p.first:
+                a["v"] = pool(hidden[i : i + 1], keep[i : i + 1], "cls")[0].cpu()
+            elif self.pooling == "last" and p.last:
+                a["v"] = pool(hidden[i : i + 1], keep[i : i + 1], "last")[0].cpu()
+            elif self.pooling == "token":
+                # windows of one sequence may arrive in any order (length sorting); keep their order by first
+                a["tok"].append((not p.first, len(a["tok"]), hidden[i][keep[i]].cpu()))
+
+    def _finish(self, a: dict[str, Any]) -> np.ndarray:
+        if self.pooling == "mean":
+            return (a["v"] / a["n"]).numpy()
+        if self.pooling == "token":
+            return torch.cat([t for *_, t in sorted(a["tok"], key=lambda x: (x[0], x[1]))]).numpy()
+        return a["v"].numpy()  # type: ignore[no-any-return]
+
+
+def run_embed(cfg: InferenceConfig) -> EmbeddingResult:
+    """Embed ``cfg.embed.input`` into ``cfg.embed.output`` (streamed, resumable)."""
+    import time
+
+    e: EmbedConfig = cfg.embed
+    t0 = time.perf_counter()
+    out = Path(e.output)
+    store = PartStore(out)
+    done = store.done_ids() if e.resume else set()
+    if not e.resume:
+        store.reset()
+    backbone = load_for_inference(cfg.model)
+    device = torch.device(e.device) if e.device else default_device()
+    if e.pooling == "token" and out.suffix.lower() == ".npy":
+        raise ValueError("embed.output: per-token embeddings (pooling: token) need a .parquet or .csv output")
+    emb = Embedder(backbone, e.pooling, e.layer, e.batch_size, e.window_tokens, e.window_overlap, device,
+                   resolve_dtype(e.precision, device))  # fmt: skip
+    info = {"model": cfg.model.model_dump(mode="json"), "family": backbone.family.name, "layer": e.layer,
+            "pooling": e.pooling, "hidden": backbone.hidden_size, "window_tokens": emb.window,
+            "window_overlap": e.window_overlap,
+            "windowing": "sequences longer than window_tokens are split into overlapping windows of bases and "
+                         "stitched: each base's token comes from the window where it is most central"}  # fmt: skip
+    embedded = skipped = windowed = 0
+    with progress_bar(e.progress, "embedding") as bar:
+        for chunk in iter_records(e.input, e.chunk_size):
+            todo = [r for r in chunk if r.id not in done]
+            skipped += len(chunk) - len(todo)
+            bar(len(chunk) - len(todo))
+            if not todo:
+                continue
+            vecs, wins, ntok = emb.embed([r.sequence for r in todo])
+            frame = pd.DataFrame({"id": [r.id for r in todo], "length": [len(r.sequence) for r in todo],
+                                  "n_windows": wins, "n_tokens": ntok})  # fmt: skip
+            if e.keep_sequence:
+                frame["sequence"] = [r.sequence for r in todo]
+            for col in todo[0].meta:
+                frame[col] = [r.meta.get(col) for r in todo]
+            store.write(rows_to_table(frame, vecs, emb_hidden(vecs), e.pooling == "token", info))
+            embedded += len(todo)
+            windowed += sum(w > 1 for w in wins)
+            bar(len(todo))
+    rows = store.finalize()
+    return EmbeddingResult(out, rows, embedded, skipped, windowed, backbone.hidden_size, time.perf_counter() - t0)
+
+
+def emb_hidden(vecs: list[np.ndarray]) -> int:
+    return int(vecs[0].shape[-1])
+
+
+@contextlib.contextmanager
+def progress_bar(enabled: bool, desc: str) -> Iterator[Callable[[int], None]]:
+    """A tqdm bar (sequences processed) when enabled and tqdm is installed; a no-op otherwise."""
+    if not enabled:
+        yield lambda n: None
+        return
+    from tqdm.auto import tqdm
+
+    with tqdm(desc=desc, unit="seq") as bar:
+        yield bar.update
