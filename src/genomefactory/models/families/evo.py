@@ -1,0 +1,427 @@
+"""Evo-1 (Arc Institute / Together): StripedHyena, a causal decoder over bytes mixing Hyena and attention blocks.
+
+Native re-implementation of ``togethercomputer/evo-1-{8k,131k}-base`` (load revision ``1.1_fix``) without remote
+code, flash-attn or custom kernels. Parameter names are those of ``stripedhyena.model.StripedHyena``
+(``embedding_layer``, ``blocks.{i}.*``, ``norm``, ``unembed``); the published files prefix them with ``backbone.``
+and omit the tied ``unembed.weight``: loading strips the prefix and fills the tie, saving writes the published
+layout back. See MODELS.md §2.5.
+
+Conventions
+- Tokens: one per byte (``A`` 65, ``C`` 67, ``G`` 71, ``T`` 84), no special tokens added; ``eos`` 0, ``pad`` 1.
+  Batches are padded on the left and rotated so each sequence starts at position 0 before the forward pass
+  (``layers.fftconv.align_left``): real tokens get exactly the hidden states of the sequence alone.
+- Shapes: hidden states (batch, length, hidden); Hyena filters channels-first (batch, hidden, length).
+- Hyena block: ``z = projections(RMSNorm(u))`` (3·hidden) → causal depthwise FIR (width 3, bias added after) →
+  per-head column split (each head's 3·head_dim slice is ``x2 | x1 | v``) → ``y = x2 ⊙ (h ∗ (x1⊙v) + D ⊙ x1⊙v)``
+  with the modal long filter ``h_c[t] = Re Σ_n R_cn p_cn^t`` (poles/residues stored as (re, im) pairs) applied by
+  FFT with 2L padding → ``u + out_filter_dense(y)`` → ``+ MLP(RMSNorm(·))``, ``MLP = l3(act(l1 x) ⊙ l2 x)``.
+- Attention block: causal MHA with fused ``Wqkv`` (rows q|k|v), rotary (rotate-half, full head dim; positions
+  divided by ``rotary_emb_scaling_factor`` when ``use_interpolated_rotary_pos_emb``, 16 for 131k), gated MLP.
+- RMSNorm: ``scale · x / (‖x‖₂ · d^{-1/2} + eps)`` (eps outside the root).
+
+Generation API (what the inference engine calls)
+- ``EVO.generate(model, input_ids, max_new_tokens, sampler=None) -> Tensor``: (batch, L) unpadded prompts →
+  (batch, L + max_new_tokens); ``sampler`` maps (batch, vocab) float32 logits to (batch,) ids (default greedy).
+- Lower level, on the model: ``logits, cache = model.prefill(input_ids)`` runs the parallel (FFT) forward and
+  records every layer's state; ``logits = model.step(token_ids, cache)`` advances one token: hyena layers update
+  their FIR state (last 2 projected inputs) and modal IIR state ``s ← p·s + x1⊙v`` in O(1) time per token;
+  attention layers append to a KV cache. Step logits equal those of a full forward pass (tested).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..layers.fftconv import align_left, fft_causal_conv, restore_alignment, short_causal_conv
+from ..layers.rotary import apply_rotary, rotary_inv_freq
+from ..registry import ModelFamily, register
+from ..tokenizers import byte_tokenizer
+
+__all__ = ["EVO", "EvoCache", "EvoFamily", "EvoOutput", "StripedHyena"]
+
+_COMMON: dict[str, Any] = dict(
+    model_type="stripedhyena", vocab_size=512, hidden_size=4096, num_filters=4096, num_layers=32,
+    attn_layer_idxs=[8, 16, 24], hyena_layer_idxs=[i for i in range(32) if i not in (8, 16, 24)],
+    num_attention_heads=32, short_filter_length=3, short_filter_bias=True, state_size=8, hyena_filter_groups=1,
+    eps=1e-6, inner_size_multiple_of=16, inner_mlp_size=None, mlp_activation="gelu", tie_embeddings=True,
+    qkv_proj_bias=True, mha_out_proj_bias=True, proj_groups=1, final_norm=True, column_split_hyena=True,
+    make_vocab_size_divisible_by=8, rotary_emb_base=10000, prefill_style="fft", max_seqlen=8192,
+)  # fmt: skip
+_VARIANTS: dict[str, dict[str, Any]] = {
+    "8k": {"max_seqlen": 8192},
+    "131k": {"max_seqlen": 131072, "use_interpolated_rotary_pos_emb": True, "rotary_emb_scaling_factor": 16},
+}
+_IGNORED = ("fftconv", "twiddle_factors")  # kernel caches some published files carry (never parameters)
+
+
+@dataclass
+class EvoOutput:
+    """Forward result: ``logits`` (batch, length, vocab) float32; ``last_hidden_state`` after the final norm."""
+
+    logits: Tensor
+    last_hidden_state: Tensor
+    hidden_states: tuple[Tensor, ...] | None = None
+    loss: Tensor | None = None
+
+    def __getitem__(self, key: str) -> Any:  # mapping-style access, like transformers' ModelOutput
+        return getattr(self, key)
+
+
+@dataclass
+class EvoCache:
+    """Per-layer decoding state: hyena ``fir`` (B, 3·hidden, K-1) and ``iir`` (B, hidden, N) complex; attention
+    ``k``/``v`` (B, heads, T, head_dim). ``offset`` = tokens consumed so far."""
+
+    offset: int = 0
+    layers: dict[int, dict[str, Tensor]] = field(default_factory=dict)
+
+
+def _check(cfg: dict[str, Any]) -> None:
+    for key, want in (("proj_groups", 1), ("hyena_filter_groups", 1)):
+        if int(cfg.get(key, 1)) != want:
+            raise ValueError(
+                f"Evo config: {key}={cfg[key]} is not supported (published Evo-1 models use {want})"
+            )
+    if int(cfg.get("num_filters", cfg["hidden_size"])) != int(cfg["hidden_size"]):
+        raise ValueError("Evo config: num_filters must equal hidden_size (one modal filter per channel)")
+    if not cfg.get("column_split_hyena", True):
+        raise ValueError(
+            "Evo config: column_split_hyena=false is not supported (Evo-1 checkpoints column-split)"
+        )
+    if int(cfg["hidden_size"]) % int(cfg["num_attention_heads"]):
+        raise ValueError("Evo config: hidden_size must be divisible by num_attention_heads")
+
+
+class _RMSNorm(nn.Module):
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(int(cfg["hidden_size"])))
+        self.eps = float(cfg.get("eps", 1e-6))
+
+    def forward(self, x: Tensor) -> Tensor:
+        rms = x.norm(2, dim=-1, keepdim=True) * x.shape[-1] ** -0.5
+        return self.scale * (x / (rms + self.eps))  # eps outside the root, as published
+
+
+class _GatedMLP(nn.Module):
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        super().__init__()
+        d, mult = int(cfg["hidden_size"]), int(cfg.get("inner_size_multiple_of", 64))
+        inner = cfg.get("inner_mlp_size") or mult * math.ceil(int(2 * d * 4 / 3) / mult)
+        self.l1, self.l2 = nn.Linear(d, inner, bias=False), nn.Linear(d, inner, bias=False)
+        self.l3 = nn.Linear(inner, d, bias=False)
+        acts: dict[str, Callable[[Tensor], Tensor]] = {"gelu": F.gelu, "silu": F.silu}
+        self.act = acts[str(cfg.get("mlp_activation", "silu"))]
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.l3(self.act(self.l1(x)) * self.l2(x))
+
+
+class _ModalFilter(nn.Module):
+    """FIR + modal IIR filter of one hyena block (``blocks.{i}.filter``)."""
+
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        super().__init__()
+        d, n, k = int(cfg["hidden_size"]), int(cfg["state_size"]), int(cfg["short_filter_length"])
+        self.heads = int(cfg["num_attention_heads"])
+        self.short_filter_weight = nn.Parameter(torch.randn(3 * d, 1, k))
+        self.short_filter_bias = (
+            nn.Parameter(torch.randn(3 * d)) if cfg.get("short_filter_bias", True) else None
+        )
+        self.D = nn.Parameter(torch.zeros(d))
+        # random init: stable poles 0.5 <= |p| < 1 so an untrained model already has a long memory
+        radius, angle = 0.5 + 0.49 * torch.rand(d, n, 1), math.pi * torch.rand(d, n, 1)
+        self.poles = nn.Parameter(torch.stack([radius * angle.cos(), radius * angle.sin()], dim=-1))
+        self.residues = nn.Parameter(torch.randn(d, n, 1, 2) / n)
+
+    def _complex(self) -> tuple[Tensor, Tensor]:
+        """(d, N) complex64 poles and residues (kept in float32 whatever the model dtype)."""
+        as_c = lambda x: torch.view_as_complex(x.float().contiguous())[..., 0]  # noqa: E731
+        return as_c(self.poles), as_c(self.residues)
+
+    def kernel(self, length: int) -> Tensor:
+        """(d, length) float32 ``h[t] = Re Σ_n R_n p_n^t``."""
+        p, r = self._complex()
+        t = torch.arange(length, device=p.device, dtype=torch.float32)
+        return (r[..., None] * torch.exp(p.log()[..., None] * t)).real.sum(1)
+
+    def _split(self, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Column split: each head's 3·head_dim rows are x2 | x1 | v. ``z`` is (B, 3d, ...)."""
+        b, rest = z.shape[0], z.shape[2:]
+        parts = z.reshape(b, self.heads, 3, -1, *rest).unbind(2)
+        x2, x1, v = (x.reshape(b, -1, *rest) for x in parts)
+        return x2, x1, v
+
+    def forward(self, z: Tensor, state: dict[str, Tensor] | None = None) -> Tensor:
+        """(B, L, 3d) projected inputs -> (B, L, d); fills ``state`` for decoding when given."""
+        u = z.transpose(1, 2)
+        length, width = u.shape[-1], self.short_filter_weight.shape[-1]
+        x2, x1, v = self._split(short_causal_conv(u, self.short_filter_weight, self.short_filter_bias))
+        x1v = x1 * v
+        y = fft_causal_conv(x1v, self.kernel(length), self.D) * x2
+        if state is not None:
+            state["fir"] = F.pad(u, (width - 1, 0))[..., -(width - 1) :]  # last K-1 inputs, zeros before t=0
+            p, _ = self._complex()
+            powers = torch.exp(p.log()[..., None] * torch.arange(length - 1, -1, -1, device=u.device))
+            state["iir"] = torch.einsum("bdl,dnl->bdn", x1v.float().to(powers.dtype), powers)
+        return y.transpose(1, 2)
+
+    def step(self, z: Tensor, state: dict[str, Tensor]) -> Tensor:
+        """One token: (B, 3d) projected input -> (B, d); updates ``state`` in place."""
+        w = self.short_filter_weight[:, 0]
+        fir = state["fir"]
+        zc = (fir * w[:, :-1]).sum(-1) + w[:, -1] * z
+        if self.short_filter_bias is not None:
+            zc = zc + self.short_filter_bias
+        state["fir"] = torch.cat([fir[..., 1:], z[..., None]], dim=-1)
+        x2, x1, v = self._split(zc)
+        x1v = x1 * v
+        p, r = self._complex()
+        state["iir"] = p * state["iir"] + x1v.float()[..., None]
+        y = (state["iir"] * r).sum(-1).real + self.D.float() * x1v.float()
+        return (x2.float() * y).to(z.dtype)
+
+
+class _HyenaBlock(nn.Module):
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        super().__init__()
+        d = int(cfg["hidden_size"])
+        self.pre_norm, self.post_norm = _RMSNorm(cfg), _RMSNorm(cfg)
+        self.filter = _ModalFilter(cfg)
+        self.projections = nn.Linear(d, 3 * d)
+        self.out_filter_dense = nn.Linear(d, d)
+        self.mlp = _GatedMLP(cfg)
+
+    def forward(self, u: Tensor, state: dict[str, Tensor] | None = None, step: bool = False) -> Tensor:
+        z = self.projections(self.pre_norm(u))
+        y = self.filter.step(z, state) if step and state is not None else self.filter(z, state)
+        u = u + self.out_filter_dense(y)
+        return u + self.mlp(self.post_norm(u))
+
+
+class _Rotary(nn.Module):
+    inv_freq: Tensor
+
+    def __init__(self, head_dim: int, base: float, scale: float) -> None:
+        super().__init__()
+        self.head_dim, self.base, self.scale = head_dim, base, scale
+        self.register_buffer("inv_freq", rotary_inv_freq(head_dim, base), persistent=True)  # checkpoint key
+
+    def forward(self, x: Tensor, offset: int) -> Tensor:
+        """Rotate (B, H, L, hd) by positions ``(offset + i) / scale``; frequencies recomputed in float32 because
+        the published buffer may be stored in bf16 (flash-attn does the same)."""
+        inv = rotary_inv_freq(self.head_dim, self.base).to(x.device)
+        t = torch.arange(offset, offset + x.shape[-2], device=x.device, dtype=torch.float32) / self.scale
+        emb = torch.outer(t, inv).repeat(1, 2)
+        return apply_rotary(x, emb.cos().to(x.dtype), emb.sin().to(x.dtype))
+
+
+class _MHA(nn.Module):
+    """``blocks.{i}.inner_mha_cls``: fused Wqkv, rotary, causal softmax attention, out_proj."""
+
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        super().__init__()
+        d, self.heads = int(cfg["hidden_size"]), int(cfg["num_attention_heads"])
+        self.Wqkv = nn.Linear(d, 3 * d, bias=bool(cfg.get("qkv_proj_bias", True)))
+        self.out_proj = nn.Linear(d, d, bias=bool(cfg.get("mha_out_proj_bias", True)))
+        scale = (
+            float(cfg.get("rotary_emb_scaling_factor", 1.0))
+            if cfg.get("use_interpolated_rotary_pos_emb")
+            else 1.0
+        )
+        self.rotary_emb = _Rotary(d // self.heads, float(cfg.get("rotary_emb_base", 10000)), scale)
+
+    def forward(self, x: Tensor, state: dict[str, Tensor] | None = None, offset: int = 0) -> Tensor:
+        b, length, d = x.shape
+        q, k, v = (
+            self.Wqkv(x).view(b, length, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4).unbind(0)
+        )
+        q, k = self.rotary_emb(q, offset), self.rotary_emb(k, offset)
+        if state is not None and "k" in state:  # decoding: attend to everything cached so far
+            k, v = torch.cat([state["k"], k], dim=2), torch.cat([state["v"], v], dim=2)
+        if state is not None:
+            state["k"], state["v"] = k, v
+        out = F.scaled_dot_product_attention(q, k, v, is_causal=q.shape[2] == k.shape[2] and length > 1)
+        return self.out_proj(out.transpose(1, 2).reshape(b, length, d))
+
+
+class _AttentionBlock(nn.Module):
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        super().__init__()
+        self.pre_norm, self.post_norm = _RMSNorm(cfg), _RMSNorm(cfg)
+        self.inner_mha_cls = _MHA(cfg)
+        self.mlp = _GatedMLP(cfg)
+
+    def forward(self, u: Tensor, state: dict[str, Tensor] | None = None, offset: int = 0) -> Tensor:
+        u = u + self.inner_mha_cls(self.pre_norm(u), state, offset)
+        return u + self.mlp(self.post_norm(u))
+
+
+class StripedHyena(nn.Module):
+    """The full Evo-1 language model. Also its own headless backbone: outputs carry ``last_hidden_state``."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__()
+        cfg = {**_COMMON, **config}
+        _check(cfg)
+        self.config_dict = cfg
+        d, vocab = int(cfg["hidden_size"]), int(cfg["vocab_size"])
+        attn = {int(i) for i in cfg["attn_layer_idxs"]}
+        self.embedding_layer = nn.Embedding(vocab, d)
+        self.blocks = nn.ModuleList(
+            _AttentionBlock(cfg) if i in attn else _HyenaBlock(cfg) for i in range(int(cfg["num_layers"]))
+        )
+        self.norm = _RMSNorm(cfg)
+        # tied: the same module under the published second name, so `unembed.weight` is in our state dict
+        self.unembed = self.embedding_layer if cfg.get("tie_embeddings", True) else nn.Embedding(vocab, d)
+        for m in self.modules():
+            if isinstance(m, nn.Linear | nn.Embedding):
+                nn.init.normal_(m.weight, std=0.02)
+
+    def _run(
+        self, ids: Tensor, cache: EvoCache | None, step: bool, want_states: bool
+    ) -> tuple[Tensor, list[Tensor]]:
+        h = self.embedding_layer(ids)
+        states = [h]
+        offset = cache.offset if cache is not None else 0
+        for i, block in enumerate(self.blocks):
+            st = cache.layers.setdefault(i, {}) if cache is not None else None
+            if isinstance(block, _AttentionBlock):
+                h = block(h, st, offset)
+            else:
+                h = block(h[:, 0] if step else h, st, step)
+                h = h[:, None] if step else h
+            if want_states:
+                states.append(h)
+        h = self.norm(h)
+        if want_states:
+            states[-1] = h
+        return h, states
+
+    def forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        labels: Tensor | None = None,
+        output_hidden_states: bool = False,
+        **_: Any,
+    ) -> EvoOutput:
+        ids, shifts = align_left(input_ids, attention_mask)
+        h, states = self._run(ids, None, False, output_hidden_states)
+        logits = (h @ self.unembed.weight.T).float()
+        loss = None
+        if labels is not None:  # next-token loss; positions labelled -100 are ignored
+            loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1))
+        hidden = tuple(restore_alignment(x, shifts) for x in states) if output_hidden_states else None
+        return EvoOutput(restore_alignment(logits, shifts), restore_alignment(h, shifts), hidden, loss)
+
+    @torch.no_grad()
+    def prefill(self, input_ids: Tensor) -> tuple[Tensor, EvoCache]:
+        """Parallel forward of unpadded (batch, L) prompts; returns float32 logits (B, L, V) and the cache."""
+        cache = EvoCache()
+        h, _ = self._run(input_ids, cache, False, False)
+        cache.offset = input_ids.shape[1]
+        return (h @ self.unembed.weight.T).float(), cache
+
+    @torch.no_grad()
+    def step(self, token_ids: Tensor, cache: EvoCache) -> Tensor:
+        """Feed one token per row (batch,); returns float32 logits (batch, vocab) and advances ``cache``."""
+        h, _ = self._run(token_ids[:, None], cache, True, False)
+        cache.offset += 1
+        return (h[:, 0] @ self.unembed.weight.T).float()
+
+
+Sampler = Callable[[Tensor], Tensor]
+
+
+class EvoFamily(ModelFamily):
+    def build(self, config: dict[str, Any]) -> nn.Module:
+        return StripedHyena(config)
+
+    def base(self, model: nn.Module) -> nn.Module:
+        return model
+
+    def max_tokens(self, config: dict[str, Any]) -> int:
+        return int(config.get("max_seqlen", _COMMON["max_seqlen"]))
+
+    def tiny_config(self) -> dict[str, Any]:
+        return {**_COMMON, "hidden_size": 32, "num_filters": 32, "num_layers": 4, "attn_layer_idxs": [2],
+                "hyena_layer_idxs": [0, 1, 3], "num_attention_heads": 4, "state_size": 4,
+                "max_seqlen": 1024}  # fmt: skip
+
+    def published_config(self, variant: str) -> dict[str, Any]:
+        if variant not in _VARIANTS:
+            raise ValueError(f"unknown Evo variant {variant!r}; choose from {', '.join(_VARIANTS)}")
+        return {**_COMMON, **_VARIANTS[variant]}
+
+    def tokenizer(self, directory: Path | None, config: dict[str, Any]) -> Any:
+        return byte_tokenizer(self.max_tokens(config))  # the published tokenizer is code; ids are byte values
+
+    def remap_state_dict(self, state: dict[str, Tensor], model: nn.Module) -> dict[str, Tensor]:
+        out = {k.removeprefix("backbone."): v for k, v in state.items() if not any(x in k for x in _IGNORED)}
+        own = model.state_dict()
+        if "unembed.weight" in own and "unembed.weight" not in out and "embedding_layer.weight" in out:
+            out["unembed.weight"] = out["embedding_layer.weight"]  # published files omit the tied copy
+        return out
+
+    def save(self, model: nn.Module, config: dict[str, Any], directory: Path) -> None:
+        from ...io import atomic_path
+        from ..loading import save_state_dict
+
+        directory.mkdir(parents=True, exist_ok=True)
+        with atomic_path(directory / "config.json") as tmp:
+            Path(tmp).write_text(json.dumps(config, indent=2, default=str) + "\n")
+        tied = bool({**_COMMON, **config}.get("tie_embeddings", True))
+        state = {
+            f"backbone.{k}": v for k, v in model.state_dict().items() if not (tied and k == "unembed.weight")
+        }
+        save_state_dict(state, directory / "model.safetensors")
+
+    @torch.no_grad()
+    def generate(
+        self,
+        model: nn.Module,
+        input_ids: Tensor,
+        max_new_tokens: int,
+        sampler: Sampler | None = None,
+    ) -> Tensor:
+        """Prefill, then one recurrent step per new token (see the module docstring)."""
+        unwrap = getattr(model, "get_base_model", None)  # peft wrapper: LoRA layers live in the base model
+        core = unwrap() if callable(unwrap) else model
+        if not isinstance(core, StripedHyena):
+            raise TypeError(f"Evo.generate needs a StripedHyena model, got {type(core).__name__}")
+        pick = sampler or (lambda logits: logits.argmax(dim=-1))
+        logits, cache = core.prefill(input_ids)
+        out = [input_ids]
+        nxt = pick(logits[:, -1]).to(input_ids.dtype)
+        for i in range(max_new_tokens):
+            out.append(nxt[:, None])
+            if i + 1 < max_new_tokens:
+                nxt = pick(core.step(nxt, cache)).to(input_ids.dtype)
+        return torch.cat(out, dim=1)
+
+
+EVO = register(
+    EvoFamily(
+        name="evo",
+        kind="decoder",
+        description="Evo-1 (StripedHyena 7B: modal Hyena filters + attention, byte tokens, 8k/131k context)",
+        variants={"8k": "togethercomputer/evo-1-8k-base", "131k": "togethercomputer/evo-1-131k-base"},
+        default_variant="131k",
+        lora_targets=("Wqkv",),
+        in_out_proj=("Wqkv", "inner_mha_cls.out_proj", "projections", "out_filter_dense"),
+        pooling="mean",
+        padding_side="left",
+        aliases=("EVO", "evo1", "evo-1", "stripedhyena"),
+        extras={"revision": "1.1_fix"},
+    )
+)
