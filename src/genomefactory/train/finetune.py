@@ -65,6 +65,12 @@ class _GFTrainer(Trainer):
                         out / "model.safetensors")  # fmt: skip
         torch.save(self.args, out / "training_args.bin")
 
+    def _get_eval_sampler(self, eval_dataset: Any) -> Any:
+        # Evaluation keeps input order (predictions CSV rows = test rows); length grouping is for training only.
+        if self.args.world_size <= 1:
+            return torch.utils.data.SequentialSampler(eval_dataset)
+        return None
+
 
 class _JsonlLog(TrainerCallback):
     def __init__(self, path: Path) -> None:
