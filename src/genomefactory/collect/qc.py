@@ -1,0 +1,289 @@
+"""Quality control of a :class:`~genomefactory.collect.segment.SeqBatch` as ordered, reported steps.
+
+Every step returns the surviving batch and a report entry ``{step, before, removed, after, reasons, ...}``;
+``before - removed == after`` for every step, so the counts of ``qc_report.json`` add up. A step that would
+remove every sequence raises :class:`QCError` naming the step and the setting to relax: nothing falls back
+silently. QC runs on the whole pool before splitting and never on a benchmark's given splits.
+
+All statistics are vectorised over the ``(n, max_len)`` byte matrix in row chunks (no per-base Python loop).
+Base codes: A=0, C=1, G=2, T=3, N and other IUPAC codes=4, padding=5.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from ..sequence import IUPAC_EXPANSION
+from .config import QCConfig
+from .segment import SeqBatch
+
+CODE = np.full(256, 4, dtype=np.uint8)
+for _i, _b in enumerate(b"ACGT"):
+    CODE[_b] = _i
+CODE[0] = 5
+_MASK_LUT = np.arange(256, dtype=np.uint8)
+for _c in b"RYSWKMBDHV":
+    _MASK_LUT[_c] = ord("N")
+_RC = bytes.maketrans(b"ACGTNRYSWKMBDHV", b"TGCANYRSWMKVHDB")
+_CHI2_MEDIAN_3DF = float(stats.chi2.median(3))
+_CHUNK = 1 << 22  # bases per chunk: keeps temporaries in cache
+
+
+class QCError(ValueError):
+    """A QC step would remove every sequence, or a leakage check failed."""
+
+
+def _row_chunks(batch: SeqBatch) -> list[slice]:
+    step = max(1, _CHUNK // max(1, batch.mat.shape[1]))
+    return [slice(i, i + step) for i in range(0, len(batch), step)]
+
+
+def base_counts(batch: SeqBatch) -> np.ndarray:
+    """(n, 5) counts of A, C, G, T and ambiguous codes per row (padding excluded)."""
+    out = np.zeros((len(batch), 5), dtype=np.int64)
+    for sl in _row_chunks(batch):
+        codes = CODE[batch.mat[sl]]
+        for k in range(5):
+            out[sl, k] = np.count_nonzero(codes == k, axis=1)
+    return out
+
+
+def gc_fraction(counts: np.ndarray) -> np.ndarray:
+    """GC among unambiguous bases per row; NaN where a row has no A/C/G/T."""
+    acgt = counts[:, :4].sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(acgt > 0, (counts[:, 1] + counts[:, 2]) / np.maximum(acgt, 1), np.nan)
+
+
+def kmer_profiles(batch: SeqBatch, k: int) -> np.ndarray:
+    """(n, 4**k) overlapping k-mer frequencies per row; k-mers with ambiguous bases are skipped."""
+    dim = 4**k
+    out = np.zeros((len(batch), dim), dtype=np.float64)
+    for sl in _row_chunks(batch):
+        codes = CODE[batch.mat[sl]].astype(np.int64)
+        width = codes.shape[1] - k + 1
+        if width <= 0:
+            continue
+        idx = np.zeros((codes.shape[0], width), dtype=np.int64)
+        valid = np.ones((codes.shape[0], width), dtype=bool)
+        for j in range(k):
+            part = codes[:, j : j + width]
+            idx = idx * 4 + np.minimum(part, 3)
+            valid &= part < 4
+        rows = np.arange(codes.shape[0], dtype=np.int64)[:, None] * (dim + 1)
+        flat = np.where(valid, idx, dim) + rows
+        counts = np.bincount(flat.ravel(), minlength=codes.shape[0] * (dim + 1))
+        out[sl] = counts.reshape(codes.shape[0], dim + 1)[:, :dim]
+    totals = out.sum(axis=1, keepdims=True)
+    return out / np.maximum(totals, 1)
+
+
+def _entry(step: str, before: int, keep: np.ndarray, reasons: dict[str, int], **extra: Any) -> dict[str, Any]:
+    after = int(np.count_nonzero(keep))
+    if after == 0:
+        why = ", ".join(f"{k}: {v}" for k, v in reasons.items() if v) or "no reason recorded"
+        raise QCError(f"QC step '{step}' would remove all {before} sequences ({why}); relax its qc settings "
+                      f"or remove '{step}' from qc.steps")  # fmt: skip
+    return {"step": step, "before": before, "removed": before - after, "after": after, "reasons": reasons, **extra}
+
+
+def step_length(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> tuple[SeqBatch, dict[str, Any]]:
+    short = b.lengths < (cfg.min_length or 0)
+    long = b.lengths > cfg.max_length if cfg.max_length else np.zeros(len(b), dtype=bool)
+    keep = ~(short | long)
+    e = _entry("length", len(b), keep, {"shorter_than_min": int(short.sum()), "longer_than_max": int(long.sum())},
+               min_length=cfg.min_length, max_length=cfg.max_length)  # fmt: skip
+    return b.take(np.flatnonzero(keep)), e
+
+
+def _resolve(b: SeqBatch, rng: np.random.Generator) -> int:
+    changed = 0
+    for code, options in IUPAC_EXPANSION.items():
+        if len(options) == 1:
+            continue
+        where = np.nonzero(b.mat == ord(code))
+        if where[0].size:
+            choice = np.frombuffer(options.encode(), dtype=np.uint8)
+            b.mat[where] = choice[rng.integers(0, len(options), size=where[0].size)]
+            changed += int(where[0].size)
+    return changed
+
+
+def step_ambiguous(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> tuple[SeqBatch, dict[str, Any]]:
+    counts = base_counts(b)
+    ambiguous_rows = counts[:, 4] > 0
+    extra: dict[str, Any] = {"mode": cfg.ambiguous, "max_n_fraction": cfg.max_n_fraction}
+    if cfg.ambiguous == "drop":
+        keep = ~ambiguous_rows
+        return b.take(np.flatnonzero(keep)), _entry("ambiguous", len(b), keep,
+                                                   {"has_ambiguous_base": int(ambiguous_rows.sum())}, **extra)
+    b = b.take(np.arange(len(b)))  # copy: masking/resolving must not alter the caller's matrix
+    if cfg.ambiguous == "mask":
+        extra["bases_masked"] = int(np.count_nonzero((b.mat != ord("N")) & (CODE[b.mat] == 4)))
+        b.mat = _MASK_LUT[b.mat]
+    else:
+        extra["bases_resolved"] = _resolve(b, rng)
+    n_frac = np.count_nonzero(b.mat == ord("N"), axis=1) / np.maximum(b.lengths, 1)
+    keep = n_frac <= cfg.max_n_fraction
+    return b.take(np.flatnonzero(keep)), _entry("ambiguous", len(b), keep,
+                                               {"n_fraction_above_max": int((~keep).sum())}, **extra)
+
+
+def step_gc(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> tuple[SeqBatch, dict[str, Any]]:
+    gc = gc_fraction(base_counts(b))
+    none = np.isnan(gc)
+    low = ~none & (gc < cfg.gc_min)
+    high = ~none & (gc > cfg.gc_max)
+    keep = ~(none | low | high)
+    reasons = {"no_unambiguous_base": int(none.sum()), "gc_below_min": int(low.sum()), "gc_above_max": int(high.sum())}
+    return b.take(np.flatnonzero(keep)), _entry("gc", len(b), keep, reasons, gc_min=cfg.gc_min, gc_max=cfg.gc_max)
+
+
+def step_composition(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> tuple[SeqBatch, dict[str, Any]]:
+    """Chi-square (3 df) of each row's A/C/G/T counts against its class's pooled composition.
+
+    The statistic is divided by the class's dispersion factor (median chi-square / median of chi2(3), at least
+    1) so ordinary regional variation of a real genome is not an "outlier"; p-values are Bonferroni-corrected
+    over the class's rows.
+    """
+    obs = base_counts(b)[:, :4].astype(np.float64)
+    keep = np.ones(len(b), dtype=bool)
+    background: dict[str, list[float]] = {}
+    dispersions: dict[str, float] = {}
+    for label in np.unique(b.labels):
+        rows = b.labels == label
+        bg = obs[rows].sum(axis=0) / max(obs[rows].sum(), 1.0)
+        background[str(int(label))] = [round(float(x), 4) for x in bg]
+        expected = obs[rows].sum(axis=1, keepdims=True) * np.maximum(bg, 1e-12)[None, :]
+        chi2 = ((obs[rows] - expected) ** 2 / np.maximum(expected, 1e-12)).sum(axis=1)
+        # real genomes vary more than a multinomial: scale by the class's dispersion (quasi-likelihood)
+        dispersion = max(1.0, float(np.median(chi2)) / _CHI2_MEDIAN_3DF)
+        dispersions[str(int(label))] = round(dispersion, 3)
+        p = stats.chi2.sf(chi2 / dispersion, df=3)
+        keep[rows] = p >= cfg.chi2_alpha / rows.sum()  # Bonferroni: alpha is family-wise per class
+    e = _entry("composition", len(b), keep, {"composition_outlier": int((~keep).sum())},
+               alpha=cfg.chi2_alpha, correction="bonferroni", background_ACGT=background,
+               dispersion=dispersions)  # fmt: skip
+    return b.take(np.flatnonzero(keep)), e
+
+
+def step_rare_kmers(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> tuple[SeqBatch, dict[str, Any]]:
+    """Drop rows whose k-mer profile is far from their class centroid (robust z), at most a capped fraction."""
+    prof = kmer_profiles(b, cfg.kmer)
+    z = np.zeros(len(b))
+    for label in np.unique(b.labels):
+        rows = b.labels == label
+        dist = 0.5 * np.abs(prof[rows] - prof[rows].mean(axis=0)).sum(axis=1)
+        med = np.median(dist)
+        mad = 1.4826 * np.median(np.abs(dist - med))
+        z[rows] = (dist - med) / mad if mad > 0 else 0.0
+    candidates = np.flatnonzero(z > cfg.rare_z)
+    cap = int(np.floor(cfg.rare_max_fraction * len(b)))
+    drop = candidates[np.argsort(-z[candidates])][:cap]
+    keep = np.ones(len(b), dtype=bool)
+    keep[drop] = False
+    e = _entry("rare_kmers", len(b), keep, {"rare_profile": int(drop.size)}, k=cfg.kmer, z=cfg.rare_z,
+               candidates=int(candidates.size), cap=cap, capped=bool(candidates.size > cap))  # fmt: skip
+    return b.take(np.flatnonzero(keep)), e
+
+
+def canonical_keys(b: SeqBatch) -> list[bytes]:
+    """min(sequence, reverse complement) per row: equal keys = identical up to strand."""
+    keys = []
+    for i in range(len(b)):
+        s = b.row(i)
+        keys.append(min(s, s.translate(_RC)[::-1]))
+    return keys
+
+
+def step_duplicates(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> tuple[SeqBatch, dict[str, Any]]:
+    seen: set[bytes] = set()
+    canon: set[bytes] = set()
+    keep = np.ones(len(b), dtype=bool)
+    exact = rc = 0
+    for i, key in enumerate(canonical_keys(b)):
+        s = b.row(i)
+        if s in seen:
+            exact += 1
+            keep[i] = False
+        elif key in canon:
+            rc += 1
+            keep[i] = False
+        seen.add(s)
+        canon.add(key)
+    e = _entry("duplicates", len(b), keep, {"exact_duplicate": exact, "reverse_complement_duplicate": rc})
+    return b.take(np.flatnonzero(keep)), e
+
+
+def gc_histograms(b: SeqBatch, bins: int) -> dict[str, list[int]]:
+    gc = gc_fraction(base_counts(b))
+    edges = np.linspace(0, 1, bins + 1)
+    return {str(int(lab)): np.histogram(gc[b.labels == lab], bins=edges)[0].tolist() for lab in np.unique(b.labels)}
+
+
+def step_gc_normalize(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> tuple[SeqBatch, dict[str, Any]]:
+    """Subsample so every class has the same count in every GC bin (the per-bin minimum over classes)."""
+    labels = np.unique(b.labels)
+    gc = np.nan_to_num(gc_fraction(base_counts(b)), nan=0.0)
+    bin_of = np.minimum((gc * cfg.gc_bins).astype(np.int64), cfg.gc_bins - 1)
+    before = gc_histograms(b, cfg.gc_bins)
+    keep = np.zeros(len(b), dtype=bool)
+    if labels.size < 2:
+        keep[:] = True
+    else:
+        for k in range(cfg.gc_bins):
+            members = [np.flatnonzero((bin_of == k) & (b.labels == lab)) for lab in labels]
+            target = min(m.size for m in members)
+            for m in members:
+                keep[rng.choice(m, size=target, replace=False)] = True
+    out = b.take(np.flatnonzero(keep))
+    e = _entry("gc_normalize", len(b), keep, {"gc_bin_excess": int((~keep).sum())}, bins=cfg.gc_bins,
+               single_class=bool(labels.size < 2), histogram_before=before,
+               histogram_after=gc_histograms(out, cfg.gc_bins))  # fmt: skip
+    return out, e
+
+
+STEPS: dict[str, Callable[[SeqBatch, QCConfig, np.random.Generator], tuple[SeqBatch, dict[str, Any]]]] = {
+    "length": step_length, "ambiguous": step_ambiguous, "gc": step_gc, "composition": step_composition,
+    "rare_kmers": step_rare_kmers, "duplicates": step_duplicates, "gc_normalize": step_gc_normalize,
+}  # fmt: skip
+
+
+def run_qc(batch: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> tuple[SeqBatch, list[dict[str, Any]]]:
+    """Apply ``cfg.steps`` in order; returns the surviving batch and one report entry per step."""
+    report = []
+    for name in cfg.steps:
+        batch, entry = STEPS[name](batch, cfg, rng)
+        report.append(entry)
+    return batch, report
+
+
+def leakage_check(b: SeqBatch, split: np.ndarray) -> dict[str, int]:
+    """Count sequences (up to strand) and loci shared between splits; raises QCError if any."""
+    owner: dict[bytes, int] = {}
+    shared = 0
+    for i, key in enumerate(canonical_keys(b)):
+        s = int(split[i])
+        if owner.setdefault(key, s) != s:
+            shared += 1
+    overlap = 0
+    ends = b.start + b.lengths
+    for c in np.unique(b.contig):
+        rows = np.flatnonzero(b.contig == c)
+        order = rows[np.argsort(b.start[rows], kind="stable")]
+        reach = np.maximum.accumulate(ends[order])
+        boundary = b.start[order][1:] >= reach[:-1]
+        cluster = np.concatenate([[0], np.cumsum(boundary)])
+        sp = split[order]
+        # a cluster of mutually overlapping rows must sit in one split
+        first = np.r_[True, cluster[1:] != cluster[:-1]]
+        start_split = np.maximum.accumulate(np.where(first, np.arange(sp.size), 0))
+        overlap += int(np.count_nonzero(sp != sp[start_split]))
+    if shared or overlap:
+        raise QCError(f"leakage between splits: {shared} sequence(s) shared (up to reverse complement) and {overlap} "
+                      "overlapping region(s); keep 'duplicates' in qc.steps and check the grouping")  # fmt: skip
+    return {"shared_sequences": shared, "overlapping_loci": overlap}

@@ -1,0 +1,211 @@
+"""Genome reading and fragment sampling on ``uint8`` byte arrays (one byte per base, no per-base Python loop).
+
+Conventions: bases are upper-case IUPAC bytes; fragments and contig coordinates are 0-based half-open
+``[start, start + length)``. A :class:`SeqBatch` holds fragments as a 0-padded ``(n, max_len)`` byte matrix plus
+per-row ``lengths``, integer ``labels``, split ``groups`` (rows of one group always land in the same split) and
+loci ``(contig, start)`` so overlap between splits can be checked.
+
+Splitting without overlap: each contig is cut into blocks; a fragment lies entirely inside one block and the
+block is its group, so fragments of different splits can never share a base.
+"""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..sequence import IUPAC, SequenceError
+
+_UPPER = bytes.maketrans(b"acgtnryswkmbdhvu", b"ACGTNRYSWKMBDHVU")
+_VALID = np.zeros(256, dtype=bool)
+_VALID[np.frombuffer(IUPAC.encode(), dtype=np.uint8)] = True
+_GENBANK_SUFFIXES = {".gb", ".gbk", ".gbff", ".genbank"}
+
+
+@dataclass
+class Contig:
+    name: str
+    seq: np.ndarray  # (length,) uint8 upper-case IUPAC
+
+
+def _read_bytes(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+    opener = gzip.open if head == b"\x1f\x8b" else open
+    with opener(path, "rb") as fh:
+        return bytes(fh.read())
+
+
+def _to_array(raw: bytes, where: str) -> np.ndarray:
+    arr = np.frombuffer(raw.translate(_UPPER), dtype=np.uint8)
+    bad = np.flatnonzero(~_VALID[arr])
+    if bad.size:
+        i = int(bad[0])
+        raise SequenceError(f"{where}: invalid character {chr(arr[i])!r} at position {i}; allowed are IUPAC codes {IUPAC}")
+    return arr
+
+
+def _parse_fasta(data: bytes, path: Path) -> list[Contig]:
+    if not data.lstrip().startswith(b">"):
+        raise SequenceError(f"{path}: not a FASTA file (no '>' header at the start)")
+    contigs = []
+    for n, rec in enumerate(data.lstrip()[1:].split(b"\n>"), start=1):
+        header, _, body = rec.partition(b"\n")
+        name = header.decode(errors="replace").split()[0] if header.strip() else f"seq{n}"
+        seq = _to_array(body.translate(None, b"\r\n \t"), f"{path} record {n} ({name})")
+        contigs.append(Contig(name, seq))
+    return contigs
+
+
+def _parse_genbank(data: bytes, path: Path) -> list[Contig]:
+    contigs = []
+    for n, rec in enumerate(data.split(b"\n//"), start=1):
+        if b"ORIGIN" not in rec:
+            continue
+        head, _, origin = rec.partition(b"\nORIGIN")
+        name = f"record{n}"
+        for line in head.splitlines():
+            if line.startswith((b"VERSION", b"LOCUS")):
+                parts = line.split()
+                if len(parts) > 1:
+                    name = parts[1].decode(errors="replace")
+                if line.startswith(b"VERSION"):
+                    break
+        body = origin.partition(b"\n")[2].translate(None, b"0123456789 \r\n\t")
+        contigs.append(Contig(name, _to_array(body, f"{path} record {n} ({name})")))
+    if not contigs:
+        raise SequenceError(f"{path}: GenBank file without an ORIGIN sequence section")
+    return contigs
+
+
+def read_genome(path: str | Path) -> list[Contig]:
+    """All contigs of a FASTA (optionally gzipped) or GenBank file as upper-case byte arrays."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"genome file not found: {p}")
+    data = _read_bytes(p)
+    suffixes = {s.lower() for s in p.suffixes}
+    if suffixes & _GENBANK_SUFFIXES or data.startswith(b"LOCUS"):
+        return _parse_genbank(data, p)
+    return _parse_fasta(data, p)
+
+
+@dataclass
+class SeqBatch:
+    """Fragments as a padded byte matrix; see the module docstring for the meaning of each array."""
+
+    mat: np.ndarray  # (n, max_len) uint8, 0 past each row's length
+    lengths: np.ndarray  # (n,) int64
+    labels: np.ndarray  # (n,) int64
+    groups: np.ndarray  # (n,) int64
+    contig: np.ndarray  # (n,) int64 global contig id
+    start: np.ndarray  # (n,) int64
+
+    def __len__(self) -> int:
+        return int(self.lengths.shape[0])
+
+    def take(self, idx: np.ndarray) -> SeqBatch:
+        return SeqBatch(self.mat[idx], self.lengths[idx], self.labels[idx], self.groups[idx],
+                        self.contig[idx], self.start[idx])  # fmt: skip
+
+    def row(self, i: int) -> bytes:
+        return self.mat[i, : self.lengths[i]].tobytes()
+
+    def sequences(self) -> list[str]:
+        return [self.row(i).decode("ascii") for i in range(len(self))]
+
+    @staticmethod
+    def concat(batches: list[SeqBatch]) -> SeqBatch:
+        width = max(b.mat.shape[1] for b in batches)
+        mats = [np.pad(b.mat, ((0, 0), (0, width - b.mat.shape[1]))) for b in batches]
+        return SeqBatch(np.concatenate(mats), *(np.concatenate([getattr(b, f) for b in batches])
+                        for f in ("lengths", "labels", "groups", "contig", "start")))  # fmt: skip
+
+    @staticmethod
+    def from_sequences(seqs: list[bytes], labels: np.ndarray, groups: np.ndarray, contig: np.ndarray,
+                       start: np.ndarray) -> SeqBatch:  # fmt: skip
+        lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
+        width = int(lengths.max()) if len(seqs) else 1
+        mat = np.zeros((len(seqs), width), dtype=np.uint8)
+        flat = np.frombuffer(b"".join(seqs), dtype=np.uint8)
+        mask = np.arange(width)[None, :] < lengths[:, None]
+        mat[mask] = flat
+        return SeqBatch(mat, lengths, labels.astype(np.int64), groups.astype(np.int64),
+                        contig.astype(np.int64), start.astype(np.int64))  # fmt: skip
+
+
+def make_blocks(lengths: list[int], min_block: int, n_blocks_target: int = 100) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cut contigs into blocks of at least ``min_block`` bp: returns (contig index, start, end) arrays."""
+    total = sum(lengths)
+    size = max(min_block, total // n_blocks_target)
+    ci, bs, be = [], [], []
+    for i, n in enumerate(lengths):
+        starts = np.arange(0, n, size, dtype=np.int64)
+        ends = np.minimum(starts + size, n)
+        if starts.size > 1 and ends[-1] - starts[-1] < size // 2:  # fold a stub into its neighbour
+            ends[-2] = ends[-1]
+            starts, ends = starts[:-1], ends[:-1]
+        ci.append(np.full(starts.size, i, dtype=np.int64))
+        bs.append(starts)
+        be.append(ends)
+    return np.concatenate(ci), np.concatenate(bs), np.concatenate(be)
+
+
+def sample_fragments(contigs: list[Contig], n: int, min_len: int, max_len: int, label: int,
+                     rng: np.random.Generator, contig_offset: int = 0, group_offset: int = 0) -> SeqBatch:  # fmt: skip
+    """``n`` fragments of uniform length in ``[min_len, max_len]`` from uniformly random positions.
+
+    Each fragment lies inside one block (its group) of at least ``3 * max_len`` bp; contigs shorter than
+    ``max_len`` contribute nothing. Raises if no contig can hold a fragment.
+    """
+    ci, bs, be = make_blocks([c.seq.size for c in contigs], 3 * max_len)
+    room = be - bs - max_len + 1
+    ok = room > 0
+    if not ok.any():
+        longest = max(c.seq.size for c in contigs)
+        raise ValueError(f"no contig is long enough for {max_len} bp fragments (longest is {longest} bp)")
+    ci, bs, room = ci[ok], bs[ok], room[ok]
+    block_ids = np.flatnonzero(ok)
+    cum = np.cumsum(room)
+    u = rng.integers(0, cum[-1], size=n)
+    blk = np.searchsorted(cum, u, side="right")
+    starts = bs[blk] + (u - (cum[blk] - room[blk]))
+    lengths = rng.integers(min_len, max_len + 1, size=n).astype(np.int64)
+    mat = np.zeros((n, max_len), dtype=np.uint8)
+    for c in np.unique(ci[blk]):
+        rows = np.flatnonzero(ci[blk] == c)
+        windows = np.lib.stride_tricks.sliding_window_view(contigs[int(c)].seq, max_len)
+        mat[rows] = windows[starts[rows]]
+    mat[np.arange(max_len)[None, :] >= lengths[:, None]] = 0
+    return SeqBatch(mat, lengths, np.full(n, label, dtype=np.int64), block_ids[blk] + group_offset,
+                    ci[blk] + contig_offset, starts)  # fmt: skip
+
+
+def assign_splits(groups: np.ndarray, labels: np.ndarray, fractions: tuple[float, float, float],
+                  rng: np.random.Generator) -> np.ndarray:  # fmt: skip
+    """Split id per row (0 train, 1 dev, 2 test), stratified by label; whole groups move together.
+
+    A group's stratum is the label of its first row; within a stratum groups are shuffled and cut at the
+    cumulative row fractions.
+    """
+    uniq, first, inverse, counts = np.unique(groups, return_index=True, return_inverse=True, return_counts=True)
+    stratum = labels[first]
+    split_of_group = np.empty(uniq.size, dtype=np.int64)
+    for lab in np.unique(stratum):
+        members = rng.permutation(np.flatnonzero(stratum == lab))
+        sizes = counts[members]
+        cum_before = np.cumsum(sizes) - sizes
+        total = sizes.sum()
+        cut1, cut2 = fractions[0] * total, (fractions[0] + fractions[1]) * total
+        split_of_group[members] = np.where(cum_before < cut1, 0, np.where(cum_before < cut2, 1, 2))
+    split = split_of_group[inverse]
+    for k, name in enumerate(("train", "dev", "test")):
+        if fractions[k] > 0 and not (split == k).any():
+            raise ValueError(
+                f"split '{name}' is empty: only {uniq.size} independent group(s) of non-overlapping regions "
+                f"for {len(groups)} sequences; use more or longer genomes, shorter fragments, or other split fractions"
+            )
+    return split
