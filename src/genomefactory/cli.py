@@ -33,6 +33,11 @@ COMMANDS: dict[str, Command] = {
                      "Fine-tune a model (full / LoRA / adapter) for classification or regression."),
     "inference": Command("genomefactory.infer.config:InferenceConfig", "genomefactory.infer.config:run_inference",
                          "Predict with a trained run, extract embeddings, or generate sequences."),
+    "download": Command("genomefactory.collect.config:DownloadConfig", "genomefactory.collect.download:run_download",
+                        "Download genomes from NCBI (species, taxa, accessions) or links; no config = interactive.",
+                        no_config="genomefactory.collect.interactive:main"),
+    "process": Command("genomefactory.collect.config:ProcessConfig", "genomefactory.collect.process:run_process",
+                       "Build a species / promoter / enhancer / histone dataset with QC and train/dev/test splits."),
 }  # fmt: skip
 
 _EXTRA = {
