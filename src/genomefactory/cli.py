@@ -112,8 +112,9 @@ def _summarise(console: Console, result: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    console = Console()
-    err = Console(stderr=True)
+    # piped output (files, tests, the web UI) gets wide tables instead of folded cells
+    console = Console(width=None if sys.stdout.isatty() else 220)
+    err = Console(stderr=True, width=None if sys.stderr.isatty() else 220)
     if not args or args[0] in ("-h", "--help"):
         print_overview(console)
         return 0
