@@ -42,6 +42,7 @@ class EmbedConfig(StrictConfig):
     device: str | None = Field(None, description="cpu, cuda, cuda:1 ...; default: cuda when available.")
     keep_sequence: bool = Field(True, description="Store each sequence in the output (needed by readouts).")
     resume: bool = Field(True, description="Skip sequences already written by an interrupted run.")
+    seed: int = Field(0, description="Seed of the weights when model.init is random or tiny.")
     progress: bool = Field(True, description="Show a progress bar.")
 
 

@@ -63,8 +63,12 @@ class EmbeddingResult:
                 f"-> {self.output} ({self.rows} rows, hidden {self.hidden}) in {self.seconds:.1f} s")  # fmt: skip
 
 
-def load_for_inference(cfg: ModelConfig) -> Backbone:
-    """A registered family's backbone, or the backbone of a genomefactory training run directory."""
+def load_for_inference(cfg: ModelConfig, seed: int = 0) -> Backbone:
+    """A registered family's backbone, or the backbone of a genomefactory training run directory.
+
+    Random and tiny initialisations are drawn under ``seed`` (without touching the global RNG), so two runs
+    of the same config embed identically.
+    """
     if cfg.path and (Path(cfg.path) / "model").is_dir():
         try:
             from ..train.model_io import load_run_model
@@ -73,7 +77,9 @@ def load_for_inference(cfg: ModelConfig) -> Backbone:
                              f"read run directories ({exc})") from exc  # fmt: skip
         # the run's backbone carries the fine-tuned weights (the task model wraps the same modules)
         return load_run_model(cfg.path).backbone
-    return load_backbone(cfg)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return load_backbone(cfg)
 
 
 def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
@@ -269,7 +275,7 @@ def run_embed(cfg: InferenceConfig) -> EmbeddingResult:
     done = store.done_ids() if e.resume else set()
     if not e.resume:
         store.reset()
-    backbone = load_for_inference(cfg.model)
+    backbone = load_for_inference(cfg.model, e.seed)
     device = torch.device(e.device) if e.device else default_device()
     if e.pooling == "token" and out.suffix.lower() == ".npy":
         raise ValueError("embed.output: per-token embeddings (pooling: token) need a .parquet or .csv output")

@@ -177,6 +177,11 @@ def _count_final(path: Path) -> int:
 
 def _iter_final(path: Path) -> Iterator[pa.Table]:
     """A previous final output as Arrow tables (to merge new parts after it when resuming)."""
+    if path.suffix.lower() == ".parquet":
+        pf = pq.ParquetFile(path)
+        for i in range(pf.num_row_groups):  # one row group at a time keeps memory bounded
+            yield pf.read_row_group(i).replace_schema_metadata(pf.schema_arrow.metadata)
+        return
     yield _table_from_embeddings(read_embeddings(path))
 
 
