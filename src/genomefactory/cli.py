@@ -38,6 +38,10 @@ COMMANDS: dict[str, Command] = {
                         no_config="genomefactory.collect.interactive:main"),
     "process": Command("genomefactory.collect.config:ProcessConfig", "genomefactory.collect.process:run_process",
                        "Build a species / promoter / enhancer / histone dataset with QC and train/dev/test splits."),
+    "benchmark": Command("genomefactory.benchmark.config:BenchmarkConfig", "genomefactory.benchmark.run:run_benchmark",
+                         "Sweep models × methods × tasks × seeds on GUE / Genomic Benchmarks / custom suites."),
+    "webui": Command("genomefactory.webui.config:WebUIConfig", "genomefactory.webui.config:run_webui",
+                     "Start the web interface (127.0.0.1, no share link) over every command.", config_optional=True),
 }  # fmt: skip
 
 _EXTRA = {
