@@ -26,8 +26,11 @@ from .config import HttpConfig
 RETRY_STATUS = {429, 500, 502, 503, 504}
 
 
-class DownloadError(RuntimeError):
-    """A request or download failed for good; the message names the URL and the reason."""
+class DownloadError(ValueError):
+    """A request or download failed for good; the message names the URL and the reason.
+
+    A ValueError so the CLI reports it as a one-line error rather than a traceback.
+    """
 
 
 class HttpClient:

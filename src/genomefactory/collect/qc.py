@@ -219,17 +219,21 @@ def step_duplicates(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> tup
     return b.take(np.flatnonzero(keep)), e
 
 
-def gc_histograms(b: SeqBatch, bins: int) -> dict[str, list[int]]:
-    gc = gc_fraction(base_counts(b))
+def gc_bins(gc: np.ndarray, bins: int) -> np.ndarray:
+    """Bin index of each GC fraction on ``bins`` equal bins of [0, 1] (NaN -> bin 0); one rule everywhere."""
     edges = np.linspace(0, 1, bins + 1)
-    return {str(int(lab)): np.histogram(gc[b.labels == lab], bins=edges)[0].tolist() for lab in np.unique(b.labels)}
+    return np.clip(np.searchsorted(edges, np.nan_to_num(gc, nan=0.0), side="right") - 1, 0, bins - 1)
+
+
+def gc_histograms(b: SeqBatch, bins: int) -> dict[str, list[int]]:
+    bin_of = gc_bins(gc_fraction(base_counts(b)), bins)
+    return {str(int(lab)): np.bincount(bin_of[b.labels == lab], minlength=bins).tolist() for lab in np.unique(b.labels)}
 
 
 def step_gc_normalize(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> tuple[SeqBatch, dict[str, Any]]:
     """Subsample so every class has the same count in every GC bin (the per-bin minimum over classes)."""
     labels = np.unique(b.labels)
-    gc = np.nan_to_num(gc_fraction(base_counts(b)), nan=0.0)
-    bin_of = np.minimum((gc * cfg.gc_bins).astype(np.int64), cfg.gc_bins - 1)
+    bin_of = gc_bins(gc_fraction(base_counts(b)), cfg.gc_bins)
     before = gc_histograms(b, cfg.gc_bins)
     keep = np.zeros(len(b), dtype=bool)
     if labels.size < 2:
