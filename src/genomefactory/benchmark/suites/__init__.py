@@ -1,1 +1,195 @@
-"""genomefactory.benchmark.suites"""
+"""Benchmark suites: a registry of named suites, each listing tasks and preparing a task folder.
+
+A prepared task is a folder in the trainer's layout (``train.csv``, ``dev.csv``, ``test.csv``, columns
+``sequence,label``). Built-in suites: ``gue``, ``genomic_benchmarks``, ``custom``. Plugins register more through
+the entry point group ``genomefactory.benchmarks``: the entry point loads a :class:`Suite` instance (or a
+zero-argument callable returning one); its name is the entry point's name.
+
+Missing splits are not errors of the sweep: the task is *prepared* with ``missing`` naming each absent file,
+and its cells are recorded as skipped with that reason.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ...io import atomic_path, atomic_write_json
+from ..config import SuiteConfig
+
+__all__ = ["BenchTask", "PreparedTask", "Suite", "get_suite", "materialize", "register_suite", "suite_names"]
+
+log = logging.getLogger("genomefactory.benchmark")
+
+ENTRY_POINT_GROUP = "genomefactory.benchmarks"
+SPLIT_SEED = 0  # fixed: every model and seed sees the same subsample and dev split
+
+
+@dataclass(frozen=True)
+class BenchTask:
+    """One task of a suite; ``name`` is its path inside the suite (``EMP/H3``)."""
+
+    suite: str
+    name: str
+    group: str
+    metric: str
+    task_type: str = "classification"
+
+
+@dataclass
+class PreparedTask:
+    task: BenchTask
+    folder: Path | None
+    num_labels: int | None = None
+    missing: list[str] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
+    mean_train_bp: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+class Suite:
+    """Base class of a suite. Subclasses set ``name``/``title`` and implement the two methods."""
+
+    name: str = ""
+    title: str = ""
+
+    def list_tasks(self, cfg: SuiteConfig) -> list[BenchTask]:
+        raise NotImplementedError
+
+    def prepare(self, task: BenchTask, cfg: SuiteConfig, work_dir: Path) -> PreparedTask:
+        raise NotImplementedError
+
+    def select(self, cfg: SuiteConfig) -> list[BenchTask]:
+        """The tasks named in ``cfg.tasks`` (task names or group prefixes), in suite order."""
+        tasks = self.list_tasks(cfg)
+        if not cfg.tasks:
+            return tasks
+        chosen: list[BenchTask] = []
+        for want in cfg.tasks:
+            hits = [t for t in tasks if t.name == want or t.group == want or t.name.startswith(want.rstrip("/") + "/")]
+            if not hits:
+                import difflib
+
+                close = difflib.get_close_matches(want, [t.name for t in tasks], n=3)
+                raise ValueError(f"suite {self.name}: unknown task {want!r}"
+                                 + (f"; did you mean {', '.join(close)}?" if close else "")
+                                 + f" (tasks: {', '.join(t.name for t in tasks)})")  # fmt: skip
+            chosen.extend(t for t in hits if t not in chosen)
+        return chosen
+
+
+_SUITES: dict[str, Suite] = {}
+
+
+def register_suite(suite: Suite) -> Suite:
+    _SUITES[suite.name] = suite
+    return suite
+
+
+def _builtin() -> None:
+    from . import custom, genomic_benchmarks, gue  # noqa: F401  (registration side effect)
+
+
+def _entry_points() -> dict[str, Any]:
+    return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def suite_names() -> list[str]:
+    _builtin()
+    return sorted({*_SUITES, *_entry_points()})
+
+
+def get_suite(name: str) -> Suite:
+    _builtin()
+    if name in _SUITES:
+        return _SUITES[name]
+    eps = _entry_points()
+    if name not in eps:
+        raise ValueError(f"unknown benchmark suite {name!r}; known: {', '.join(suite_names())} "
+                         f"(plugins register under the entry point group {ENTRY_POINT_GROUP})")  # fmt: skip
+    obj = eps[name].load()
+    suite = obj if isinstance(obj, Suite) else obj()
+    if not isinstance(suite, Suite):
+        raise TypeError(f"entry point {name!r} of {ENTRY_POINT_GROUP} gave {type(suite).__name__}, not a Suite")
+    suite.name = name
+    return register_suite(suite)
+
+
+def read_labelled_csv(path: Path) -> pd.DataFrame:
+    """A ``sequence``/``seq`` + ``label`` CSV as a frame with columns ``sequence``, ``label`` (strings)."""
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    col = "sequence" if "sequence" in df.columns else "seq" if "seq" in df.columns else None
+    if col is None or "label" not in df.columns:
+        raise ValueError(f"{path}: expected columns sequence (or seq) and label, found {', '.join(df.columns)}")
+    return df[[col, "label"]].rename(columns={col: "sequence"})
+
+
+def _label_values(df: pd.DataFrame, where: str) -> np.ndarray:
+    values = pd.to_numeric(df["label"], errors="coerce").to_numpy()
+    bad = np.flatnonzero(np.isnan(values))
+    if bad.size:
+        raise ValueError(f"{where} row {int(bad[0]) + 1}: label {df['label'].iloc[int(bad[0])]!r} is not a number")
+    return values  # type: ignore[no-any-return]
+
+
+def _subsample(df: pd.DataFrame, n: int | None) -> pd.DataFrame:
+    if n is None or len(df) <= n:
+        return df
+    return df.sample(n=n, random_state=SPLIT_SEED).sort_index()
+
+
+def materialize(task: BenchTask, frames: dict[str, pd.DataFrame | None], cfg: SuiteConfig, work_dir: Path,
+                source: Path | None = None, fingerprint: dict[str, Any] | None = None) -> PreparedTask:  # fmt: skip
+    """Write (or reuse) a task folder from split frames; a missing dev split is carved from train.
+
+    ``source`` is the original folder: used as is when nothing needs rewriting (all three splits, no subsample).
+    ``fingerprint`` identifies inputs that are not a folder (e.g. the genomes) so a changed input is rewritten.
+    """
+    prepared = PreparedTask(task, None)
+    frames = dict(frames)
+    if frames.get("dev") is None and frames.get("train") is not None and cfg.dev_fraction > 0:
+        train = frames["train"]
+        assert train is not None
+        dev = train.sample(frac=cfg.dev_fraction, random_state=SPLIT_SEED).sort_index()
+        frames["train"], frames["dev"] = train.drop(dev.index), dev
+        prepared.notes.append(f"dev = {len(dev)} rows held out of train (dev_fraction {cfg.dev_fraction})")
+    prepared.missing = [f"{task.suite}/{task.name}: split '{s}' is missing" for s in ("train", "dev", "test")
+                        if frames.get(s) is None]  # fmt: skip
+    if prepared.missing:
+        return prepared
+    full = {s: f for s, f in frames.items() if f is not None}
+    if task.task_type == "classification":
+        prepared.num_labels = max(2, int(max(_label_values(f, f"{task.name} {s}").max() for s, f in full.items())) + 1)
+    cut = {s: _subsample(f, cfg.max_rows_per_split) for s, f in full.items()}
+    prepared.rows = {s: len(f) for s, f in cut.items()}
+    prepared.mean_train_bp = float(cut["train"]["sequence"].str.len().mean())
+    unchanged = source is not None and all(len(cut[s]) == len(full[s]) for s in cut) and not prepared.notes
+    if unchanged:
+        prepared.folder = source
+        return prepared
+    folder = work_dir / task.suite / task.name
+    stamp = {"rows": prepared.rows, "max_rows_per_split": cfg.max_rows_per_split, "dev_fraction": cfg.dev_fraction,
+             "source": str(source) if source else None, "fingerprint": fingerprint or {}}  # fmt: skip
+    marker = folder / "prepared.json"
+    if not (marker.is_file() and _same(marker, stamp)):
+        for s, f in cut.items():
+            with atomic_path(folder / f"{s}.csv") as tmp:
+                f.to_csv(tmp, index=False)
+        atomic_write_json(marker, stamp)
+    prepared.folder = folder
+    return prepared
+
+
+def _same(marker: Path, stamp: dict[str, Any]) -> bool:
+    import json
+
+    try:
+        return bool(json.loads(marker.read_text()) == json.loads(json.dumps(stamp)))
+    except (OSError, ValueError):
+        return False

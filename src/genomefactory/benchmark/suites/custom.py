@@ -1,0 +1,53 @@
+"""Custom suites: a folder of task folders in the Model Trainer's layout (paper section 3.5).
+
+``path`` holds task folders at any depth; a task folder is one that contains ``test.csv`` (plus ``train.csv`` and
+``dev.csv``; a missing dev split is carved from train with ``dev_fraction``). The task name is the folder's path
+relative to ``path`` and its group is the first path component. Columns: ``sequence`` (or ``seq``) and ``label``
+(integer classes, or real values with ``task_type: regression``). Default metric: mcc (classification) or mse
+(regression). Python plugins instead register a :class:`~genomefactory.benchmark.suites.Suite` under the entry
+point group ``genomefactory.benchmarks``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..config import SuiteConfig
+from . import BenchTask, PreparedTask, Suite, materialize, read_labelled_csv, register_suite
+
+__all__ = ["FolderSuite"]
+
+
+class FolderSuite(Suite):
+    name = "custom"
+    title = "Custom"
+
+    def _root(self, cfg: SuiteConfig) -> Path:
+        if not cfg.path:
+            raise ValueError("suite custom needs `path`: a folder of task folders (train.csv, dev.csv, test.csv)")
+        root = Path(cfg.path).expanduser()
+        if not root.is_dir():
+            raise FileNotFoundError(f"custom suite folder {root} not found")
+        return root
+
+    def list_tasks(self, cfg: SuiteConfig) -> list[BenchTask]:
+        root = self._root(cfg)
+        metric = cfg.metric or ("mse" if cfg.task_type == "regression" else "mcc")
+        folders = sorted({p.parent for p in root.rglob("test.csv")})
+        if not folders:
+            raise ValueError(f"custom suite folder {root} holds no task folder (a folder with test.csv)")
+        tasks = []
+        for f in folders:
+            name = f.relative_to(root).as_posix() if f != root else root.name
+            tasks.append(BenchTask(self.name, name, name.split("/")[0], metric, cfg.task_type))
+        return tasks
+
+    def prepare(self, task: BenchTask, cfg: SuiteConfig, work_dir: Path) -> PreparedTask:
+        root = self._root(cfg)
+        folder = root if task.name == root.name and (root / "test.csv").is_file() else root / task.name
+        frames = {s: read_labelled_csv(folder / f"{s}.csv") if (folder / f"{s}.csv").is_file() else None
+                  for s in ("train", "dev", "test")}  # fmt: skip
+        return materialize(task, frames, cfg, work_dir, source=folder)
+
+
+register_suite(FolderSuite())

@@ -1,0 +1,151 @@
+"""Genomic Benchmarks (Grešová et al. 2023): sequences from the official interval files and the genome.
+
+Interval files: ``<root>/<dataset>/{train,test}/<class>.csv.gz`` with ``id,region,start,end,strand``,
+**0-based half-open** (``genome[start:end]``), ``-`` strand reverse-complemented; ``metadata.yaml`` names the
+reference of each class by URL. The user supplies each reference as a local FASTA (``genomes``, keyed by the
+URL's file name); plain or bgzip-compressed FASTA is read with pyfaidx (a plain-gzip file must be decompressed).
+Region names follow the package's conventions: ``ENSEMBL_*_GENOME`` references are Ensembl chromosomes
+(``1``) referred to as ``chr1``; ``ENSEMBL_HUMAN_TRANSCRIPTOME`` ids drop the ``.version`` suffix.
+
+Labels: classes in sorted name order (``negative`` = 0, ``positive`` = 1), as in the package's exports.
+There is no dev split: it is carved out of train (``dev_fraction``). Alternatively ``path`` is a local export:
+``<root>/<dataset>/{train,test}.csv`` or ``<root>/{train,test}_<dataset>.csv`` with columns ``seq,label``.
+Metric: Matthews correlation ×100 (paper section 4.2).
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from ...sequence import reverse_complement
+from ..config import SuiteConfig
+from . import BenchTask, PreparedTask, Suite, materialize, read_labelled_csv, register_suite
+
+__all__ = ["DATASETS", "GenomicBenchmarksSuite", "sequences_from_intervals"]
+
+# dataset -> group (organism); the nine datasets of the package's README
+DATASETS: dict[str, str] = {
+    "demo_coding_vs_intergenomic_seqs": "demo", "demo_human_or_worm": "demo",
+    "drosophila_enhancers_stark": "drosophila", "dummy_mouse_enhancers_ensembl": "mouse",
+    "human_enhancers_cohn": "human", "human_enhancers_ensembl": "human", "human_ensembl_regulatory": "human",
+    "human_nontata_promoters": "human", "human_ocr_ensembl": "human",
+}  # fmt: skip
+
+_CHR_PREFIXED = {"ENSEMBL_HUMAN_GENOME", "ENSEMBL_MOUSE_GENOME", "ENSEMBL_DROSOPHILA_GENOME"}
+
+
+def _key_function(extra: str | None) -> Callable[[str], str]:
+    if extra in _CHR_PREFIXED:
+        return lambda k: k if k.startswith("chr") else "chr" + k
+    if extra == "ENSEMBL_HUMAN_TRANSCRIPTOME":
+        return lambda k: re.sub(r"^(ENST\d+)\.\d+$", r"\1", k)
+    return lambda k: k
+
+
+def _open_genome(path: Path, extra: str | None) -> Any:
+    import pyfaidx
+
+    if not path.is_file():
+        raise FileNotFoundError(f"genome FASTA {path} not found")
+    if path.suffix == ".gz":
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+        if not (len(head) >= 14 and head[12:14] == b"BC"):  # bgzip's extra field; plain gzip has none
+            raise ValueError(f"{path} is plain gzip, which cannot be indexed; run `gunzip {path}` (or recompress "
+                             "with `bgzip`) and point genomes at the result")  # fmt: skip
+    try:
+        return pyfaidx.Fasta(str(path), key_function=_key_function(extra), as_raw=True, sequence_always_upper=True,
+                             duplicate_action="first")  # fmt: skip
+    except ValueError as exc:
+        raise ValueError(f"{path}: cannot index FASTA ({exc})") from exc
+
+
+def sequences_from_intervals(intervals: pd.DataFrame, genome: Any, where: str) -> list[str]:
+    """Sequences of 0-based half-open intervals, reverse-complemented on ``-``; errors name the row."""
+    out: list[str] = []
+    for i, (region, start, end, strand) in enumerate(
+        zip(intervals["region"], intervals["start"], intervals["end"], intervals["strand"], strict=True), start=1
+    ):
+        region = str(region)
+        if region not in genome:
+            names = list(genome.keys())[:5]
+            raise ValueError(f"{where} row {i}: region {region!r} is not in the genome (first names: "
+                             f"{', '.join(names)}); is this the reference named in metadata.yaml?")  # fmt: skip
+        length = len(genome[region])
+        s, e = int(start), int(end)
+        if not 0 <= s < e <= length:
+            raise ValueError(f"{where} row {i}: interval {region}:{s}-{e} is outside 0..{length}")
+        seq = str(genome[region][s:e])
+        out.append(reverse_complement(seq) if strand == "-" else seq)
+    return out
+
+
+class GenomicBenchmarksSuite(Suite):
+    name = "genomic_benchmarks"
+    title = "GenomicBenchmarks"
+
+    def list_tasks(self, cfg: SuiteConfig) -> list[BenchTask]:
+        names = dict(DATASETS)
+        if cfg.path and Path(cfg.path).is_dir():  # also datasets a newer release adds
+            for d in sorted(Path(cfg.path).iterdir()):
+                if (d / "metadata.yaml").is_file() and d.name not in names:
+                    names[d.name] = "other"
+        return [BenchTask(self.name, n, g, cfg.metric or "mcc") for n, g in names.items()]
+
+    def prepare(self, task: BenchTask, cfg: SuiteConfig, work_dir: Path) -> PreparedTask:
+        if not cfg.path:
+            raise ValueError("suite genomic_benchmarks needs `path`: the interval folders (datasets/ of "
+                             "ML-Bioinfo-CEITEC/genomic_benchmarks) or a local export of seq,label CSVs")  # fmt: skip
+        root = Path(cfg.path).expanduser()
+        if (root / task.name / "metadata.yaml").is_file():
+            frames = self._from_intervals(root / task.name, cfg)
+            return materialize(task, frames, cfg, work_dir, fingerprint={"intervals": str(root / task.name),
+                                                                         "genomes": cfg.genomes})
+        frames = {s: self._export_split(root, task.name, s) for s in ("train", "dev", "test")}
+        if frames["train"] is None and frames["test"] is None:
+            return PreparedTask(task, None, missing=[f"genomic_benchmarks/{task.name}: neither intervals nor an "
+                                                     f"export under {root}"])  # fmt: skip
+        return materialize(task, frames, cfg, work_dir, fingerprint={"export": str(root)})
+
+    @staticmethod
+    def _export_split(root: Path, dataset: str, split: str) -> pd.DataFrame | None:
+        for p in (root / dataset / f"{split}.csv", root / f"{split}_{dataset}.csv"):
+            if p.is_file():
+                return read_labelled_csv(p)
+        return None
+
+    def _from_intervals(self, folder: Path, cfg: SuiteConfig) -> dict[str, pd.DataFrame | None]:
+        meta = yaml.safe_load((folder / "metadata.yaml").read_text())
+        classes: dict[str, Any] = meta["classes"]
+        refs = {c: str(v["url"]).rsplit("/", 1)[-1] for c, v in classes.items()}
+        need = sorted(set(refs.values()) - set(cfg.genomes))
+        if need:
+            raise ValueError(f"genomic_benchmarks/{folder.name} needs genomes for {', '.join(need)} (set the suite's "
+                             "genomes: {file name: local FASTA}; download them from the URLs in "
+                             f"{folder / 'metadata.yaml'})")  # fmt: skip
+        opened: dict[tuple[str, str | None], Any] = {}
+        frames: dict[str, pd.DataFrame | None] = {"dev": None}
+        for split in ("train", "test"):
+            parts = []
+            for label, cls in enumerate(sorted(classes)):
+                extra = classes[cls].get("extra_processing")
+                key = (refs[cls], extra)
+                if key not in opened:
+                    opened[key] = _open_genome(Path(cfg.genomes[refs[cls]]).expanduser(), extra)
+                path = folder / split / f"{cls}.csv.gz"
+                with gzip.open(path, "rt") as fh:
+                    iv = pd.read_csv(fh)
+                seqs = sequences_from_intervals(iv, opened[key], str(path))
+                parts.append(pd.DataFrame({"sequence": seqs, "label": str(label)}))
+            frames[split] = pd.concat(parts, ignore_index=True)
+        return frames
+
+
+register_suite(GenomicBenchmarksSuite())
