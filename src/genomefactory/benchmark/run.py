@@ -235,10 +235,10 @@ def _one_cell(cfg: BenchmarkConfig, out: Path, task: BenchTask, model: Benchmark
     train = _train_dict(cfg, model, method, seed)
     rec.config_hash = _config_hash(train, prepared)
     old = _load_cell(marker) if marker.is_file() else None
-    if old is not None and old.config_hash == rec.config_hash:
-        if old.status == "ok" or (old.status == "failed" and not cfg.retry_failed):
-            _progress(i, total, old, 0.0, " (finished earlier, reused)")
-            return old, False
+    same = old is not None and old.config_hash == rec.config_hash
+    if same and old is not None and (old.status == "ok" or (old.status == "failed" and not cfg.retry_failed)):
+        _progress(i, total, old, 0.0, " (finished earlier, reused)")
+        return old, False
     start = time.perf_counter()
     try:
         rec = _run_cell(train, prepared, rec, cell_dir, cfg.keep_models)
