@@ -134,8 +134,9 @@ class _ModalFilter(nn.Module):
         d, n, k = int(cfg["hidden_size"]), int(cfg["state_size"]), int(cfg["short_filter_length"])
         self.heads = int(cfg["num_attention_heads"])
         self.short_filter_weight = nn.Parameter(torch.randn(3 * d, 1, k))
+        # zero bias at random init (published: randn), so a random model's features depend on its input
         self.short_filter_bias = (
-            nn.Parameter(torch.randn(3 * d)) if cfg.get("short_filter_bias", True) else None
+            nn.Parameter(torch.zeros(3 * d)) if cfg.get("short_filter_bias", True) else None
         )
         self.D = nn.Parameter(torch.zeros(d))
         # random init: stable poles 0.5 <= |p| < 1 so an untrained model already has a long memory
@@ -283,9 +284,9 @@ class StripedHyena(nn.Module):
         self.norm = _RMSNorm(cfg)
         # tied: the same module under the published second name, so `unembed.weight` is in our state dict
         self.unembed = self.embedding_layer if cfg.get("tie_embeddings", True) else nn.Embedding(vocab, d)
-        for m in self.modules():
-            if isinstance(m, nn.Linear | nn.Embedding):
-                nn.init.normal_(m.weight, std=0.02)
+        # random init (tests, demos): small embeddings, PyTorch's default fan-in scaled linears so that the
+        # mixing layers, not the current token's embedding alone, shape a random model's features
+        nn.init.normal_(self.embedding_layer.weight, std=0.02)
 
     def _run(
         self, ids: Tensor, cache: EvoCache | None, step: bool, want_states: bool
