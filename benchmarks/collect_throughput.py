@@ -16,11 +16,11 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from genomefactory.collect.config import QCConfig  # noqa: E402
-from genomefactory.collect.qc import run_qc  # noqa: E402
-from genomefactory.collect.segment import read_genome, sample_fragments  # noqa: E402
+from genomefactory.collect.config import QCConfig
+from genomefactory.collect.qc import run_qc
+from genomefactory.collect.segment import read_genome, sample_fragments
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("GENOMEFACTORY_SHARED_DATA", ROOT.parent / "shared" / "data")) / "genomes"

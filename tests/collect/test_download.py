@@ -70,7 +70,7 @@ def test_retry_after_is_honoured_and_capped(ncbi: NCBIServer) -> None:
     assert waits[0] == 5.0  # Retry-After: 7 capped at max_wait_s
     assert 1.0 <= waits[1] <= 2 * 1.25  # exponential backoff on the 500
     ncbi.faults["report"] = ["500"] * 4
-    with pytest.raises(DownloadError, match="after 4 attempts.*HTTP 500"):
+    with pytest.raises(DownloadError, match=r"after 4 attempts.*HTTP 500"):
         client.get_json(f"{ncbi.url}/genome/taxon/10710/dataset_report")
 
 

@@ -100,7 +100,7 @@ def test_ambiguous_modes(tmp_path: Path) -> None:
 
 def test_step_removing_everything_is_an_error() -> None:
     b = batch(["AAAATTTTAA" * 10, "ATATATATAT" * 10], [0, 1])
-    with pytest.raises(QCError, match="QC step 'gc' would remove all 2 sequences.*gc_below_min: 2"):
+    with pytest.raises(QCError, match=r"QC step 'gc' would remove all 2 sequences.*gc_below_min: 2"):
         run_qc(b, QCConfig(steps=["gc"], gc_min=0.4), np.random.default_rng(0))
 
 
@@ -123,9 +123,9 @@ def test_rare_kmers_is_capped_and_composition_uses_own_background() -> None:
     at_rich = ["".join(rng.choice(list("ACGT"), p=[0.35, 0.15, 0.15, 0.35], size=400)) for _ in range(900)]
     odd = ["AC" * 200 for _ in range(100)]  # 10% weird profiles
     b = batch(at_rich + odd, [0] * 1000)
-    out, e = run_qc(b, QCConfig(steps=["rare_kmers"]), rng)
+    _, e = run_qc(b, QCConfig(steps=["rare_kmers"]), rng)
     assert e[0]["capped"] and e[0]["removed"] == 10  # never more than rare_max_fraction (1%)
-    out, e = run_qc(batch(at_rich, [0] * 900), QCConfig(steps=["composition"]), rng)
+    _out, e = run_qc(batch(at_rich, [0] * 900), QCConfig(steps=["composition"]), rng)
     assert e[0]["removed"] <= 9  # 30% GC is this class's background, not an outlier
     assert e[0]["background_ACGT"]["0"][0] == pytest.approx(0.35, abs=0.01)
 
@@ -137,5 +137,5 @@ def test_process_config_errors() -> None:
         load_config(ProcessConfig, overrides={"task": "species"})
     with pytest.raises(ConfigError, match="must sum to 1"):
         load_config(ProcessConfig, overrides={"split": {"train": 0.9, "dev": 0.1, "test": 0.1}, "species": {"input_dir": "x"}})
-    with pytest.raises(ConfigError, match="unknown key 'qc.stepz'"):
+    with pytest.raises(ConfigError, match=r"unknown key .qc\.stepz."):
         load_config(ProcessConfig, overrides={"qc": {"stepz": []}, "species": {"input_dir": "x"}})

@@ -98,7 +98,7 @@ def test_enhancer_bed_with_harmonised_names(tmp_path: Path, shared_data: Path, r
     pos_len = sorted(len(x) for x, lab in got.items() if lab == 1)
     neg_len = sorted(len(x) for x, lab in got.items() if lab == 0)
     assert abs(np.median(pos_len) - np.median(neg_len)) <= 5  # matched-length negatives
-    out2, rep2 = process(tmp_path / "norm", "enhancer", region, steps=["ambiguous", "duplicates", "gc_normalize"],
+    _out2, rep2 = process(tmp_path / "norm", "enhancer", region, steps=["ambiguous", "duplicates", "gc_normalize"],
                          gc_bins=10)  # fmt: skip
     gc_norm = rep2["steps"][-1]
     assert gc_norm["histogram_after"]["0"] == gc_norm["histogram_after"]["1"] != gc_norm["histogram_before"]["1"]

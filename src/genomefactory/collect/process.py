@@ -45,7 +45,7 @@ def _label_name(g: GenomeInput) -> str:
     return g.path.stem
 
 
-def build_species(task: SpeciesTask, rng: np.random.Generator) -> tuple[SeqBatch, dict[int, str], dict[str, Any], list[Path]]:
+def build_species(task: SpeciesTask, rng: np.random.Generator) -> tuple[SeqBatch, dict[int, str], dict[str, Any], list[str | Path]]:
     inputs = list(task.genomes) + (_inputs_from_dir(task.input_dir) if task.input_dir else [])
     names: list[str] = []
     for g in inputs:
@@ -66,7 +66,7 @@ def build_species(task: SpeciesTask, rng: np.random.Generator) -> tuple[SeqBatch
     return SeqBatch.concat(batches), dict(enumerate(names)), {"genomes": info}, [g.path for g in inputs]
 
 
-def _build(cfg: ProcessConfig, rng: np.random.Generator) -> tuple[SeqBatch, dict[int, str], dict[str, Any], list[Path]]:
+def _build(cfg: ProcessConfig, rng: np.random.Generator) -> tuple[SeqBatch, dict[int, str], dict[str, Any], list[str | Path]]:
     if cfg.task == "species":
         assert cfg.species is not None
         return build_species(cfg.species, rng)
@@ -111,7 +111,7 @@ def run_process(cfg: ProcessConfig) -> ProcessResult:
         "initial": initial, "steps": steps, "after_qc": len(batch),
         "removed_total": initial - len(batch), "survival": round(len(batch) / initial, 4) if initial else 0.0,
         "split_counts": counts, "split_counts_by_label": {n: {str(int(v)): int(c) for v, c in
-                                                             zip(*np.unique(per_split[n][1], return_counts=True))}
+                                                             zip(*np.unique(per_split[n][1], return_counts=True), strict=False)}
                                                          for n in SPLITS},
         "reverse_complement_augmented": cfg.split.reverse_complement, "leakage": leakage,
     }  # fmt: skip
@@ -123,5 +123,5 @@ def run_process(cfg: ProcessConfig) -> ProcessResult:
         from .plots import histograms
 
         plots = histograms(out, per_split, names)
-    write_manifest(out, cfg.model_dump(mode="json"), inputs, cfg.seed, "process")
+    write_manifest(out, cfg.model_dump(mode="json"), list(inputs), cfg.seed, "process")
     return ProcessResult(out, counts, names, qc_path, plots)

@@ -5,8 +5,8 @@ Every step returns the surviving batch and a report entry ``{step, before, remov
 remove every sequence raises :class:`QCError` naming the step and the setting to relax: nothing falls back
 silently. QC runs on the whole pool before splitting and never on a benchmark's given splits.
 
-All statistics are vectorised over the ``(n, max_len)`` byte matrix in row chunks (no per-base Python loop).
-Base codes: A=0, C=1, G=2, T=3, N and other IUPAC codes=4, padding=5.
+All statistics are vectorised over the ``(n, max_len)`` byte matrix in row chunks (no per-base Python loop);
+per-row base counts are cached on the batch. Count columns are A, C, G, T, ambiguous (padding excluded).
 """
 
 from __future__ import annotations
@@ -43,12 +43,16 @@ def _row_chunks(batch: SeqBatch) -> list[slice]:
 
 
 def base_counts(batch: SeqBatch) -> np.ndarray:
-    """(n, 5) counts of A, C, G, T and ambiguous codes per row (padding excluded)."""
+    """(n, 5) counts of A, C, G, T and ambiguous codes per row (padding excluded); cached on the batch."""
+    if batch.counts is not None:
+        return batch.counts
     out = np.zeros((len(batch), 5), dtype=np.int64)
     for sl in _row_chunks(batch):
-        codes = CODE[batch.mat[sl]]
-        for k in range(5):
-            out[sl, k] = np.count_nonzero(codes == k, axis=1)
+        sub = batch.mat[sl]
+        for k, base in enumerate(b"ACGT"):
+            out[sl, k] = np.count_nonzero(sub == base, axis=1)
+    out[:, 4] = batch.lengths - out[:, :4].sum(axis=1)
+    batch.counts = out
     return out
 
 
@@ -60,26 +64,37 @@ def gc_fraction(counts: np.ndarray) -> np.ndarray:
 
 
 def kmer_profiles(batch: SeqBatch, k: int) -> np.ndarray:
-    """(n, 4**k) overlapping k-mer frequencies per row; k-mers with ambiguous bases are skipped."""
+    """(n, 4**k) overlapping k-mer frequencies per row; k-mers with ambiguous bases or padding are skipped.
+
+    Bases are coded arithmetically as ``(byte >> 1) & 3`` (A 0, C 1, T 2, G 3: a bijection on ACGT, so the
+    column order is A, C, T, G-based rather than alphabetical) to avoid a table lookup per base; only rows that
+    hold ambiguous codes need a per-base validity mask.
+    """
     dim = 4**k
-    out = np.zeros((len(batch), dim), dtype=np.float64)
+    ambiguous = base_counts(batch)[:, 4] > 0
+    out = np.zeros((len(batch), dim), dtype=np.int64)
+    width = batch.mat.shape[1] - k + 1
+    if width <= 0:
+        return out.astype(np.float64)
+    cols = np.arange(width)[None, :]
     for sl in _row_chunks(batch):
-        codes = CODE[batch.mat[sl]].astype(np.int64)
-        width = codes.shape[1] - k + 1
-        if width <= 0:
-            continue
-        idx = np.zeros((codes.shape[0], width), dtype=np.int64)
-        valid = np.ones((codes.shape[0], width), dtype=bool)
-        for j in range(k):
-            part = codes[:, j : j + width]
-            idx = idx * 4 + np.minimum(part, 3)
-            valid &= part < 4
-        rows = np.arange(codes.shape[0], dtype=np.int64)[:, None] * (dim + 1)
-        flat = np.where(valid, idx, dim) + rows
-        counts = np.bincount(flat.ravel(), minlength=codes.shape[0] * (dim + 1))
-        out[sl] = counts.reshape(codes.shape[0], dim + 1)[:, :dim]
-    totals = out.sum(axis=1, keepdims=True)
-    return out / np.maximum(totals, 1)
+        sub = batch.mat[sl]
+        small = np.dtype(np.uint8 if k <= 3 else np.uint16)
+        code: np.ndarray = ((sub >> 1) & 3).astype(small, copy=False)
+        key: np.ndarray = code[:, :width].copy()
+        for j in range(1, k):
+            key = key * small.type(4) + code[:, j : j + width]
+        valid = cols < (batch.lengths[sl] - k + 1)[:, None]
+        amb_rows = np.flatnonzero(ambiguous[sl])
+        if amb_rows.size:
+            acgt = np.isin(sub[amb_rows], np.frombuffer(b"ACGT", dtype=np.uint8))
+            for j in range(k):
+                valid[amb_rows] &= acgt[:, j : j + width]
+        flat = np.where(valid, key, small.type(dim)).astype(np.int64)
+        flat += (np.arange(sub.shape[0], dtype=np.int64) * (dim + 1))[:, None]
+        out[sl] = np.bincount(flat.ravel(), minlength=sub.shape[0] * (dim + 1)).reshape(-1, dim + 1)[:, :dim]
+    prof = out.astype(np.float64)
+    return prof / np.maximum(prof.sum(axis=1, keepdims=True), 1)
 
 
 def _entry(step: str, before: int, keep: np.ndarray, reasons: dict[str, int], **extra: Any) -> dict[str, Any]:
@@ -97,40 +112,47 @@ def step_length(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> tuple[S
     keep = ~(short | long)
     e = _entry("length", len(b), keep, {"shorter_than_min": int(short.sum()), "longer_than_max": int(long.sum())},
                min_length=cfg.min_length, max_length=cfg.max_length)  # fmt: skip
-    return b.take(np.flatnonzero(keep)), e
+    return _keep(b, keep), e
 
 
-def _resolve(b: SeqBatch, rng: np.random.Generator) -> int:
+def _keep(b: SeqBatch, keep: np.ndarray) -> SeqBatch:
+    return b if keep.all() else b.take(np.flatnonzero(keep))
+
+
+def _resolve(mat: np.ndarray, rng: np.random.Generator) -> int:
     changed = 0
     for code, options in IUPAC_EXPANSION.items():
         if len(options) == 1:
             continue
-        where = np.nonzero(b.mat == ord(code))
+        where = np.nonzero(mat == ord(code))
         if where[0].size:
             choice = np.frombuffer(options.encode(), dtype=np.uint8)
-            b.mat[where] = choice[rng.integers(0, len(options), size=where[0].size)]
+            mat[where] = choice[rng.integers(0, len(options), size=where[0].size)]
             changed += int(where[0].size)
     return changed
 
 
 def step_ambiguous(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> tuple[SeqBatch, dict[str, Any]]:
     counts = base_counts(b)
-    ambiguous_rows = counts[:, 4] > 0
+    rows = np.flatnonzero(counts[:, 4] > 0)  # only rows with ambiguous codes are touched
     extra: dict[str, Any] = {"mode": cfg.ambiguous, "max_n_fraction": cfg.max_n_fraction}
     if cfg.ambiguous == "drop":
-        keep = ~ambiguous_rows
-        return b.take(np.flatnonzero(keep)), _entry("ambiguous", len(b), keep,
-                                                   {"has_ambiguous_base": int(ambiguous_rows.sum())}, **extra)
-    b = b.take(np.arange(len(b)))  # copy: masking/resolving must not alter the caller's matrix
+        keep = counts[:, 4] == 0
+        return _keep(b, keep), _entry("ambiguous", len(b), keep, {"has_ambiguous_base": int(rows.size)}, **extra)
+    sub = b.mat[rows]
+    n_count = np.zeros(len(b), dtype=np.int64)
     if cfg.ambiguous == "mask":
-        extra["bases_masked"] = int(np.count_nonzero((b.mat != ord("N")) & (CODE[b.mat] == 4)))
-        b.mat = _MASK_LUT[b.mat]
+        extra["bases_masked"] = int(counts[rows, 4].sum() - np.count_nonzero(sub == ord("N")))
+        sub = _MASK_LUT[sub]
+        n_count[rows] = counts[rows, 4]
     else:
-        extra["bases_resolved"] = _resolve(b, rng)
-    n_frac = np.count_nonzero(b.mat == ord("N"), axis=1) / np.maximum(b.lengths, 1)
-    keep = n_frac <= cfg.max_n_fraction
-    return b.take(np.flatnonzero(keep)), _entry("ambiguous", len(b), keep,
-                                               {"n_fraction_above_max": int((~keep).sum())}, **extra)
+        extra["bases_resolved"] = _resolve(sub, rng)
+    if rows.size:  # copy: the caller's matrix stays as it was
+        b = SeqBatch(b.mat.copy(), b.lengths, b.labels, b.groups, b.contig, b.start,
+                     counts if cfg.ambiguous == "mask" else None)  # fmt: skip
+        b.mat[rows] = sub
+    keep = n_count / np.maximum(b.lengths, 1) <= cfg.max_n_fraction
+    return _keep(b, keep), _entry("ambiguous", len(b), keep, {"n_fraction_above_max": int((~keep).sum())}, **extra)
 
 
 def step_gc(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> tuple[SeqBatch, dict[str, Any]]:
@@ -140,7 +162,7 @@ def step_gc(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> tuple[SeqBa
     high = ~none & (gc > cfg.gc_max)
     keep = ~(none | low | high)
     reasons = {"no_unambiguous_base": int(none.sum()), "gc_below_min": int(low.sum()), "gc_above_max": int(high.sum())}
-    return b.take(np.flatnonzero(keep)), _entry("gc", len(b), keep, reasons, gc_min=cfg.gc_min, gc_max=cfg.gc_max)
+    return _keep(b, keep), _entry("gc", len(b), keep, reasons, gc_min=cfg.gc_min, gc_max=cfg.gc_max)
 
 
 def step_composition(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> tuple[SeqBatch, dict[str, Any]]:
@@ -168,7 +190,7 @@ def step_composition(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> tu
     e = _entry("composition", len(b), keep, {"composition_outlier": int((~keep).sum())},
                alpha=cfg.chi2_alpha, correction="bonferroni", background_ACGT=background,
                dispersion=dispersions)  # fmt: skip
-    return b.take(np.flatnonzero(keep)), e
+    return _keep(b, keep), e
 
 
 def step_rare_kmers(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> tuple[SeqBatch, dict[str, Any]]:
@@ -188,7 +210,7 @@ def step_rare_kmers(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> tup
     keep[drop] = False
     e = _entry("rare_kmers", len(b), keep, {"rare_profile": int(drop.size)}, k=cfg.kmer, z=cfg.rare_z,
                candidates=int(candidates.size), cap=cap, capped=bool(candidates.size > cap))  # fmt: skip
-    return b.take(np.flatnonzero(keep)), e
+    return _keep(b, keep), e
 
 
 def canonical_keys(b: SeqBatch) -> list[bytes]:
@@ -216,7 +238,7 @@ def step_duplicates(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> tup
         seen.add(s)
         canon.add(key)
     e = _entry("duplicates", len(b), keep, {"exact_duplicate": exact, "reverse_complement_duplicate": rc})
-    return b.take(np.flatnonzero(keep)), e
+    return _keep(b, keep), e
 
 
 def gc_bins(gc: np.ndarray, bins: int) -> np.ndarray:
@@ -244,7 +266,7 @@ def step_gc_normalize(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> t
             target = min(m.size for m in members)
             for m in members:
                 keep[rng.choice(m, size=target, replace=False)] = True
-    out = b.take(np.flatnonzero(keep))
+    out = _keep(b, keep)
     e = _entry("gc_normalize", len(b), keep, {"gc_bin_excess": int((~keep).sum())}, bins=cfg.gc_bins,
                single_class=bool(labels.size < 2), histogram_before=before,
                histogram_after=gc_histograms(out, cfg.gc_bins))  # fmt: skip

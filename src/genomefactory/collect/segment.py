@@ -22,6 +22,7 @@ from ..sequence import IUPAC, SequenceError
 _UPPER = bytes.maketrans(b"acgtnryswkmbdhvu", b"ACGTNRYSWKMBDHVU")
 _VALID = np.zeros(256, dtype=bool)
 _VALID[np.frombuffer(IUPAC.encode(), dtype=np.uint8)] = True
+_IUPAC_BYTES = IUPAC.encode()
 _GENBANK_SUFFIXES = {".gb", ".gbk", ".gbff", ".genbank"}
 
 
@@ -40,9 +41,10 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _to_array(raw: bytes, where: str) -> np.ndarray:
-    arr = np.frombuffer(raw.translate(_UPPER), dtype=np.uint8)
-    bad = np.flatnonzero(~_VALID[arr])
-    if bad.size:
+    upper = raw.translate(_UPPER)
+    arr = np.frombuffer(upper, dtype=np.uint8)
+    if upper.translate(None, _IUPAC_BYTES):  # something is left: find where (rare path)
+        bad = np.flatnonzero(~_VALID[arr])
         i = int(bad[0])
         raise SequenceError(f"{where}: invalid character {chr(arr[i])!r} at position {i}; allowed are IUPAC codes {IUPAC}")
     return arr
@@ -103,13 +105,14 @@ class SeqBatch:
     groups: np.ndarray  # (n,) int64
     contig: np.ndarray  # (n,) int64 global contig id
     start: np.ndarray  # (n,) int64
+    counts: np.ndarray | None = None  # (n, 5) A/C/G/T/ambiguous counts, cached by qc.base_counts
 
     def __len__(self) -> int:
         return int(self.lengths.shape[0])
 
     def take(self, idx: np.ndarray) -> SeqBatch:
         return SeqBatch(self.mat[idx], self.lengths[idx], self.labels[idx], self.groups[idx],
-                        self.contig[idx], self.start[idx])  # fmt: skip
+                        self.contig[idx], self.start[idx], None if self.counts is None else self.counts[idx])  # fmt: skip
 
     def row(self, i: int) -> bytes:
         return self.mat[i, : self.lengths[i]].tobytes()
@@ -179,7 +182,9 @@ def sample_fragments(contigs: list[Contig], n: int, min_len: int, max_len: int, 
         rows = np.flatnonzero(ci[blk] == c)
         windows = np.lib.stride_tricks.sliding_window_view(contigs[int(c)].seq, max_len)
         mat[rows] = windows[starts[rows]]
-    mat[np.arange(max_len)[None, :] >= lengths[:, None]] = 0
+    cols = np.arange(max_len, dtype=np.int64)[None, :]
+    for lo in range(0, n, 1 << 12):  # zero the tails chunk-wise (a full-size mask would leave the cache)
+        mat[lo : lo + (1 << 12)] *= cols < lengths[lo : lo + (1 << 12), None]
     return SeqBatch(mat, lengths, np.full(n, label, dtype=np.int64), block_ids[blk] + group_offset,
                     ci[blk] + contig_offset, starts)  # fmt: skip
 

@@ -11,7 +11,7 @@ from ..config import RegionTask
 from ..segment import SeqBatch
 
 
-def build_region_task(task: str, cfg: RegionTask, rng: np.random.Generator) -> tuple[SeqBatch, dict[int, str], dict[str, Any], list[Path]]:
+def build_region_task(task: str, cfg: RegionTask, rng: np.random.Generator) -> tuple[SeqBatch, dict[int, str], dict[str, Any], list[str | Path]]:
     """Dispatch to the builder of ``task``; returns (batch, label names, build report, input files)."""
     from . import enhancer, histone, promoter
 
@@ -19,5 +19,5 @@ def build_region_task(task: str, cfg: RegionTask, rng: np.random.Generator) -> t
     if task not in builders:
         raise ValueError(f"unknown task {task!r}; choose from {', '.join(builders)}")
     batch, names, report = builders[task](cfg, rng)
-    inputs = [p for p in (cfg.genome, cfg.annotation, cfg.signal, cfg.chrom_aliases) if p is not None]
+    inputs: list[str | Path] = [p for p in (cfg.genome, cfg.annotation, cfg.signal, cfg.chrom_aliases) if p is not None]
     return batch, names, report, inputs

@@ -28,7 +28,7 @@ def _open(path: Path) -> io.TextIOBase:
         raise FileNotFoundError(f"annotation file not found: {path}")
     with open(path, "rb") as fh:
         gz = fh.read(2) == b"\x1f\x8b"
-    return io.TextIOWrapper(gzip.open(path), encoding="utf-8") if gz else open(path, encoding="utf-8")  # type: ignore[return-value]  # noqa: SIM115
+    return io.TextIOWrapper(gzip.open(path), encoding="utf-8") if gz else open(path, encoding="utf-8")  # type: ignore[return-value]
 
 
 def _table(path: Path, min_cols: int, kind: str) -> pd.DataFrame:
@@ -152,7 +152,7 @@ class Genome:
         if not self.path.is_file():
             raise FileNotFoundError(f"genome file not found: {self.path}")
         self.fa = Fasta(str(self.path), sequence_always_upper=True, as_raw=True)
-        self.lengths = {name: len(self.fa[name]) for name in self.fa.keys()}
+        self.lengths = {name: len(self.fa[name]) for name in self.fa.keys()}  # noqa: SIM118 (iterating a Fasta yields records)
 
     def fetch(self, chrom: str, start: int, end: int, strand: str) -> bytes:
         seq = str(self.fa[chrom][start:end])

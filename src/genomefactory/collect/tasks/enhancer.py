@@ -39,7 +39,7 @@ def build(cfg: RegionTask, rng: np.random.Generator) -> tuple[SeqBatch, dict[int
     pos = crop(bed[~short], cfg.max_length).reset_index(drop=True)
     if pos.empty:
         raise ValueError(f"no enhancer region of {cfg.annotation} is usable (see counts: {report})")
-    n_neg = int(round(len(pos) * cfg.negatives_per_positive))
+    n_neg = round(len(pos) * cfg.negatives_per_positive)
     lengths = np.resize(rng.permutation(pos["end"].to_numpy() - pos["start"].to_numpy()), n_neg)
     neg = sample_negatives(lengths, sorted(set(pos["chrom"])), genome, exclude, rng)
     df = pd.concat([pos.assign(label=1), neg.assign(label=0)], ignore_index=True)
