@@ -136,3 +136,25 @@ def test_unsupported_config_is_a_clear_error_and_lora_targets_attention_only() -
         FAM.build({**FAM.tiny_config(), "hyena_filter_groups": 2})
     names = [n for n, m in _tiny().named_modules() if isinstance(m, torch.nn.Linear)]
     assert [n for n in names if n.endswith(".Wqkv")] == ["blocks.2.inner_mha_cls.Wqkv"]
+
+
+def test_published_variants_are_fetched_at_the_fixed_revision(monkeypatch: pytest.MonkeyPatch) -> None:
+    import genomefactory.models.loading as loading
+
+    asked: list[tuple[str, str | None]] = []
+
+    def fake_resolve(source: str, revision: str | None = None, allow_code: bool = False) -> Path:
+        asked.append((source, revision))
+        raise RuntimeError("offline")
+
+    monkeypatch.setattr(loading, "resolve_source", fake_resolve)
+    for cfg in (
+        loading.ModelConfig(family="evo", variant="131k"),
+        loading.ModelConfig(family="evo", revision="x"),
+    ):
+        with pytest.raises(RuntimeError, match="offline"):
+            loading.load_backbone(cfg)
+    assert asked == [
+        ("togethercomputer/evo-1-131k-base", "1.1_fix"),
+        ("togethercomputer/evo-1-131k-base", "x"),
+    ]

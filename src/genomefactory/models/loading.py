@@ -163,7 +163,9 @@ def load_backbone(cfg: ModelConfig) -> Backbone:
         return Backbone(family, model, family.tokenizer(None, config), config, None, variant)
     variant = None if cfg.path else _pick_variant(family, cfg.variant)
     source = cfg.path or family.variants[variant or ""]
-    directory = resolve_source(source, cfg.revision, allow_code=cfg.trust_remote_code)
+    # a family may pin the hub revision of its published variants (Evo-1 base: "1.1_fix"); model.revision wins
+    revision = cfg.revision or (None if cfg.path else family.extras.get("revision"))
+    directory = resolve_source(source, revision, allow_code=cfg.trust_remote_code)
     load = getattr(family, "load_pretrained", None)
     if load is not None:
         return load(directory, source=source, variant=variant, cfg=cfg, random_init=cfg.init == "random")  # type: ignore[no-any-return]
