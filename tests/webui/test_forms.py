@@ -1,0 +1,112 @@
+"""Forms from config classes, path confinement, tabs from the COMMANDS table, the run queue (no browser)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from genomefactory.cli import COMMANDS, Command, available_commands
+from genomefactory.config import validate_dict
+from genomefactory.infer.config import InferenceConfig
+from genomefactory.train.config import TrainConfig
+from genomefactory.webui.forms import PathError, build_data, check_paths, form_fields, to_widget_value
+from genomefactory.webui.runner import RunManager, progress_of
+
+
+def test_train_form_generated_from_config() -> None:
+    specs = {s.key: s for s in form_fields(TrainConfig)}
+    assert specs["data.path"].required and specs["data.path"].kind == "text"
+    assert specs["method.name"].choices == ["full", "lora", "adapter"] and specs["method.name"].default == "lora"
+    assert specs["training.learning_rate"].optional and specs["training.learning_rate"].kind == "float"
+    assert specs["training.epochs"].help == TrainConfig.model_fields["training"].annotation.model_fields[  # type: ignore[union-attr]
+        "epochs"].description
+    # fields appear according to the chosen method / adapter kind / init
+    assert specs["method.lora.r"].show_if == [("method.name", "lora")]
+    assert specs["method.adapter.cnn_channels"].show_if == [("method.name", "adapter"), ("method.adapter.kind", "cnn")]
+    assert specs["model.tiny_overrides"].show_if == [("model.init", "tiny")]
+    assert specs["training.epochs"].show_if == []
+    inf = {s.key: s for s in form_fields(InferenceConfig)}
+    assert inf["generate.temperature"].show_if == [("mode", "generate")]
+
+
+def test_build_data_keeps_only_changes_and_validates() -> None:
+    specs = form_fields(TrainConfig)
+    values = [to_widget_value(s) for s in specs]
+    keys = [s.key for s in specs]
+    values[keys.index("data.path")] = "tasks/tata"
+    values[keys.index("model.init")] = "tiny"
+    values[keys.index("training.max_steps")] = "5"
+    values[keys.index("method.adapter.hidden_sizes")] = "[64, 32]"
+    data = build_data(specs, values)
+    assert data == {"model": {"init": "tiny"}, "data": {"path": "tasks/tata"},
+                    "method": {"adapter": {"hidden_sizes": [64, 32]}}, "training": {"max_steps": 5}}
+    cfg = validate_dict(TrainConfig, yaml.safe_load(yaml.safe_dump(data)))
+    assert cfg.training.max_steps == 5 and cfg.training.epochs == 3
+    values[keys.index("training.max_steps")] = "five"
+    with pytest.raises(ValueError, match=r"training\.max_steps"):
+        build_data(specs, values)
+
+
+@pytest.mark.parametrize("bad", ["/etc", "../outside", "runs/../../x", "~/data"])
+def test_paths_outside_workspace_refused(tmp_path: Path, bad: str) -> None:
+    ws = tmp_path / "ws"
+    ok = validate_dict(TrainConfig, {"data": {"path": "tasks/a"}, "output_dir": str(ws / "runs" / "x"),
+                                     "model": {"path": "InstaDeepAI/some-model"}})  # fmt: skip
+    check_paths(ok, ws)
+    with pytest.raises(PathError, match="outside the workspace"):
+        check_paths(ok.model_copy(update={"data": ok.data.model_copy(update={"path": bad})}), ws)
+    with pytest.raises(PathError, match=r"method\.adapter\.cache_dir"):
+        adapter = ok.method.adapter.model_copy(update={"cache_dir": bad})
+        check_paths(ok.model_copy(update={"method": ok.method.model_copy(update={"adapter": adapter})}), ws)
+
+
+def test_nested_list_paths_checked(tmp_path: Path) -> None:
+    from genomefactory.benchmark.config import BenchmarkConfig
+
+    cfg = validate_dict(BenchmarkConfig, {"suites": [{"name": "gue", "path": "gue"},
+                                                     {"name": "genomic_benchmarks", "path": "gb",
+                                                      "genomes": {"x.fa.gz": "/data/x.fa"}}]})  # fmt: skip
+    with pytest.raises(PathError, match=r"suites\[1\]\.genomes"):
+        check_paths(cfg, tmp_path)
+
+
+def test_tabs_follow_commands_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    from genomefactory.webui.app import _tabs
+
+    cmds = available_commands()
+    assert {"train", "benchmark"} <= set(cmds)
+    monkeypatch.setitem(COMMANDS, "sae_train", COMMANDS["train"])
+    monkeypatch.setitem(COMMANDS, "brand_new", Command(COMMANDS["train"].config, COMMANDS["train"].run, "x"))
+    tabs = dict(_tabs(available_commands()))
+    assert "sae_train" in tabs["Interpret"] and tabs["Other"] == ["brand_new"] and "webui" not in str(tabs)
+    assert tabs["Train"] == ["train"] and tabs["Benchmark"] == ["benchmark"]
+
+
+def test_progress_parsing() -> None:
+    assert progress_of(["x", "[3/12] gue/tf/0 nt lora seed=14: ok"]) == 0.25
+    assert progress_of([" 40%|████      | 4/10 [00:01<00:01]"]) == 0.4
+    assert progress_of(["nothing yet"]) is None
+
+
+def test_queue_runs_in_order_and_stop(tmp_path: Path) -> None:
+    fake = tmp_path / "fakepy"  # stands in for `python -m genomefactory CMD config.yaml`
+    fake.write_text("#!/bin/sh\necho start $3\nsleep $(cat $4 | head -1)\necho done $3\n")
+    fake.chmod(0o755)
+    mgr = RunManager(tmp_path, max_parallel=1, python=str(fake))
+    a = mgr.submit("first", "0.2\n", None)
+    b = mgr.submit("second", "30\n", None)
+    c = mgr.submit("third", "0\n", None)
+    assert mgr.stop(c.id).endswith("removed from the queue")
+    deadline = time.time() + 20
+    while b.status != "running" and time.time() < deadline:
+        time.sleep(0.05)
+    assert a.status == "finished" and a.lines == ["start first", "done first"]
+    mgr.stop(b.id)
+    while not b.done and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert b.status == "stopped" and "done second" not in b.lines and c.lines == []
+    assert (a.run_dir / "config.yaml").read_text() == "0.2\n" and (a.run_dir / "run.log").is_file()
