@@ -23,6 +23,9 @@ __all__ = ["SparseAutoencoder"]
 
 
 class SparseAutoencoder(nn.Module):
+    input_mean: Tensor
+    input_scale: Tensor
+
     def __init__(self, cfg: SAEConfig) -> None:
         super().__init__()
         if cfg.d_model is None:
