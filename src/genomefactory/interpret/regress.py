@@ -52,7 +52,7 @@ def latents_per_sequence(sae: SparseAutoencoder, vectors: np.ndarray | list[np.n
                                for i in range(0, len(vectors), 4096)])  # fmt: skip
     rows = []
     for v in vectors:
-        x = torch.from_numpy(np.asarray(v[:1] if how == "first_token" else v)).float()
+        x = torch.from_numpy(np.array(v[:1] if how == "first_token" else v, dtype=np.float32))
         rows.append(sae.encode(x).mean(0).numpy())
     return np.stack(rows)
 
