@@ -17,8 +17,9 @@ false`` gives the unswapped variant). Both are exactly RC-equivariant: ``f(rc(x)
 
 What the backbone (``base(model)``, ``model.caduceus``) returns, shapes (batch, length, hidden):
 ``last_hidden_state`` has ``hidden_size(config) = d_model`` channels for both variants; for PS it is the mean of
-the fwd half and the channel-flipped rc half (RC-invariant up to position reversal), the raw 2·d_model state being
-``rcps_hidden_state``. ``hidden_states`` (when asked): ``n_layer + 1`` entries, the embeddings, the residual stream
+the fwd half and the channel-flipped rc half at the same position (RC-invariant up to position reversal), the
+raw 2·d_model state being ``rcps_hidden_state`` (the published classifier also reverses the rc half along the
+length before averaging its logits; after mean pooling the two agree). ``hidden_states`` (when asked): ``n_layer + 1`` entries, the embeddings, the residual stream
 entering blocks 1..n_layer-1, and the final normalised output (combined the same way for PS). (The published
 code lists mixer outputs without the residual instead; the residual stream is what layer-wise probes want.)
 
