@@ -137,15 +137,14 @@ def main(argv: list[str] | None = None) -> int:
         if not name:
             print_overview(console)
             return 0
-    commands = available_commands()
-    if name not in commands:
+    if name not in COMMANDS:
         import difflib
 
-        close = difflib.get_close_matches(name, [*commands, *_EXTRA], n=1)
+        close = difflib.get_close_matches(name, [*COMMANDS, *_EXTRA], n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
         err.print(f"[red]error:[/red] unknown command {name!r}.{hint} Run `genomefactory-cli --help`.")
         return 2
-    cmd = commands[name]
+    cmd = COMMANDS[name]  # only this command's modules are imported (fast start)
     if "-h" in rest or "--help" in rest:
         print_command_help(console, name, cmd)
         return 0

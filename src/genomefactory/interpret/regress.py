@@ -12,6 +12,7 @@ E.5. For each readout:
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,8 @@ from scipy import stats
 from .config import SAERegressionConfig
 from .readouts import compute_readouts
 from .sae import SparseAutoencoder
+
+log = logging.getLogger("genomefactory.interpret")
 
 __all__ = ["RegressionResult", "latents_per_sequence", "ridge_cv", "run_sae_regression", "unit_correlations"]
 
@@ -151,12 +154,21 @@ def run_sae_regression(cfg: SAERegressionConfig) -> RegressionResult:
                          f"in {cfg.embeddings} have width {table.hidden}")  # fmt: skip
     z = latents_per_sequence(sae, table.vectors, cfg.type)
     readouts = compute_readouts(table.frame, cfg.readouts, cfg.readouts_csv)
+    constant = [str(c) for c in readouts.columns if readouts[c].nunique(dropna=False) <= 1]
+    if constant:
+        # e.g. length over fixed-length fragments: nothing to correlate; reported, not fatal
+        log.warning("readouts constant over all sequences, skipped: %s", ", ".join(constant))
+        readouts = readouts.drop(columns=constant)
+    if readouts.shape[1] == 0:
+        raise ValueError(f"every readout ({', '.join(constant)}) is constant over the sequences of "
+                         f"{cfg.embeddings}; choose readouts that vary")
     y = readouts.to_numpy(dtype=np.float64)
     ridge = ridge_cv(z, y, cfg.cv_folds, cfg.seed)
     report: dict[str, Any] = {"embeddings": cfg.embeddings, "sae_checkpoint": cfg.sae_checkpoint,
                               "type": cfg.type if table.per_token else "pooled", "n_sequences": len(z),
                               "d_hidden": int(z.shape[1]), "fdr": cfg.fdr,
-                              "units_tested": int((z.std(0) > 0).sum()), "readouts": {}}  # fmt: skip
+                              "units_tested": int((z.std(0) > 0).sum()), "readouts": {},
+                              "skipped_constant_readouts": constant}  # fmt: skip
     per_unit = []
     z_ranks = stats.rankdata(z, axis=0)  # shared by every readout's Spearman correlations
     for j, name in enumerate(readouts.columns):
