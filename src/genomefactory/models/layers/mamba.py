@@ -74,9 +74,13 @@ class MambaMixer(nn.Module):
         self.A_log.copy_(torch.log(a).expand(self.d_inner, -1))
         self.D.fill_(1.0)
 
-    def forward(self, hidden: Tensor, mask: Tensor | None = None) -> Tensor:
+    def forward(
+        self, hidden: Tensor, mask: Tensor | None = None, projections: tuple[nn.Module, nn.Module] | None = None
+    ) -> Tensor:
+        """``projections`` = (in_proj, out_proj) modules to use instead of this mixer's own (weight sharing)."""
         length = hidden.shape[1]
-        x, z = self.in_proj(hidden).chunk(2, dim=-1)
+        in_proj, out_proj = projections or (self.in_proj, self.out_proj)
+        x, z = in_proj(hidden).chunk(2, dim=-1)
         x = x.transpose(1, 2)  # (batch, E, length)
         m = None if mask is None else mask.to(x.dtype).unsqueeze(1)
         if m is not None:
@@ -91,7 +95,7 @@ class MambaMixer(nn.Module):
             z.transpose(1, 2), delta_softplus=True, backend=self.scan_backend,
         )
         assert isinstance(y, Tensor)
-        return self.out_proj(y.transpose(1, 2))
+        return out_proj(y.transpose(1, 2))  # type: ignore[no-any-return]
 
     @staticmethod
     def check_config(ssm_cfg: dict[str, Any], where: str) -> None:
