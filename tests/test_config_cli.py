@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from genomefactory.cli import COMMANDS, _load, available_commands, main
 from genomefactory.config import ConfigError, load_config, parse_overrides
@@ -43,7 +42,7 @@ def test_missing_required_key(tmp_path: Path) -> None:
 
 
 def test_bad_choice_lists_choices(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="method.name.*'full', 'lora' or 'adapter'"):
+    with pytest.raises(ConfigError, match=r"method.name.*'full', 'lora' or 'adapter'"):
         load_config(TrainConfig, write(tmp_path, "data: {path: x}\nmethod: {name: prefix}\n"))
 
 
@@ -54,7 +53,7 @@ def test_dotted_overrides(tmp_path: Path) -> None:
     assert parse_overrides(["a.b.c=1"]) == {"a": {"b": {"c": 1}}}
     with pytest.raises(ConfigError, match="key=value"):
         parse_overrides(["oops"])
-    with pytest.raises(ConfigError, match="unknown key 'training.epoch'"):
+    with pytest.raises(ConfigError, match=r"unknown key 'training.epoch'"):
         load_config(TrainConfig, write(tmp_path, "data: {path: x}\n"), ["training.epoch=5"])
 
 
@@ -133,7 +132,7 @@ def test_bad_data_errors(shared_data: Path, tmp_path: Path) -> None:
         "char": (make("char", {"train": ["sequence,label", seq, f"{seq[:5]}X{seq[6:]},1"]}),
                  r"train.csv row 2: invalid character 'X' at position 5"),
     }  # fmt: skip
-    for name, (folder, pattern) in cases.items():
+    for folder, pattern in cases.values():
         with pytest.raises(DataError, match=pattern):
             load_task(folder, None, "label", "classification", None)
     # IUPAC codes and lower case are legal; 'seq' column accepted

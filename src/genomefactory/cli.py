@@ -100,12 +100,12 @@ def print_command_help(console: Console, name: str, cmd: Command) -> None:
 
 
 def print_models(console: Console) -> None:
-    from .models.registry import families
+    from .models.registry import all_families
 
     table = Table(show_header=True, header_style="bold")
     for col in ("family", "kind", "variant", "hub id", "description"):
         table.add_column(col, overflow="fold")
-    for fam in families():
+    for fam in all_families():
         for i, (variant, hub) in enumerate(fam.variants.items()):
             table.add_row(fam.name if i == 0 else "", fam.kind if i == 0 else "", variant, hub or "-",
                           fam.description if i == 0 else "")  # fmt: skip

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-__all__ = ["ConfigError", "StrictConfig", "load_config", "parse_overrides", "describe_config"]
+__all__ = ["ConfigError", "StrictConfig", "describe_config", "load_config", "parse_overrides"]
 
 
 class ConfigError(ValueError):

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_path", "atomic_write_text", "atomic_write_json", "sha256_file", "write_manifest"]
+__all__ = ["atomic_path", "atomic_write_json", "atomic_write_text", "sha256_file", "write_manifest"]
 
 
 @contextlib.contextmanager

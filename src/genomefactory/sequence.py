@@ -85,7 +85,7 @@ def kmer_counts(seq: str, k: int) -> dict[str, int]:
 def _open_text(path: Path) -> io.TextIOBase:
     if path.suffix == ".gz":
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")  # type: ignore[return-value]
-    return open(path, encoding="utf-8")  # noqa: SIM115
+    return open(path, encoding="utf-8")
 
 
 def read_fasta(path: str | Path) -> Iterator[tuple[str, str]]:

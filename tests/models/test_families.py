@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from genomefactory.infer.pooling import pool
-from genomefactory.models import ModelConfig, families, get_family, load_backbone
+from genomefactory.models import ModelConfig, all_families, get_family, load_backbone
 from genomefactory.train.config import MethodConfig
 from genomefactory.train.methods import build_task_model
 
-FAMILIES = [f.name for f in families()]
+FAMILIES = [f.name for f in all_families()]
 SEQS = ["ACGTACGTTAGCCATGACGTAGCTAGCTAGGATCCA", "TTGACA", "GGGCCCAAATTTNACGTACGATCGATGCATGCATCGA"]
 
 

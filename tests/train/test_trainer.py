@@ -117,7 +117,7 @@ def test_lora_default_targets_feed_forward_only(tata: Path, tmp_path: Path) -> N
 def test_lora_bad_target_is_clear_error(tata: Path, tmp_path: Path) -> None:
     cfg = cfg_for(tata, tmp_path / "r", "lora")
     cfg.method.lora.target_modules = ["not_a_layer"]
-    with pytest.raises(ValueError, match="not_a_layer.*matches no linear layer"):
+    with pytest.raises(ValueError, match=r"not_a_layer.*matches no linear layer"):
         run_train(cfg)
 
 

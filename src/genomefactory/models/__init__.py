@@ -1,6 +1,6 @@
 """Model Loader: registry of model families, loading, tokenizers."""
 
 from .loading import ModelConfig, load_backbone
-from .registry import Backbone, ModelFamily, families, get_family, register
+from .registry import Backbone, ModelFamily, all_families, get_family, register
 
-__all__ = ["Backbone", "ModelConfig", "ModelFamily", "families", "get_family", "load_backbone", "register"]
+__all__ = ["Backbone", "ModelConfig", "ModelFamily", "all_families", "get_family", "load_backbone", "register"]

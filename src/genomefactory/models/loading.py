@@ -17,7 +17,7 @@ from torch import nn
 from ..config import StrictConfig
 from .registry import Backbone, ModelFamily, get_family
 
-__all__ = ["ModelConfig", "load_backbone", "resolve_source", "strict_load", "save_state_dict"]
+__all__ = ["ModelConfig", "load_backbone", "resolve_source", "save_state_dict", "strict_load"]
 
 _CHECKPOINT_FILES = ["config.json", "*.safetensors", "*.safetensors.index.json", "pytorch_model.bin",
                      "pytorch_model.bin.index.json", "pytorch_model-*.bin", "tokenizer.json",
@@ -114,24 +114,16 @@ def save_state_dict(state: dict[str, torch.Tensor], path: Path) -> None:
 
     from ..io import atomic_path
 
-    seen: set[tuple[int, int]] = set()
     out: dict[str, torch.Tensor] = {}
+    ptrs: set[int] = set()
     for k, v in state.items():
-        t = v.detach()
-        key = (t.untyped_storage().data_ptr(), t.storage_offset()) if t.numel() else (id(t), 0)
-        if t.numel() and (key in seen or not t.is_contiguous()):
-            t = t.contiguous().clone()
-        else:
-            seen.add(key)
-        out[k] = t.contiguous()
-    # safetensors refuses any remaining overlap; clone everything that still shares memory
-    ptrs: dict[int, str] = {}
-    for k, t in out.items():
-        p = t.untyped_storage().data_ptr()
-        if t.numel() and p in ptrs:
-            out[k] = t.clone()
+        t = v.detach().contiguous()
+        ptr = t.untyped_storage().data_ptr()
+        if t.numel() and ptr in ptrs:  # safetensors refuses tensors that share memory: store a copy
+            t = t.clone()
         elif t.numel():
-            ptrs[p] = k
+            ptrs.add(ptr)
+        out[k] = t
     with atomic_path(path) as tmp:
         save_file(out, str(tmp), metadata={"format": "pt"})
 
@@ -157,14 +149,14 @@ def load_backbone(cfg: ModelConfig) -> Backbone:
         model = family.build(config)
         return Backbone(family, model, family.tokenizer(None, config), config, None, "tiny")
     if cfg.init == "random" and cfg.path is None:
-        variant = _pick_variant(family, cfg.variant)
-        config = family.published_config(variant)
+        chosen = _pick_variant(family, cfg.variant)
+        config = family.published_config(chosen)
         model = family.build(config)
-        return Backbone(family, model, family.tokenizer(None, config), config, None, variant)
-    variant = None if cfg.path else _pick_variant(family, cfg.variant)
+        return Backbone(family, model, family.tokenizer(None, config), config, None, chosen)
+    variant: str | None = None if cfg.path else _pick_variant(family, cfg.variant)
     source = cfg.path or family.variants[variant or ""]
     # a family may pin the hub revision of its published variants (Evo-1 base: "1.1_fix"); model.revision wins
-    revision = cfg.revision or (None if cfg.path else family.extras.get("revision"))
+    revision: str | None = cfg.revision or (None if cfg.path else family.extras.get("revision"))
     directory = resolve_source(source, revision, allow_code=cfg.trust_remote_code)
     load = getattr(family, "load_pretrained", None)
     if load is not None:

@@ -38,7 +38,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-__all__ = ["Backbone", "ModelFamily", "register", "get_family", "families", "UnknownModelError"]
+__all__ = ["Backbone", "ModelFamily", "UnknownModelError", "all_families", "get_family", "register"]
 
 Pooling = Literal["mean", "cls", "last", "max"]
 
@@ -171,7 +171,7 @@ def _ensure_loaded() -> None:
     importlib.import_module(f"{__package__}.families")  # importing registers the built-in families
 
 
-def families() -> list[ModelFamily]:
+def all_families() -> list[ModelFamily]:
     """Registered families, each once, sorted by name."""
     _ensure_loaded()
     return sorted({f.name: f for f in _REGISTRY.values()}.values(), key=lambda f: f.name)

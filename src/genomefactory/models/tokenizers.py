@@ -18,7 +18,7 @@ from typing import Any
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
-__all__ = ["kmer_vocab", "kmer_tokenizer", "char_tokenizer", "byte_tokenizer", "bpe_tokenizer", "from_directory"]
+__all__ = ["bpe_tokenizer", "byte_tokenizer", "char_tokenizer", "from_directory", "kmer_tokenizer", "kmer_vocab"]
 
 
 def kmer_vocab(order: str, k: int = 6) -> dict[str, int]:

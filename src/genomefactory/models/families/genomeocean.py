@@ -40,7 +40,7 @@ _SIZES = {
 class GenomeOcean(ModelFamily):
     def build(self, config: dict[str, Any]) -> nn.Module:
         cfg = MistralConfig(**{k: v for k, v in config.items() if k not in ("architectures", "transformers_version")})
-        cfg._attn_implementation = "sdpa"  # noqa: SLF001
+        cfg._attn_implementation = "sdpa"
         return MistralForCausalLM(cfg)
 
     def base(self, model: nn.Module) -> nn.Module:

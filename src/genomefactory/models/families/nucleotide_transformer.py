@@ -50,7 +50,7 @@ def esm_tokenizer(directory: Path | None, order: str, max_tokens: int) -> PreTra
 class NucleotideTransformerV1(ModelFamily):
     def build(self, config: dict[str, Any]) -> nn.Module:
         cfg = EsmConfig(**{k: v for k, v in config.items() if k not in ("architectures", "transformers_version")})
-        cfg._attn_implementation = "sdpa"  # noqa: SLF001  (SDPA where the architecture has it)
+        cfg._attn_implementation = "sdpa"
         return EsmForMaskedLM(cfg)
 
     def base(self, model: nn.Module) -> nn.Module:
