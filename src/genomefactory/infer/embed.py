@@ -13,12 +13,19 @@ the windowing.
 
 Streaming: the input is read ``chunk_size`` sequences at a time; each chunk is sorted by length into batches,
 embedded and written as one part; a rerun skips ids already written (see :mod:`genomefactory.infer.store`).
+
+Several processes (``torchrun --nproc_per_node N``; ``WORLD_SIZE`` > 1): every rank reads the same chunks and
+embeds its own contiguous slice of each (rank r of N takes the r-th of N near-equal slices), writing it as part
+``part-<chunk>-r<rank>``; part names sort in input order, so after a barrier rank 0 merges them into one output
+whose rows are in input order, exactly as a single process writes them. Each rank uses ``cuda:<LOCAL_RANK>`` when
+CUDA is available; the process group (gloo on CPU, nccl on GPU) is created here unless one exists already.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +35,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..io import atomic_path
 from ..models.loading import ModelConfig, default_device, load_backbone
 from ..models.registry import Backbone
 from ..sequence import clean_sequence, read_fasta
@@ -264,21 +272,66 @@ class Embedder:
         return a["v"].numpy()  # type: ignore[no-any-return]
 
 
+class _Ranks:
+    """This process's place among ``torchrun`` workers; a single process is rank 0 of 1 and never synchronises."""
+
+    def __init__(self) -> None:
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        if self.world > 1:
+            import torch.distributed as dist
+
+            if not dist.is_initialized():
+                dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+            self.world, self.rank = dist.get_world_size(), dist.get_rank()
+
+    def device(self, wanted: str | None) -> torch.device:
+        if wanted:
+            return torch.device(wanted)
+        if self.world > 1 and torch.cuda.is_available():
+            return torch.device("cuda", self.local_rank)
+        return default_device()
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+    def total(self, values: list[int]) -> list[int]:
+        if self.world == 1:
+            return values
+        import torch.distributed as dist
+
+        on = torch.device("cuda", self.local_rank) if dist.get_backend() == "nccl" else torch.device("cpu")
+        t = torch.tensor(values, dtype=torch.long, device=on)
+        dist.all_reduce(t)
+        return [int(x) for x in t.tolist()]
+
+    def my_slice(self, n: int) -> slice:
+        return slice(n * self.rank // self.world, n * (self.rank + 1) // self.world)
+
+
 def run_embed(cfg: InferenceConfig) -> EmbeddingResult:
-    """Embed ``cfg.embed.input`` into ``cfg.embed.output`` (streamed, resumable)."""
+    """Embed ``cfg.embed.input`` into ``cfg.embed.output`` (streamed, resumable, sharded over torchrun ranks)."""
     import time
 
     e: EmbedConfig = cfg.embed
     t0 = time.perf_counter()
     out = Path(e.output)
+    ranks = _Ranks()
     store = PartStore(out)
-    done = store.done_ids() if e.resume else set()
-    if not e.resume:
-        store.reset()
-    backbone = load_for_inference(cfg.model, e.seed)
-    device = torch.device(e.device) if e.device else default_device()
     if e.pooling == "token" and out.suffix.lower() == ".npy":
         raise ValueError("embed.output: per-token embeddings (pooling: token) need a .parquet or .csv output")
+    if not e.resume and ranks.rank == 0:
+        store.reset()
+    ranks.barrier()
+    done = store.done_ids() if e.resume else set()
+    first_part = len(store.parts())  # new parts are numbered after an interrupted run's, so they sort after them
+    ranks.barrier()  # nobody writes a part before every rank has read the existing ones
+    backbone = load_for_inference(cfg.model, e.seed)
+    device = ranks.device(e.device)
     emb = Embedder(backbone, e.pooling, e.layer, e.batch_size, e.window_tokens, e.window_overlap, device,
                    resolve_dtype(e.precision, device))  # fmt: skip
     info = {"model": cfg.model.model_dump(mode="json"), "family": backbone.family.name, "layer": e.layer,
@@ -287,26 +340,48 @@ def run_embed(cfg: InferenceConfig) -> EmbeddingResult:
             "windowing": "sequences longer than window_tokens are split into overlapping windows of bases and "
                          "stitched: each base's token comes from the window where it is most central"}  # fmt: skip
     embedded = skipped = windowed = 0
-    with progress_bar(e.progress, "embedding") as bar:
-        for chunk in iter_records(e.input, e.chunk_size):
+    with progress_bar(e.progress and ranks.rank == 0, "embedding") as bar:
+        for index, chunk in enumerate(iter_records(e.input, e.chunk_size)):
             todo = [r for r in chunk if r.id not in done]
             skipped += len(chunk) - len(todo)
             bar(len(chunk) - len(todo))
-            if not todo:
-                continue
-            vecs, wins, ntok = emb.embed([r.sequence for r in todo])
-            frame = pd.DataFrame({"id": [r.id for r in todo], "length": [len(r.sequence) for r in todo],
-                                  "n_windows": wins, "n_tokens": ntok})  # fmt: skip
-            if e.keep_sequence:
-                frame["sequence"] = [r.sequence for r in todo]
-            for col in todo[0].meta:
-                frame[col] = [r.meta.get(col) for r in todo]
-            store.write(rows_to_table(frame, vecs, emb_hidden(vecs), e.pooling == "token", info))
-            embedded += len(todo)
-            windowed += sum(w > 1 for w in wins)
+            mine = todo[ranks.my_slice(len(todo))]
+            if mine:
+                vecs, wins, ntok = emb.embed([r.sequence for r in mine])
+                table = _chunk_table(mine, vecs, wins, ntok, e.keep_sequence, e.pooling == "token", info)
+                if ranks.world == 1:
+                    store.write(table)
+                else:
+                    _write_part(store, table, f"part-{first_part + index:05d}-r{ranks.rank:03d}")
+                embedded += len(mine)
+                windowed += sum(w > 1 for w in wins)
             bar(len(todo))
-    rows = store.finalize()
+    embedded, windowed = ranks.total([embedded, windowed])
+    ranks.barrier()
+    rows = store.finalize() if ranks.rank == 0 else 0
+    ranks.barrier()
+    if ranks.rank != 0:
+        rows = len(store.done_ids())
     return EmbeddingResult(out, rows, embedded, skipped, windowed, backbone.hidden_size, time.perf_counter() - t0)
+
+
+def _chunk_table(todo: list[Record], vecs: list[np.ndarray], wins: list[int], ntok: list[int], keep_sequence: bool,
+                 per_token: bool, info: dict[str, Any]) -> Any:  # fmt: skip
+    frame = pd.DataFrame({"id": [r.id for r in todo], "length": [len(r.sequence) for r in todo],
+                          "n_windows": wins, "n_tokens": ntok})  # fmt: skip
+    if keep_sequence:
+        frame["sequence"] = [r.sequence for r in todo]
+    for col in todo[0].meta:
+        frame[col] = [r.meta.get(col) for r in todo]
+    return rows_to_table(frame, vecs, emb_hidden(vecs), per_token, info)
+
+
+def _write_part(store: PartStore, table: Any, stem: str) -> None:
+    import pyarrow.parquet as pq
+
+    store.parts_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(store.parts_dir / f"{stem}.parquet", suffix=".parquet") as tmp:
+        pq.write_table(table, tmp)
 
 
 def emb_hidden(vecs: list[np.ndarray]) -> int:

@@ -3,12 +3,18 @@
 Run directory: ``metrics.json`` (dev and test metrics of the best checkpoint), ``predictions_test.csv``,
 ``trainer_log.jsonl`` (the training curve), ``model/`` (see ``model_io``), ``checkpoint-*/`` and
 ``manifest.json`` (resolved config, versions, input SHA-256s, seed, git commit).
+
+Data parallel: under ``torchrun`` / ``accelerate launch`` the ``Trainer`` runs DDP (gloo on CPU, nccl on GPU);
+the output directory is checked and written by global rank 0 only (each rank adds its own RNG state to the
+Trainer's checkpoints), and adapter features are computed once per node by its main process while the others
+wait and then read the cache. See docs/distributed.md.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +30,8 @@ from ..models.loading import default_device, load_backbone, save_state_dict
 from .config import TrainConfig
 from .data import PadCollator, TokenizedDataset, load_task, tokenize
 from .features import FeatureCollator, FeatureDataset, cached_features
-from .metrics import LOWER_IS_BETTER, compute_metrics, default_best_metric, softmax
 from .methods import build_task_model, count_parameters
+from .metrics import LOWER_IS_BETTER, compute_metrics, default_best_metric, softmax
 from .model_io import save_run_model
 
 log = logging.getLogger("genomefactory.train")
@@ -59,8 +65,9 @@ class _GFTrainer(Trainer):
     """Saves checkpoints with our safetensors writer (tied/shared tensors de-duplicated)."""
 
     def _save(self, output_dir: str | None = None, state_dict: dict[str, Any] | None = None) -> None:
-        out = Path(output_dir or self.args.output_dir)
+        out = Path(output_dir or str(self.args.output_dir))
         out.mkdir(parents=True, exist_ok=True)
+        assert self.model is not None
         save_state_dict(state_dict if state_dict is not None else self.model.state_dict(),
                         out / "model.safetensors")  # fmt: skip
         torch.save(self.args, out / "training_args.bin")
@@ -84,6 +91,9 @@ class _JsonlLog(TrainerCallback):
 
 def _check_output_dir(cfg: TrainConfig) -> Path:
     out = Path(cfg.output_dir)
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun rank 0 may already be writing into it
+        out.mkdir(parents=True, exist_ok=True)
+        return out
     if out.exists() and any(out.iterdir()) and not (cfg.training.resume or cfg.overwrite):
         raise ValueError(
             f"output_dir {out} is not empty; set training.resume=true to continue it, overwrite=true to reuse it, "
@@ -106,7 +116,7 @@ def _training_args(cfg: TrainConfig, out: Path, lr: float, best: str, on_feature
         lr_scheduler_type=t.lr_scheduler, gradient_accumulation_steps=t.gradient_accumulation_steps,
         max_grad_norm=t.max_grad_norm if t.max_grad_norm > 0 else 1e9, bf16=t.precision == "bf16",
         fp16=t.precision == "fp16", eval_strategy=strategy, save_strategy=strategy,
-        eval_steps=t.eval_steps, save_steps=t.eval_steps, save_total_limit=t.save_total_limit,
+        eval_steps=t.eval_steps, save_steps=t.eval_steps or 500, save_total_limit=t.save_total_limit,
         load_best_model_at_end=True, metric_for_best_model=best, greater_is_better=best not in LOWER_IS_BETTER,
         logging_steps=t.logging_steps, seed=t.seed, data_seed=t.seed, report_to="none",
         remove_unused_columns=False, label_names=["labels"], dataloader_num_workers=0,
@@ -139,21 +149,23 @@ def run_train(cfg: TrainConfig) -> TrainResult:
     on_features = cfg.method.name == "adapter" and cfg.method.adapter.cache_features
     hits = 0
     datasets: dict[str, Any] = {}
-    if on_features:
-        mode = "token" if cfg.method.adapter.kind == "cnn" else model.pooling
-        device = default_device()
-        model.to(device)
-        for name, sp in splits.items():
-            feats, hit = cached_features(model, backbone, ids[name], collator, mode, max_len, sp.path,
-                                         cfg.method.adapter.cache_dir, cfg.training.eval_batch_size, device)  # fmt: skip
-            hits += int(hit)
-            datasets[name] = FeatureDataset(feats, sp.labels)
-        collator = FeatureCollator(label_dtype)
-    else:
-        datasets = {name: TokenizedDataset(ids[name], sp.labels) for name, sp in splits.items()}
     best = cfg.training.metric_for_best or default_best_metric(task_type)
     lr = cfg.training.learning_rate or backbone.family.learning_rate
     args = _training_args(cfg, out, lr, best, on_features)
+    if on_features:
+        mode = "token" if cfg.method.adapter.kind == "cnn" else model.pooling
+        device = args.device if args.world_size > 1 else default_device()
+        model.to(device)
+        # one process per node computes the features; the others wait, then hit the cache it wrote
+        with args.main_process_first(desc="adapter features"):
+            for name, sp in splits.items():
+                feats, hit = cached_features(model, backbone, ids[name], collator, mode, max_len, sp.path,
+                                             cfg.method.adapter.cache_dir, cfg.training.eval_batch_size, device)  # fmt: skip
+                hits += int(hit)
+                datasets[name] = FeatureDataset(feats, sp.labels)
+        collator = FeatureCollator(label_dtype)
+    else:
+        datasets = {name: TokenizedDataset(ids[name], sp.labels) for name, sp in splits.items()}
 
     def metrics_fn(p: Any) -> dict[str, float]:
         logits = p.predictions[0] if isinstance(p.predictions, tuple) else p.predictions
@@ -171,10 +183,12 @@ def run_train(cfg: TrainConfig) -> TrainResult:
     dev = _strip(trainer.evaluate(datasets["dev"], metric_key_prefix="eval"))
     pred = trainer.predict(datasets["test"], metric_key_prefix="test")
     test = _strip(pred.metrics or {})
+    if not trainer.is_world_process_zero():  # every rank holds the gathered results; one writes them
+        return TrainResult(out, dev, test, trainable, total, seconds, truncated, hits, {})
     files = _write_outputs(out, cfg, pred, splits["test"], task_type, dev, test, trainer, seconds, truncated)
     model_dir = save_run_model(model, backbone, cfg.method, task_type, num_labels, max_len, out / "model", cfg.model)
     files["model"] = model_dir
-    inputs = [splits[s].path for s in splits]
+    inputs: list[str | Path] = [splits[s].path for s in splits]
     write_manifest(out, cfg.model_dump(mode="json"), inputs, cfg.training.seed, "train")
     files["manifest"] = out / "manifest.json"
     return TrainResult(out, dev, test, trainable, total, seconds, truncated, hits, files)

@@ -65,6 +65,11 @@ class TaskModel(nn.Module):
     frozen backbone entirely.
     """
 
+    # The loss is a per-batch mean that ignores ``num_items_in_batch``. Without this flag the Trainer sees
+    # ``**_`` in forward, assumes the model normalises by the global item count itself, and then multiplies the
+    # loss by the world size under DDP (and skips the division by gradient_accumulation_steps).
+    accepts_loss_kwargs = False
+
     def __init__(self, family: ModelFamily, base: nn.Module | None, head: nn.Module, pooling: str,
                  task_type: str, num_labels: int, token_head: bool = False) -> None:  # fmt: skip
         super().__init__()
