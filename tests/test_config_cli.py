@@ -139,3 +139,10 @@ def test_bad_data_errors(shared_data: Path, tmp_path: Path) -> None:
     ok = make("ok", {"train": ["seq,label", f"{seq[:10].lower()}RYN{seq[13:]},1", f"{seq},0"]})
     splits, n = load_task(ok, None, "label", "classification", None)
     assert n == 2 and splits["train"].sequences[0].startswith(seq[:10].upper())
+
+
+def test_readme_documents_every_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert readme.index("make demo") < readme.index("## Usage") and "make test" in readme.split("## Usage")[0]
+    for name in COMMANDS:
+        assert f"`{name}`" in readme, f"README does not document command {name!r}"
