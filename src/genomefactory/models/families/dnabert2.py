@@ -6,8 +6,11 @@ Parameter names equal the published ``BertForMaskedLM`` state dict (``bert.*``, 
 
 Math per layer (post-LN): ``x = LN(x + Dense(Attn(x)))`` with scores ``q·k/√d - m_h|i-j|`` (ALiBi, no position
 embeddings) plus a key-padding mask; ``x = LN(x + W_o(GELU(g) ⊙ u))`` where ``[g | u] = W_gl x`` (no bias).
-Attention runs through ``scaled_dot_product_attention`` on the padded batch; that is exactly what the published
-unpadded kernels compute for the real tokens.
+Attention runs through ``scaled_dot_product_attention`` on the padded batch (``attn_path = "padded"``, the
+default); that is exactly what the published unpadded kernels compute for the real tokens. ``attn_path =
+"packed"`` (:mod:`genomefactory.models.layers.varlen`) runs every layer on the real tokens only, with per-sequence
+ALiBi and no cross-sequence attention (flash-attn varlen on CUDA when installed); the two paths agree to float
+rounding.
 
 Shapes: ``input_ids``/``attention_mask`` (batch, length), hidden states (batch, length, hidden). Batches are
 padded on the right; as in the published model, hidden states are exactly zero at padded positions.
@@ -28,6 +31,7 @@ from torch import Tensor, nn
 from transformers.modeling_outputs import BaseModelOutput, MaskedLMOutput
 
 from ..layers.alibi import alibi_bias, alibi_slopes
+from ..layers.varlen import Packed, pack, repad, unpad, varlen_attention
 from ..registry import ModelFamily, register
 from ..tokenizers import bpe_tokenizer, from_directory
 
@@ -103,7 +107,12 @@ class Dnabert2SelfAttention(nn.Module):
         self.Wqkv = nn.Linear(cfg.hidden_size, 3 * cfg.hidden_size)  # rows = [q | k | v], heads contiguous
         self.p_dropout = cfg.attention_probs_dropout_prob
 
-    def forward(self, x: Tensor, bias: Tensor) -> Tensor:
+    def forward(self, x: Tensor, bias: Tensor | Packed) -> Tensor:
+        if isinstance(bias, Packed):  # x: (total, hidden) real tokens
+            q, k, v = self.Wqkv(x).view(-1, 3, self.heads, self.head_dim).unbind(1)
+            out = varlen_attention(q, k, v, bias, 1.0 / math.sqrt(self.head_dim),
+                                   self.p_dropout if self.training else 0.0)  # fmt: skip
+            return out.reshape(-1, self.heads * self.head_dim)
         b, n, _ = x.shape
         qkv = self.Wqkv(x).view(b, n, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
         out = F.scaled_dot_product_attention(
@@ -130,7 +139,7 @@ class Dnabert2Attention(nn.Module):
         self.self = Dnabert2SelfAttention(cfg)
         self.output = Dnabert2SelfOutput(cfg)
 
-    def forward(self, x: Tensor, bias: Tensor) -> Tensor:
+    def forward(self, x: Tensor, bias: Tensor | Packed) -> Tensor:
         return self.output(self.self(x, bias), x)  # type: ignore[no-any-return]
 
 
@@ -156,7 +165,7 @@ class Dnabert2Layer(nn.Module):
         self.attention = Dnabert2Attention(cfg)
         self.mlp = Dnabert2GatedMLP(cfg)
 
-    def forward(self, x: Tensor, bias: Tensor) -> Tensor:
+    def forward(self, x: Tensor, bias: Tensor | Packed) -> Tensor:
         return self.mlp(self.attention(x, bias))  # type: ignore[no-any-return]
 
 
@@ -184,6 +193,7 @@ class Dnabert2Model(nn.Module):
     def __init__(self, cfg: Dnabert2Config) -> None:
         super().__init__()
         self.config = cfg
+        self.attn_path = "padded"  # or "packed": see the module docstring; not part of the checkpoint
         self.embeddings = Dnabert2Embeddings(cfg)
         self.encoder = Dnabert2Encoder(cfg)
 
@@ -197,6 +207,8 @@ class Dnabert2Model(nn.Module):
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         x = self.embeddings(input_ids, token_type_ids)
+        if self.attn_path == "packed":
+            return self._forward_packed(x, attention_mask, output_hidden_states)
         bias = self.encoder.attention_bias(attention_mask, x.dtype)
         states = [x]
         for layer in self.encoder.layer:
@@ -206,6 +218,20 @@ class Dnabert2Model(nn.Module):
         states = [s * keep for s in states]  # published behaviour: padded positions are exactly zero
         return BaseModelOutput(last_hidden_state=states[-1],
                                hidden_states=tuple(states) if output_hidden_states else None)  # fmt: skip
+
+    def _forward_packed(self, x: Tensor, attention_mask: Tensor, output_hidden_states: bool) -> BaseModelOutput:
+        p = pack(attention_mask)
+        bias = alibi_bias(self.encoder.slopes, p.max_len, device=x.device, dtype=x.dtype)[None]
+        p = p.with_attention(bias=bias, alibi_slopes=self.encoder.slopes)
+        h = unpad(x, p)
+        states = [h]
+        for layer in self.encoder.layer:
+            h = layer(h, p)
+            states.append(h)
+        if not output_hidden_states:
+            return BaseModelOutput(last_hidden_state=repad(h, p))
+        padded = tuple(repad(s, p) for s in states)
+        return BaseModelOutput(last_hidden_state=padded[-1], hidden_states=padded)
 
 
 class Dnabert2PredictionHeadTransform(nn.Module):

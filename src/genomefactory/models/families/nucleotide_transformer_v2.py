@@ -12,7 +12,9 @@ final ``emb_layer_norm_after``. Embeddings are multiplied by the attention mask.
 decoder + bias.
 
 Shapes: ``input_ids``/``attention_mask`` (batch, length), hidden states (batch, length, hidden); batches are
-padded on the right (positions are 0..L-1, so padding never shifts a real token). Tokenizer: non-overlapping
+padded on the right (positions are 0..L-1, so padding never shifts a real token). ``NtV2Model.attn_path =
+"packed"`` runs the layers on real tokens only (:mod:`genomefactory.models.layers.varlen`): rotary positions
+restart at 0 in every sequence and no token attends across sequences; it equals the padded path to float rounding. Tokenizer: non-overlapping
 6-mers from the left of every A/C/G/T run, leftovers and N as single bases, ``<cls>`` prepended, **v2 id order**
 (``<unk>0 <pad>1 <mask>2 <cls>3 <eos>4 <bos>5``, k-mers 6..4101, ``A T C G N`` 4102..4106).
 """
@@ -29,7 +31,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from transformers.modeling_outputs import BaseModelOutput, MaskedLMOutput
 
-from ..layers.rotary import RotaryEmbedding
+from ..layers.rotary import RotaryEmbedding, apply_rotary
+from ..layers.varlen import Packed, pack, repad, unpad, varlen_attention
 from ..registry import ModelFamily, register
 from .nucleotide_transformer import esm_tokenizer
 
@@ -117,7 +120,19 @@ class NtV2SelfAttention(nn.Module):
         b, n, _ = x.shape
         return x.view(b, n, self.heads, self.head_dim).transpose(1, 2)
 
-    def forward(self, x: Tensor, key_mask: Tensor | None) -> Tensor:
+    def _forward_packed(self, x: Tensor, p: Packed) -> Tensor:
+        q = self.query(x).view(-1, self.heads, self.head_dim) * self.head_dim**-0.5
+        k = self.key(x).view(-1, self.heads, self.head_dim)
+        cos, sin = self.rotary_embeddings.cos_sin(p.max_len, x.device, x.dtype)
+        cos, sin = cos[p.positions, None, :], sin[p.positions, None, :]  # (total, 1, head_dim)
+        out = varlen_attention(apply_rotary(q, cos, sin), apply_rotary(k, cos, sin),
+                               self.value(x).view(-1, self.heads, self.head_dim), p, 1.0,
+                               self.p_dropout if self.training else 0.0)  # fmt: skip
+        return out.reshape(-1, self.heads * self.head_dim)
+
+    def forward(self, x: Tensor, key_mask: Tensor | Packed | None) -> Tensor:
+        if isinstance(key_mask, Packed):  # x: (total, hidden) real tokens
+            return self._forward_packed(x, key_mask)
         q = self._split(self.query(x)) * self.head_dim**-0.5  # ESM scales before rotating
         q, k = self.rotary_embeddings(q, self._split(self.key(x)))
         out = F.scaled_dot_product_attention(q, k, self._split(self.value(x)), attn_mask=key_mask,
@@ -143,7 +158,7 @@ class NtV2Attention(nn.Module):
         self.output = NtV2SelfOutput(cfg)
         self.LayerNorm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
 
-    def forward(self, x: Tensor, key_mask: Tensor | None) -> Tensor:
+    def forward(self, x: Tensor, key_mask: Tensor | Packed | None) -> Tensor:
         return self.output(self.self(self.LayerNorm(x), key_mask), x)  # type: ignore[no-any-return]
 
 
@@ -175,7 +190,7 @@ class NtV2Layer(nn.Module):
         self.output = NtV2Output(cfg)
         self.LayerNorm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
 
-    def forward(self, x: Tensor, key_mask: Tensor | None) -> Tensor:
+    def forward(self, x: Tensor, key_mask: Tensor | Packed | None) -> Tensor:
         x = self.attention(x, key_mask)
         return self.output(self.intermediate(self.LayerNorm(x)), x)  # type: ignore[no-any-return]
 
@@ -204,6 +219,7 @@ class NtV2Model(nn.Module):
         self.embeddings = NtV2Embeddings(cfg)
         self.encoder = NtV2Encoder(cfg)
         self.contact_head = NtV2ContactHead(cfg)
+        self.attn_path = "padded"  # or "packed": see the module docstring; not part of the checkpoint
 
     def get_input_embeddings(self) -> nn.Embedding:
         return self.embeddings.word_embeddings
@@ -214,6 +230,8 @@ class NtV2Model(nn.Module):
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         x = self.embeddings(input_ids, attention_mask)
+        if self.attn_path == "packed":
+            return self._forward_packed(x, attention_mask, output_hidden_states)
         key_mask = None if bool(attention_mask.all()) else attention_mask.bool()[:, None, None, :]
         states = [x]
         for layer in self.encoder.layer:
@@ -222,6 +240,19 @@ class NtV2Model(nn.Module):
         # as in ESM, the last entry of hidden_states is the final-normed output
         states[-1] = x = self.encoder.emb_layer_norm_after(x)
         return BaseModelOutput(last_hidden_state=x, hidden_states=tuple(states) if output_hidden_states else None)
+
+    def _forward_packed(self, x: Tensor, attention_mask: Tensor, output_hidden_states: bool) -> BaseModelOutput:
+        p = pack(attention_mask)
+        h = unpad(x, p)
+        states = [h]
+        for layer in self.encoder.layer:
+            h = layer(h, p)
+            states.append(h)
+        states[-1] = h = self.encoder.emb_layer_norm_after(h)
+        if not output_hidden_states:
+            return BaseModelOutput(last_hidden_state=repad(h, p))
+        padded = tuple(repad(s, p) for s in states)
+        return BaseModelOutput(last_hidden_state=padded[-1], hidden_states=padded)
 
 
 class NtV2LMHead(nn.Module):
