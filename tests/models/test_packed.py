@@ -32,7 +32,7 @@ def _run(base: torch.nn.Module, path: str, ids: torch.Tensor, mask: torch.Tensor
 
 
 def test_packed_equals_padded_forward(base: torch.nn.Module) -> None:
-    vocab = base.get_input_embeddings().num_embeddings
+    vocab = int(base.get_input_embeddings().num_embeddings)  # type: ignore[operator]
     ids, mask = _batch(vocab, LENGTHS, 56)  # 6 columns of padding beyond the longest sequence
     with torch.no_grad():
         padded = _run(base, "padded", ids, mask)
@@ -50,7 +50,7 @@ def test_packed_equals_padded_forward(base: torch.nn.Module) -> None:
 
 
 def test_packed_equals_padded_gradients(base: torch.nn.Module) -> None:
-    vocab = base.get_input_embeddings().num_embeddings
+    vocab = int(base.get_input_embeddings().num_embeddings)  # type: ignore[operator]
     ids, mask = _batch(vocab, LENGTHS, 50)
     grads = []
     for path in ("padded", "packed"):
@@ -64,7 +64,7 @@ def test_packed_equals_padded_gradients(base: torch.nn.Module) -> None:
 
 
 def test_other_sequences_do_not_leak(base: torch.nn.Module) -> None:
-    vocab = base.get_input_embeddings().num_embeddings
+    vocab = int(base.get_input_embeddings().num_embeddings)  # type: ignore[operator]
     ids, mask = _batch(vocab, LENGTHS, 50)
     changed = ids.clone()
     changed[2] = torch.randint(5, vocab, (50,), generator=torch.Generator().manual_seed(9))

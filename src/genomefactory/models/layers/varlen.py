@@ -131,7 +131,7 @@ def set_attention_path(model: nn.Module, path: str) -> int:
     n = 0
     for m in model.modules():
         if hasattr(m, "attn_path"):
-            m.attn_path = path
+            setattr(m, "attn_path", path)  # noqa: B010 (mypy: nn.Module attributes are typed as Tensor | Module)
             n += 1
     if n == 0 and path != "padded":
         raise ValueError(f"{type(model).__name__} has no packed attention path (DNABERT-2 and NT-v2 have one)")
