@@ -146,3 +146,25 @@ def test_readme_documents_every_command() -> None:
     assert readme.index("make demo") < readme.index("## Usage") and "make test" in readme.split("## Usage")[0]
     for name in COMMANDS:
         assert f"`{name}`" in readme, f"README does not document command {name!r}"
+
+
+def test_fasta_with_label_table(shared_data: Path, tmp_path: Path) -> None:
+    import pandas as pd
+
+    from genomefactory.train.data import DataError, load_task
+
+    src = shared_data / "gue/prom/prom_core_tata"
+    for split in ("train", "dev", "test"):
+        df = pd.read_csv(src / f"{split}.csv").head(5)
+        if split == "train":
+            (tmp_path / "train.fasta").write_text("".join(f">r{i} x\n{s}\n" for i, s in enumerate(df["sequence"])))
+            pd.DataFrame({"id": [f"r{i}" for i in range(5)][::-1], "label": df["label"][::-1]}).to_csv(
+                tmp_path / "train.labels.tsv", sep="\t", index=False)
+        else:
+            df.to_csv(tmp_path / f"{split}.csv", index=False)
+    splits, _ = load_task(tmp_path, None, "label", "classification", None)
+    assert splits["train"].sequences == pd.read_csv(src / "train.csv").head(5)["sequence"].tolist()
+    assert splits["train"].labels.tolist() == pd.read_csv(src / "train.csv").head(5)["label"].tolist()
+    (tmp_path / "train.labels.tsv").write_text("id\tlabel\nr0\t1\n")
+    with pytest.raises(DataError, match="record 'r1' has no label"):
+        load_task(tmp_path, None, "label", "classification", None)

@@ -1,7 +1,8 @@
 """Task data: read and validate ``train/dev/test.csv``, tokenize, pad dynamically.
 
 Layout (GUE's): a folder with ``train.csv``, ``dev.csv``, ``test.csv``, columns ``sequence,label`` (``seq`` is
-accepted as the sequence column). Sequences are upper-cased; IUPAC codes are legal; anything else is an error
+accepted as the sequence column). A split may instead be ``<split>.fasta`` (.fa/.fna, optionally gzipped) with its
+labels in ``<split>.labels.csv`` (or ``.tsv``): columns ``id,label``, ids = the FASTA header's first word. Sequences are upper-cased; IUPAC codes are legal; anything else is an error
 naming the file, row (1-based data row, header excluded) and character.
 """
 
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..sequence import SequenceError, clean_sequence
+from ..sequence import SequenceError, clean_sequence, read_fasta
 
 log = logging.getLogger("genomefactory.train")
 
@@ -50,9 +51,47 @@ def _sequence_column(df: pd.DataFrame, path: Path, wanted: str | None) -> str:
     )
 
 
+_FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fa.gz", ".fasta.gz", ".fna.gz")
+
+
+def _fasta_split(path: Path, label_col: str, task_type: str) -> Split | None:
+    """``<split>.fasta`` (or .fa/.fna, optionally .gz) + ``<split>.labels.csv|tsv`` with columns id,label."""
+    fasta = next((path.with_name(path.stem + s) for s in _FASTA_SUFFIXES if path.with_name(path.stem + s).is_file()),
+                 None)  # fmt: skip
+    if fasta is None:
+        return None
+    labels = next((path.with_name(f"{path.stem}.labels{s}") for s in (".csv", ".tsv")
+                   if path.with_name(f"{path.stem}.labels{s}").is_file()), None)  # fmt: skip
+    if labels is None:
+        raise DataError(f"{fasta} needs a label table {path.stem}.labels.csv (or .tsv) with columns id,{label_col}")
+    table = pd.read_csv(labels, sep="\t" if labels.suffix == ".tsv" else ",", dtype=str, keep_default_na=False)
+    for col in ("id", label_col):
+        if col not in table.columns:
+            raise DataError(f"{labels}: no column '{col}' (columns: {', '.join(map(str, table.columns))})")
+    by_id = dict(zip(table["id"], table[label_col], strict=True))
+    seqs, raw = [], []
+    try:
+        for rec_id, seq in read_fasta(fasta):
+            if rec_id not in by_id:
+                raise DataError(f"{fasta}: record '{rec_id}' has no label in {labels}")
+            seqs.append(seq)
+            raw.append(by_id[rec_id])
+    except SequenceError as exc:
+        raise DataError(str(exc)) from None
+    if not seqs:
+        raise DataError(f"{fasta} has no records (empty split)")
+    return Split(path.stem, fasta, seqs, _parse_labels(raw, labels, task_type))
+
+
 def read_split(path: Path, seq_col: str | None, label_col: str, task_type: str) -> Split:
     if not path.is_file():
-        raise DataError(f"missing data file {path} (a task folder needs train.csv, dev.csv and test.csv)")
+        from_fasta = _fasta_split(path, label_col, task_type)
+        if from_fasta is not None:
+            return from_fasta
+        raise DataError(
+            f"missing data file {path} (a task folder needs train.csv, dev.csv and test.csv, or "
+            "<split>.fasta with <split>.labels.csv)"
+        )
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
