@@ -18,7 +18,7 @@ Contract of a family (what the trainer, inference engine and tests rely on):
   with ``weights_only=True``), map published names to ours, strict-load with an error listing missing/unexpected
   keys.
 - ``save(model, config, directory)``: write ``config.json`` + ``model.safetensors`` that ``load_state`` reads back
-  bit-exactly (shared tensors de-duplicated).
+  bit-exactly (shared tensors de-duplicated); families change the stored layout through ``checkpoint_state``.
 - ``lora_targets``: module names; a plain name matches a module whose full name equals it or ends with
   ``.name``; a ``re:`` prefix makes it a regular expression searched in the full module name.
 - ``encode(base, input_ids, attention_mask, output_hidden_states)``: how the trainer and the inference engine
@@ -138,12 +138,18 @@ class ModelFamily:
         """Hook: published names -> our names (prefixes, tied weights filled, legacy names)."""
         return state
 
+    def checkpoint_state(self, model: nn.Module, config: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Hook: our state dict -> the published checkpoint layout (prefixes, tied copies stored once)."""
+        return model.state_dict()
+
     def save(self, model: nn.Module, config: dict[str, Any], directory: Path) -> None:
+        """``config.json`` + ``model.safetensors`` (atomic writes) in the layout ``load_state`` reads back."""
+        from ..io import atomic_write_text
         from .loading import save_state_dict
 
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / "config.json").write_text(json.dumps(config, indent=2, default=str) + "\n")
-        save_state_dict(model.state_dict(), directory / "model.safetensors")
+        atomic_write_text(directory / "config.json", json.dumps(config, indent=2, default=str) + "\n")
+        save_state_dict(self.checkpoint_state(model, config), directory / "model.safetensors")
 
 
 _REGISTRY: dict[str, ModelFamily] = {}

@@ -399,16 +399,11 @@ class CaduceusFamily(ModelFamily):
                 out[name] = buf.clone()  # derived from config.json; older saves may omit it
         return out
 
-    def save(self, model: nn.Module, config: dict[str, Any], directory: Path) -> None:
-        """config.json + model.safetensors in the published layout: each tied tensor stored once, under its
-        first name (``mamba_fwd.*``, the embedding), like the transformers 4.38 files."""
-        from ..loading import save_state_dict
-
-        directory.mkdir(parents=True, exist_ok=True)
+    def checkpoint_state(self, model: nn.Module, config: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """The published layout: each tied tensor stored once, under its first name (``mamba_fwd.*``, the
+        embedding), like the transformers 4.38 files."""
         canonical = {n for n, _ in model.named_parameters()} | {n for n, _ in model.named_buffers()}
-        state = {k: v for k, v in model.state_dict().items() if k in canonical}
-        (directory / "config.json").write_text(json.dumps(config, indent=2, default=str) + "\n")
-        save_state_dict(state, directory / "model.safetensors")
+        return {k: v for k, v in model.state_dict().items() if k in canonical}
 
 
 CADUCEUS = register(

@@ -30,7 +30,6 @@ Generation API (what the inference engine calls)
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -381,18 +380,10 @@ class EvoFamily(ModelFamily):
             out["unembed.weight"] = out["embedding_layer.weight"]  # published files omit the tied copy
         return out
 
-    def save(self, model: nn.Module, config: dict[str, Any], directory: Path) -> None:
-        from ...io import atomic_path
-        from ..loading import save_state_dict
-
-        directory.mkdir(parents=True, exist_ok=True)
-        with atomic_path(directory / "config.json") as tmp:
-            Path(tmp).write_text(json.dumps(config, indent=2, default=str) + "\n")
+    def checkpoint_state(self, model: nn.Module, config: dict[str, Any]) -> dict[str, Tensor]:
+        """Published layout: ``backbone.`` prefix, no ``unembed.weight`` when tied to the embedding."""
         tied = bool({**_COMMON, **config}.get("tie_embeddings", True))
-        state = {
-            f"backbone.{k}": v for k, v in model.state_dict().items() if not (tied and k == "unembed.weight")
-        }
-        save_state_dict(state, directory / "model.safetensors")
+        return {f"backbone.{k}": v for k, v in model.state_dict().items() if not (tied and k == "unembed.weight")}
 
     @torch.no_grad()
     def generate(

@@ -27,7 +27,6 @@ multiplies it. Blocks are pre-LN: ``h += Hyena(LN(h)); h += MLP(LN(h))`` with a 
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable
@@ -341,16 +340,9 @@ class HyenaDNAFamily(ModelFamily):
                 out[key] = out[f"{m.group(1)}1.freq"]
         return out
 
-    def save(self, model: nn.Module, config: dict[str, Any], directory: Path) -> None:
-        from ...io import atomic_path
-        from ..loading import save_state_dict
-
-        directory.mkdir(parents=True, exist_ok=True)
-        with atomic_path(directory / "config.json") as tmp:
-            Path(tmp).write_text(json.dumps(config, indent=2, default=str) + "\n")
+    def checkpoint_state(self, model: nn.Module, config: dict[str, Any]) -> dict[str, Tensor]:
         # published layout: the shared freq only under slot 1 (safetensors refuses aliased tensors)
-        state = {k: v for k, v in model.state_dict().items() if not _SHARED_FREQ.match(k)}
-        save_state_dict(state, directory / "model.safetensors")
+        return {k: v for k, v in model.state_dict().items() if not _SHARED_FREQ.match(k)}
 
     @torch.no_grad()
     def generate(
