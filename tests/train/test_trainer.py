@@ -175,3 +175,44 @@ def test_non_empty_output_dir_refused(tata: Path, tmp_path: Path) -> None:
     (tmp_path / "busy/file.txt").write_text("x")
     with pytest.raises(ValueError, match="not empty"):
         run_train(cfg_for(tata, tmp_path / "busy", "lora"))
+
+
+def _reload_logits(run_dir: Path, data: Path) -> tuple[np.ndarray, np.ndarray]:
+    run = load_run_model(run_dir)
+    df = pd.read_csv(data / "test.csv")
+    enc = run.backbone.tokenizer(df["sequence"].tolist()[:6], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        logits = run.model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits
+    preds = pd.read_csv(run_dir / "predictions_test.csv")
+    return torch.softmax(logits, -1)[:, 1].numpy(), preds["prob_1"].to_numpy()[:6]
+
+
+def test_merged_lora_run_reloads(tata: Path, tmp_path: Path) -> None:
+    cfg = cfg_for(tata, tmp_path / "m", "lora")
+    cfg.method.lora.merge = True
+    run_train(cfg)
+    meta = json.loads((tmp_path / "m/model/genomefactory_model.json").read_text())
+    assert meta["lora_merged"] and meta["weights"] == "full"
+    from safetensors.torch import load_file
+
+    assert not any("lora_" in k for k in load_file(str(tmp_path / "m/model/model.safetensors")))
+    got, want = _reload_logits(tmp_path / "m", tata)
+    np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+@pytest.mark.parametrize("method", ["adapter", "lora"])
+def test_pretrained_source_saves_only_trainable(method: str, tata: Path, tmp_path: Path) -> None:
+    """A backbone from a checkpoint directory is not copied into the run: only head/LoRA tensors are stored."""
+    from safetensors.torch import load_file
+
+    from genomefactory.models import ModelConfig, load_backbone
+
+    bb = load_backbone(ModelConfig(family="nucleotide_transformer", init="tiny"))
+    bb.family.save(bb.model, bb.config, tmp_path / "ckpt")
+    cfg = cfg_for(tata, tmp_path / "p", method)
+    cfg.model = ModelConfig(family="nucleotide_transformer", path=str(tmp_path / "ckpt"))
+    run_train(cfg)
+    stored = load_file(str(tmp_path / "p/model/model.safetensors"))
+    assert stored and all(k.startswith("head.") or "lora_" in k for k in stored)
+    got, want = _reload_logits(tmp_path / "p", tata)
+    np.testing.assert_allclose(got, want, atol=1e-4)
