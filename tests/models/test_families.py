@@ -101,3 +101,19 @@ def test_published_configs_build_on_meta() -> None:
         with torch.device("meta"):
             model = fam.build(cfg)
         assert sum(p.numel() for p in model.parameters()) > 1_000_000
+
+
+def test_attention_path_config() -> None:
+    seqs = ["ACGTAGCTAGCTAGGATCCAGT" * 3, "TTGACAGT"]
+    outs = []
+    for path in ("padded", "packed"):
+        torch.manual_seed(0)
+        bb = load_backbone(ModelConfig(family="dnabert2", init="tiny", attention_path=path))  # type: ignore[arg-type]
+        bb.model.eval()
+        enc = bb.tokenizer(seqs, padding=True, return_tensors="pt")
+        with torch.no_grad():
+            h = bb.family.encode(bb.base, enc["input_ids"], enc["attention_mask"]).last_hidden_state
+        outs.append(pool(h, enc["attention_mask"], "mean"))
+    torch.testing.assert_close(outs[0], outs[1], atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match="no packed attention path"):
+        load_backbone(ModelConfig(family="genomeocean", init="tiny", attention_path="packed"))

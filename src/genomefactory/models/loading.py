@@ -43,6 +43,10 @@ class ModelConfig(StrictConfig):
     trust_remote_code: bool = Field(
         False, description="Allow running model code downloaded from the hub (hf_auto only). Off by default."
     )
+    attention_path: Literal["padded", "packed"] = Field(
+        "padded", description="packed: padding-free attention on real tokens only (DNABERT-2, NT-v2; flash-attn "
+        "varlen on GPU when installed). Same results as padded, faster when lengths vary."
+    )
     tiny_overrides: dict[str, Any] = Field(
         default_factory=dict, description="Config fields to override in the tiny config (init: tiny)."
     )
@@ -139,6 +143,15 @@ def _pick_variant(family: ModelFamily, variant: str | None) -> str:
 
 def load_backbone(cfg: ModelConfig) -> Backbone:
     """Load (or randomly initialise) a family's model and tokenizer as described by ``cfg``."""
+    backbone = _load_backbone(cfg)
+    if cfg.attention_path != "padded":
+        from .layers.varlen import set_attention_path
+
+        set_attention_path(backbone.model, cfg.attention_path)
+    return backbone
+
+
+def _load_backbone(cfg: ModelConfig) -> Backbone:
     family = get_family(cfg.family)
     if cfg.trust_remote_code and not family.extras.get("supports_remote_code", False):
         raise ValueError(
