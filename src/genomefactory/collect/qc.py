@@ -1,17 +1,21 @@
 """Quality control of a :class:`~genomefactory.collect.segment.SeqBatch` as ordered, reported steps.
 
-Every step returns the surviving batch and a report entry ``{step, before, removed, after, reasons, ...}``;
-``before - removed == after`` for every step, so the counts of ``qc_report.json`` add up. A step that would
+Every step returns ``(batch, keep, entry)``: the batch it judged (a transforming step returns a copy), a boolean
+mask of the rows to keep, and a report entry ``{step, before, removed, after, reasons, ...}``; :func:`run_qc`
+drops the rows. ``before - removed == after`` for every step, so the counts of ``qc_report.json`` add up. A step that would
 remove every sequence raises :class:`QCError` naming the step and the setting to relax: nothing falls back
 silently. QC runs on the whole pool before splitting and never on a benchmark's given splits.
 
 All statistics are vectorised over the ``(n, max_len)`` byte matrix in row chunks (no per-base Python loop);
 per-row base counts are cached on the batch. Count columns are A, C, G, T, ambiguous (padding excluded).
+Counting compares a chunk with one value at a time and sums the mask as uint64 words (eight byte counters per
+add). Duplicates are found by hashing each row's ends and base counts on both strands; only rows whose hash is
+shared are compared byte by byte, so a hash collision costs time but never drops a row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -29,17 +33,53 @@ _MASK_LUT = np.arange(256, dtype=np.uint8)
 for _c in b"RYSWKMBDHV":
     _MASK_LUT[_c] = ord("N")
 _RC = bytes.maketrans(b"ACGTNRYSWKMBDHV", b"TGCANYRSWMKVHDB")
+_COMPLEMENT = np.frombuffer(bytes(range(256)).translate(_RC), dtype=np.uint8)  # padding 0 stays 0
+_EDGE = 32  # bases from each end that go into the duplicate hash
 _CHI2_MEDIAN_3DF = float(stats.chi2.median(3))
-_CHUNK = 1 << 22  # bases per chunk: keeps temporaries in cache
+_CHUNK = 1 << 18  # bases per chunk: keeps the byte masks in cache
+_CODE_MASK = np.uint64(0x0303030303030303)
+_IS_ACGT = np.zeros(256, dtype=bool)
+_IS_ACGT[np.frombuffer(b"ACGT", dtype=np.uint8)] = True
+
+
+StepResult = tuple[SeqBatch, np.ndarray, dict[str, Any]]  # (batch, rows to keep, report entry)
 
 
 class QCError(ValueError):
     """A QC step would remove every sequence, or a leakage check failed."""
 
 
-def _row_chunks(batch: SeqBatch) -> list[slice]:
-    step = max(1, _CHUNK // max(1, batch.mat.shape[1]))
-    return [slice(i, i + step) for i in range(0, len(batch), step)]
+def _padded_chunks(mat: np.ndarray) -> Iterator[tuple[slice, np.ndarray]]:
+    """Row chunks of ``mat`` as C-contiguous uint8 blocks whose width is a multiple of 8 (extra columns are 0)."""
+    n, w = mat.shape
+    w8 = -(-max(w, 1) // 8) * 8
+    step = max(1, _CHUNK // w8)
+    for lo in range(0, n, step):
+        sub = mat[lo : lo + step]
+        if w8 != w or not sub.flags.c_contiguous:
+            block = np.zeros((sub.shape[0], w8), dtype=np.uint8)
+            block[:, :w] = sub
+            sub = block
+        yield slice(lo, lo + sub.shape[0]), sub
+
+
+def _count_equal(block: np.ndarray, values: Iterable[int]) -> np.ndarray:
+    """(rows, len(values)) int64: occurrences of each byte value per row of a block from :func:`_padded_chunks`.
+
+    An equality mask viewed as uint64 words is eight byte-lane counters summed at once (SWAR); a lane holds at
+    most 255, so words are summed 255 at a time before the lanes are added up.
+    """
+    vals = list(values)
+    eq = np.empty(block.shape, dtype=bool)
+    words = eq.view(np.uint64)
+    lanes = np.empty((len(vals), block.shape[0]), dtype=np.uint64)
+    out = np.zeros((block.shape[0], len(vals)), dtype=np.int64)
+    for c in range(0, block.shape[1] // 8, 255):
+        for i, v in enumerate(vals):
+            np.equal(block, v, out=eq)
+            np.add.reduce(words[:, c : c + 255], axis=1, out=lanes[i])
+        out += lanes.view(np.uint8).reshape(len(vals), -1, 8).sum(axis=2, dtype=np.int64).T
+    return out
 
 
 def base_counts(batch: SeqBatch) -> np.ndarray:
@@ -47,10 +87,8 @@ def base_counts(batch: SeqBatch) -> np.ndarray:
     if batch.counts is not None:
         return batch.counts
     out = np.zeros((len(batch), 5), dtype=np.int64)
-    for sl in _row_chunks(batch):
-        sub = batch.mat[sl]
-        for k, base in enumerate(b"ACGT"):
-            out[sl, k] = np.count_nonzero(sub == base, axis=1)
+    for sl, block in _padded_chunks(batch.mat):
+        out[sl, :4] = _count_equal(block, b"ACGT")
     out[:, 4] = batch.lengths - out[:, :4].sum(axis=1)
     batch.counts = out
     return out
@@ -63,37 +101,64 @@ def gc_fraction(counts: np.ndarray) -> np.ndarray:
         return np.where(acgt > 0, (counts[:, 1] + counts[:, 2]) / np.maximum(acgt, 1), np.nan)
 
 
-def kmer_profiles(batch: SeqBatch, k: int) -> np.ndarray:
-    """(n, 4**k) overlapping k-mer frequencies per row; k-mers with ambiguous bases or padding are skipped.
+def _kmer_keys(block: np.ndarray, k: int) -> np.ndarray:
+    """k-mer index starting at every column of a block (bytes past the block read as padding, code 0)."""
+    words = block.view(np.uint64)
+    code = ((words >> np.uint64(1)) & _CODE_MASK).view(np.uint8)
+    keys = code.copy()
+    for i in range(1, k):
+        keys.view(np.uint64)[...] <<= np.uint64(2)  # every byte is < 64 here, so no bit crosses into the next
+        keys[:, :-i] |= code[:, i:]
+    return keys
+
+
+def _drop_invalid(counts: np.ndarray, keys: np.ndarray, block: np.ndarray, lengths: np.ndarray,
+                  ambiguous: np.ndarray, k: int) -> None:  # fmt: skip
+    """Remove from ``counts`` (in place) the k-mers that run past a row's end or cover an ambiguous code."""
+    width = keys.shape[1]
+    counts[:, 0] -= width - lengths  # k-mers starting in the padding read only zeros: key 0
+    rows = np.arange(lengths.size)
+    for back in range(1, k):  # k-mers that start inside the row and end in the padding
+        j = lengths - back
+        ok = j >= 0
+        counts[rows[ok], keys[rows[ok], j[ok]]] -= 1
+    amb = np.flatnonzero(ambiguous)
+    if amb.size:
+        bad = ~_IS_ACGT[block[amb]]
+        window = bad.copy()
+        for t in range(1, k):
+            window[:, :-t] |= bad[:, t:]
+        window &= np.arange(width) < (lengths[amb] - k + 1)[:, None]
+        r, j = np.nonzero(window)
+        np.subtract.at(counts, (amb[r], keys[amb[r], j]), 1)
+
+
+def kmer_counts(batch: SeqBatch, k: int) -> np.ndarray:
+    """(n, 4**k) int64 overlapping k-mer counts per row; k-mers with ambiguous bases or padding are skipped.
 
     Bases are coded arithmetically as ``(byte >> 1) & 3`` (A 0, C 1, T 2, G 3: a bijection on ACGT, so the
-    column order is A, C, T, G-based rather than alphabetical) to avoid a table lookup per base; only rows that
-    hold ambiguous codes need a per-base validity mask.
+    column order is A, C, T, G-based rather than alphabetical), eight bases per uint64 word. Every column of the
+    padded matrix is counted, then the k-mers that touch padding or an ambiguous code are subtracted again.
     """
+    if not 1 <= k <= 4:
+        raise ValueError(f"k-mer size k={k} is out of range; use 1 to 4")
     dim = 4**k
     ambiguous = base_counts(batch)[:, 4] > 0
     out = np.zeros((len(batch), dim), dtype=np.int64)
-    width = batch.mat.shape[1] - k + 1
-    if width <= 0:
-        return out.astype(np.float64)
-    cols = np.arange(width)[None, :]
-    for sl in _row_chunks(batch):
-        sub = batch.mat[sl]
-        small = np.dtype(np.uint8 if k <= 3 else np.uint16)
-        code: np.ndarray = ((sub >> 1) & 3).astype(small, copy=False)
-        key: np.ndarray = code[:, :width].copy()
-        for j in range(1, k):
-            key = key * small.type(4) + code[:, j : j + width]
-        valid = cols < (batch.lengths[sl] - k + 1)[:, None]
-        amb_rows = np.flatnonzero(ambiguous[sl])
-        if amb_rows.size:
-            acgt = np.isin(sub[amb_rows], np.frombuffer(b"ACGT", dtype=np.uint8))
-            for j in range(k):
-                valid[amb_rows] &= acgt[:, j : j + width]
-        flat = np.where(valid, key, small.type(dim)).astype(np.int64)
-        flat += (np.arange(sub.shape[0], dtype=np.int64) * (dim + 1))[:, None]
-        out[sl] = np.bincount(flat.ravel(), minlength=sub.shape[0] * (dim + 1)).reshape(-1, dim + 1)[:, :dim]
-    prof = out.astype(np.float64)
+    for sl, block in _padded_chunks(batch.mat):
+        keys = _kmer_keys(block, k)
+        if dim <= 16:  # one SIMD pass per k-mer beats a scatter while there are few of them
+            out[sl] = _count_equal(keys, range(dim))
+        else:
+            flat = keys.astype(np.intp) + (np.arange(keys.shape[0], dtype=np.intp) * dim)[:, None]
+            out[sl] = np.bincount(flat.ravel(), minlength=keys.shape[0] * dim).reshape(-1, dim)
+        _drop_invalid(out[sl], keys, block, batch.lengths[sl], ambiguous[sl], k)
+    return out
+
+
+def kmer_profiles(batch: SeqBatch, k: int) -> np.ndarray:
+    """(n, 4**k) overlapping k-mer frequencies per row (:func:`kmer_counts` over each row's total)."""
+    prof = kmer_counts(batch, k).astype(np.float64)
     return prof / np.maximum(prof.sum(axis=1, keepdims=True), 1)
 
 
@@ -106,17 +171,28 @@ def _entry(step: str, before: int, keep: np.ndarray, reasons: dict[str, int], **
     return {"step": step, "before": before, "removed": before - after, "after": after, "reasons": reasons, **extra}
 
 
-def step_length(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> tuple[SeqBatch, dict[str, Any]]:
+def step_length(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> StepResult:
     short = b.lengths < (cfg.min_length or 0)
     long = b.lengths > cfg.max_length if cfg.max_length else np.zeros(len(b), dtype=bool)
     keep = ~(short | long)
     e = _entry("length", len(b), keep, {"shorter_than_min": int(short.sum()), "longer_than_max": int(long.sum())},
                min_length=cfg.min_length, max_length=cfg.max_length)  # fmt: skip
-    return _keep(b, keep), e
+    return b, keep, e
 
 
-def _keep(b: SeqBatch, keep: np.ndarray) -> SeqBatch:
-    return b if keep.all() else b.take(np.flatnonzero(keep))
+def _compact(b: SeqBatch, rows: np.ndarray) -> SeqBatch:
+    """``b.take(rows)`` for ascending ``rows`` that reuses ``b.mat`` (which it overwrites) instead of a new matrix.
+
+    Row ``rows[i] >= i`` is copied to row ``i`` chunk by chunk in ascending order, so no row is overwritten
+    before it is read; a fresh matrix of this size costs more in page faults than the copy itself.
+    """
+    step = max(1, _CHUNK // max(1, b.mat.shape[1]))
+    for lo in range(0, rows.size, step):
+        src = rows[lo : lo + step]
+        b.mat[lo : lo + src.size] = b.mat[src]
+    counts = None if b.counts is None else b.counts[rows]
+    return SeqBatch(b.mat[: rows.size], b.lengths[rows], b.labels[rows], b.groups[rows], b.contig[rows],
+                    b.start[rows], counts)  # fmt: skip
 
 
 def _resolve(mat: np.ndarray, rng: np.random.Generator) -> int:
@@ -132,13 +208,13 @@ def _resolve(mat: np.ndarray, rng: np.random.Generator) -> int:
     return changed
 
 
-def step_ambiguous(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> tuple[SeqBatch, dict[str, Any]]:
+def step_ambiguous(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> StepResult:
     counts = base_counts(b)
     rows = np.flatnonzero(counts[:, 4] > 0)  # only rows with ambiguous codes are touched
     extra: dict[str, Any] = {"mode": cfg.ambiguous, "max_n_fraction": cfg.max_n_fraction}
     if cfg.ambiguous == "drop":
         keep = counts[:, 4] == 0
-        return _keep(b, keep), _entry("ambiguous", len(b), keep, {"has_ambiguous_base": int(rows.size)}, **extra)
+        return b, keep, _entry("ambiguous", len(b), keep, {"has_ambiguous_base": int(rows.size)}, **extra)
     sub = b.mat[rows]
     n_count = np.zeros(len(b), dtype=np.int64)
     if cfg.ambiguous == "mask":
@@ -152,20 +228,20 @@ def step_ambiguous(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> tupl
                      counts if cfg.ambiguous == "mask" else None)  # fmt: skip
         b.mat[rows] = sub
     keep = n_count / np.maximum(b.lengths, 1) <= cfg.max_n_fraction
-    return _keep(b, keep), _entry("ambiguous", len(b), keep, {"n_fraction_above_max": int((~keep).sum())}, **extra)
+    return b, keep, _entry("ambiguous", len(b), keep, {"n_fraction_above_max": int((~keep).sum())}, **extra)
 
 
-def step_gc(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> tuple[SeqBatch, dict[str, Any]]:
+def step_gc(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> StepResult:
     gc = gc_fraction(base_counts(b))
     none = np.isnan(gc)
     low = ~none & (gc < cfg.gc_min)
     high = ~none & (gc > cfg.gc_max)
     keep = ~(none | low | high)
     reasons = {"no_unambiguous_base": int(none.sum()), "gc_below_min": int(low.sum()), "gc_above_max": int(high.sum())}
-    return _keep(b, keep), _entry("gc", len(b), keep, reasons, gc_min=cfg.gc_min, gc_max=cfg.gc_max)
+    return b, keep, _entry("gc", len(b), keep, reasons, gc_min=cfg.gc_min, gc_max=cfg.gc_max)
 
 
-def step_composition(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> tuple[SeqBatch, dict[str, Any]]:
+def step_composition(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> StepResult:
     """Chi-square (3 df) of each row's A/C/G/T counts against its class's pooled composition.
 
     The statistic is divided by the class's dispersion factor (median chi-square / median of chi2(3), at least
@@ -190,10 +266,10 @@ def step_composition(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> tu
     e = _entry("composition", len(b), keep, {"composition_outlier": int((~keep).sum())},
                alpha=cfg.chi2_alpha, correction="bonferroni", background_ACGT=background,
                dispersion=dispersions)  # fmt: skip
-    return _keep(b, keep), e
+    return b, keep, e
 
 
-def step_rare_kmers(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> tuple[SeqBatch, dict[str, Any]]:
+def step_rare_kmers(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> StepResult:
     """Drop rows whose k-mer profile is far from their class centroid (robust z), at most a capped fraction."""
     prof = kmer_profiles(b, cfg.kmer)
     z = np.zeros(len(b))
@@ -210,25 +286,73 @@ def step_rare_kmers(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> tup
     keep[drop] = False
     e = _entry("rare_kmers", len(b), keep, {"rare_profile": int(drop.size)}, k=cfg.kmer, z=cfg.rare_z,
                candidates=int(candidates.size), cap=cap, capped=bool(candidates.size > cap))  # fmt: skip
-    return _keep(b, keep), e
+    return b, keep, e
 
 
-def canonical_keys(b: SeqBatch) -> list[bytes]:
-    """min(sequence, reverse complement) per row: equal keys = identical up to strand."""
+def canonical_keys(b: SeqBatch, rows: Iterable[int] | None = None) -> list[bytes]:
+    """min(sequence, reverse complement) per row (or per listed row): equal keys = identical up to strand."""
     keys = []
-    for i in range(len(b)):
-        s = b.row(i)
+    for i in range(len(b)) if rows is None else rows:
+        s = b.row(int(i))
         keys.append(min(s, s.translate(_RC)[::-1]))
     return keys
 
 
-def step_duplicates(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> tuple[SeqBatch, dict[str, Any]]:
+def _mix(columns: list[np.ndarray]) -> np.ndarray:
+    """One uint64 hash per row from uint64 columns (multiply-xorshift, wrapping arithmetic)."""
+    h = np.full(columns[0].shape, 0x9E3779B97F4A7C15, dtype=np.uint64)
+    for col in columns:
+        h ^= col
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(31)
+    return h
+
+
+def strand_hashes(b: SeqBatch) -> tuple[np.ndarray, np.ndarray]:
+    """(forward, reverse-complement) uint64 hash per row from its length, base counts and outer 32 bases.
+
+    The reverse-complement hash of a row equals the forward hash of its reverse complement, so rows that are
+    equal up to strand always share ``min(forward, rc)``; rows that merely share their ends share it too, which
+    is why :func:`duplicate_candidates` only narrows the search and every decision is made on the bytes.
+    """
+    n, w = b.mat.shape
+    head = np.zeros((n, _EDGE), dtype=np.uint8)
+    head[:, : min(w, _EDGE)] = b.mat[:, :_EDGE]
+    # the reverse complement begins with the row's last bases, last one first, complemented
+    last = np.zeros((n, _EDGE), dtype=np.uint8)
+    long = np.flatnonzero(b.lengths >= _EDGE)
+    if long.size:  # whole windows of the flat matrix: one copy per row instead of a gather per base
+        windows = np.lib.stride_tricks.sliding_window_view(b.mat.reshape(-1), _EDGE)
+        last[long] = windows[long * w + b.lengths[long] - _EDGE][:, ::-1]
+    short = np.flatnonzero(b.lengths < _EDGE)
+    if short.size and w:
+        back = b.lengths[short, None] - 1 - np.arange(_EDGE)[None, :]
+        last[short] = b.mat[short[:, None], np.maximum(back, 0)] * (back >= 0)
+    tail = _COMPLEMENT[last]
+    counts = base_counts(b).astype(np.uint64)
+    fwd = [counts[:, i] for i in (0, 1, 2, 3, 4)] + list(head.view(np.uint64).T)
+    rc = [counts[:, i] for i in (3, 2, 1, 0, 4)] + list(tail.view(np.uint64).T)
+    return _mix(fwd), _mix(rc)
+
+
+def duplicate_candidates(b: SeqBatch) -> np.ndarray:
+    """Rows, ascending, whose strand-independent hash is shared with another row: the only possible duplicates."""
+    if len(b) < 2:
+        return np.zeros(0, dtype=np.int64)
+    fwd, rc = strand_hashes(b)
+    _, inverse, counts = np.unique(np.minimum(fwd, rc), return_inverse=True, return_counts=True)
+    return np.flatnonzero(counts[inverse] > 1)
+
+
+def step_duplicates(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> StepResult:
+    """Drop rows equal to an earlier row (exact) or to its reverse complement; first occurrence is kept."""
     seen: set[bytes] = set()
     canon: set[bytes] = set()
     keep = np.ones(len(b), dtype=bool)
     exact = rc = 0
-    for i, key in enumerate(canonical_keys(b)):
-        s = b.row(i)
+    rows = duplicate_candidates(b)  # a row outside them has no copy on either strand: it stays
+    for i, key in zip(rows, canonical_keys(b, rows), strict=True):
+        s = b.row(int(i))
         if s in seen:
             exact += 1
             keep[i] = False
@@ -238,7 +362,7 @@ def step_duplicates(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> tup
         seen.add(s)
         canon.add(key)
     e = _entry("duplicates", len(b), keep, {"exact_duplicate": exact, "reverse_complement_duplicate": rc})
-    return _keep(b, keep), e
+    return b, keep, e
 
 
 def gc_bins(gc: np.ndarray, bins: int) -> np.ndarray:
@@ -247,12 +371,15 @@ def gc_bins(gc: np.ndarray, bins: int) -> np.ndarray:
     return np.clip(np.searchsorted(edges, np.nan_to_num(gc, nan=0.0), side="right") - 1, 0, bins - 1)
 
 
-def gc_histograms(b: SeqBatch, bins: int) -> dict[str, list[int]]:
-    bin_of = gc_bins(gc_fraction(base_counts(b)), bins)
-    return {str(int(lab)): np.bincount(bin_of[b.labels == lab], minlength=bins).tolist() for lab in np.unique(b.labels)}
+def gc_histograms(b: SeqBatch, bins: int, keep: np.ndarray | None = None) -> dict[str, list[int]]:
+    """GC histogram per class, over all rows or only those where ``keep`` is true."""
+    bin_of, labels = gc_bins(gc_fraction(base_counts(b)), bins), b.labels
+    if keep is not None:
+        bin_of, labels = bin_of[keep], labels[keep]
+    return {str(int(lab)): np.bincount(bin_of[labels == lab], minlength=bins).tolist() for lab in np.unique(labels)}
 
 
-def step_gc_normalize(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> tuple[SeqBatch, dict[str, Any]]:
+def step_gc_normalize(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> StepResult:
     """Subsample so every class has the same count in every GC bin (the per-bin minimum over classes)."""
     labels = np.unique(b.labels)
     bin_of = gc_bins(gc_fraction(base_counts(b)), cfg.gc_bins)
@@ -266,24 +393,31 @@ def step_gc_normalize(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> t
             target = min(m.size for m in members)
             for m in members:
                 keep[rng.choice(m, size=target, replace=False)] = True
-    out = _keep(b, keep)
     e = _entry("gc_normalize", len(b), keep, {"gc_bin_excess": int((~keep).sum())}, bins=cfg.gc_bins,
                single_class=bool(labels.size < 2), histogram_before=before,
-               histogram_after=gc_histograms(out, cfg.gc_bins))  # fmt: skip
-    return out, e
+               histogram_after=gc_histograms(b, cfg.gc_bins, keep))  # fmt: skip
+    return b, keep, e
 
 
-STEPS: dict[str, Callable[[SeqBatch, QCConfig, np.random.Generator], tuple[SeqBatch, dict[str, Any]]]] = {
+STEPS: dict[str, Callable[[SeqBatch, QCConfig, np.random.Generator], StepResult]] = {
     "length": step_length, "ambiguous": step_ambiguous, "gc": step_gc, "composition": step_composition,
     "rare_kmers": step_rare_kmers, "duplicates": step_duplicates, "gc_normalize": step_gc_normalize,
 }  # fmt: skip
 
 
 def run_qc(batch: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> tuple[SeqBatch, list[dict[str, Any]]]:
-    """Apply ``cfg.steps`` in order; returns the surviving batch and one report entry per step."""
+    """Apply ``cfg.steps`` in order; returns the surviving batch and one report entry per step.
+
+    The caller's batch is never modified: the first step that removes rows copies the survivors, later ones
+    compact that private copy in place.
+    """
     report = []
+    callers = batch.mat
     for name in cfg.steps:
-        batch, entry = STEPS[name](batch, cfg, rng)
+        batch, keep, entry = STEPS[name](batch, cfg, rng)
+        if not keep.all():
+            rows = np.flatnonzero(keep)
+            batch = batch.take(rows) if np.may_share_memory(batch.mat, callers) else _compact(batch, rows)
         report.append(entry)
     return batch, report
 
@@ -292,7 +426,8 @@ def leakage_check(b: SeqBatch, split: np.ndarray) -> dict[str, int]:
     """Count sequences (up to strand) and loci shared between splits; raises QCError if any."""
     owner: dict[bytes, int] = {}
     shared = 0
-    for i, key in enumerate(canonical_keys(b)):
+    rows = duplicate_candidates(b)  # only rows with a possible copy can be shared
+    for i, key in zip(rows, canonical_keys(b, rows), strict=True):
         s = int(split[i])
         if owner.setdefault(key, s) != s:
             shared += 1
