@@ -309,7 +309,7 @@ def _mix(columns: list[np.ndarray]) -> np.ndarray:
 
 
 def strand_hashes(b: SeqBatch) -> tuple[np.ndarray, np.ndarray]:
-    """(forward, reverse-complement) uint64 hash per row from its length, base counts and outer 32 bases.
+    """(forward, reverse-complement) uint64 hash per row from its base counts (hence length) and outer 32 bases.
 
     The reverse-complement hash of a row equals the forward hash of its reverse complement, so rows that are
     equal up to strand always share ``min(forward, rc)``; rows that merely share their ends share it too, which
