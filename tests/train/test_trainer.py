@@ -216,3 +216,16 @@ def test_pretrained_source_saves_only_trainable(method: str, tata: Path, tmp_pat
     assert stored and all(k.startswith("head.") or "lora_" in k for k in stored)
     got, want = _reload_logits(tmp_path / "p", tata)
     np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_training_arguments_follow_config(tata: Path, tmp_path: Path) -> None:
+    from genomefactory.train.finetune import _training_args
+
+    cfg = cfg_for(tata, tmp_path / "x", "lora", training__eval_steps=5, training__lr_scheduler="cosine")
+    cfg.training.compile = True
+    cfg.training.gradient_accumulation_steps = 4
+    args = _training_args(cfg, tmp_path / "x", 1e-3, "mcc", on_features=False)
+    assert args.torch_compile and args.gradient_accumulation_steps == 4 and args.eval_steps == 5
+    assert args.train_sampling_strategy == "group_by_length" and args.greater_is_better
+    assert getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type) == "cosine" and args.learning_rate == 1e-3
+    assert not _training_args(cfg, tmp_path / "x", 1e-3, "mse", on_features=True).greater_is_better

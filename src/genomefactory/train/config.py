@@ -99,6 +99,7 @@ class TrainingConfig(StrictConfig):
     resume: bool = Field(False, description="Continue from the last checkpoint in output_dir.")
     group_by_length: bool = Field(True, description="Length-grouped batches with dynamic padding.")
     fused_adamw: bool = Field(True, description="Use the fused AdamW kernel on GPU (ignored on CPU).")
+    compile: bool = Field(False, description="torch.compile the model (worth it on GPU for long runs).")
 
 
 class TrainConfig(StrictConfig):

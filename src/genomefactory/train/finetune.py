@@ -122,7 +122,7 @@ def _training_args(cfg: TrainConfig, out: Path, lr: float, best: str, on_feature
         remove_unused_columns=False, label_names=["labels"], dataloader_num_workers=0,
         train_sampling_strategy="group_by_length" if (t.group_by_length and not on_features) else "random",
         optim="adamw_torch_fused" if (cuda and t.fused_adamw) else "adamw_torch", use_cpu=not cuda,
-        disable_tqdm=False, save_only_model=False,
+        disable_tqdm=False, save_only_model=False, torch_compile=t.compile,
     )  # fmt: skip
 
 
