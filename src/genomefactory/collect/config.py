@@ -91,20 +91,81 @@ class SpeciesTask(StrictConfig):
         return self
 
 
-class RegionTask(StrictConfig):
-    """Promoter / enhancer / histone builders: positives from annotations, matched negatives from the genome."""
+class SourceRef(StrictConfig):
+    """An input file given as a named default source, a URL, or a local path (exactly one of them)."""
 
-    genome: Path = Field(description="Genome FASTA (indexed with pyfaidx; .fai is created if missing).")
-    annotation: Path = Field(description="promoter: GTF or EPDnew BED; enhancer: BED; histone: GTF of genes.")
-    signal: Path | None = Field(None, description="histone only: bigWig of the mark (e.g. H3K36me3).")
+    source: str | None = Field(None, description="Name in the task source table (data/task_sources.json + sources_file).")
+    url: str | None = Field(None, description="http(s) URL, fetched into the cache folder.")
+    path: Path | None = Field(None, description="Local file.")
+    sha256: str | None = Field(None, description="Expected SHA-256 of the bytes served (url only).")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SourceRef:
+        given = [k for k in ("source", "url", "path") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of source, url or path (got {given or 'none'})")
+        return self
+
+
+class GenomeRef(StrictConfig):
+    """The genome: an assembly of the source table, an NCBI assembly accession, a URL or a local FASTA."""
+
+    assembly: str | None = Field(None, description="Assembly name in the source table (hg38, mm10, danRer11 ...).")
+    accession: str | None = Field(None, description="NCBI assembly accession (GCF_/GCA_), fetched from NCBI.")
+    url: str | None = Field(None, description="http(s) URL of a FASTA (.gz is decompressed).")
+    path: Path | None = Field(None, description="Local FASTA.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> GenomeRef:
+        given = [k for k in ("assembly", "accession", "url", "path") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of assembly, accession, url or path (got {given or 'none'})")
+        return self
+
+
+class FetchConfig(StrictConfig):
+    """Where and how named sources, URLs and assemblies are fetched and cached."""
+
+    cache_dir: Path | None = Field(None, description="Cache folder; default $GENOMEFACTORY_CACHE, else <output_dir>/source_cache.")
+    base_url: str | None = Field(None, description="Mirror/test server: replaces scheme and host of every source and "
+                                 "NCBI URL (the URL path is kept, appended to this).")  # fmt: skip
+    sources_file: Path | None = Field(None, description="Extra JSON {assemblies, sources} extending the bundled table.")
+    genome_via: Literal["datasets", "ftp"] = Field("datasets", description="Assembly genomes from the NCBI Datasets "
+                                                   "API (zip) or the NCBI FTP folder (*_genomic.fna.gz).")  # fmt: skip
+    http: HttpConfig = Field(default_factory=HttpConfig, description="Timeouts, retries and rate limits.")
+
+
+class RegionTask(StrictConfig):
+    """Promoter / enhancer / histone builders: positives from annotations, matched negatives from the genome.
+
+    ``genome``, ``annotation`` and ``signal`` are local paths, or ``{source: name}`` / ``{url: ...}`` (and for the
+    genome ``{assembly: hg38}`` / ``{accession: GCF_...}``) fetched into a cache; see ``collect/sources.py``.
+    """
+
+    genome: Path | GenomeRef | None = Field(None, description="Genome FASTA (pyfaidx-indexed) or {assembly|accession|url}; "
+                                            "default: the assembly of the named annotation/signal source.")  # fmt: skip
+    annotation: Path | SourceRef = Field(description="promoter: GTF or EPDnew BED; enhancer: BED; histone: GTF of "
+                                         "genes. A path or {source: name} / {url: ...}.")  # fmt: skip
+    signal: Path | SourceRef | None = Field(None, description="histone only: bigWig of the mark (e.g. H3K36me3); "
+                                            "a path or {source: name} / {url: ...}.")  # fmt: skip
     species: Literal["human", "mouse", "zebrafish", "fly", "other"] = Field("human", description="Organism (sets defaults).")
-    chrom_aliases: Path | None = Field(None, description="TSV alias table or NCBI assembly report for chromosome names.")
+    chrom_aliases: Path | None = Field(None, description="TSV alias table or NCBI assembly report for chromosome names; "
+                                       "default for a table assembly: its NCBI assembly report.")  # fmt: skip
     upstream: int = Field(249, ge=0, description="promoter: bp upstream of the TSS.")
     downstream: int = Field(50, ge=0, description="promoter: bp downstream of the TSS (TSS base included).")
     max_length: int = Field(1000, ge=1, description="enhancer/histone: longer regions are centre-cropped to this.")
     min_length: int = Field(50, ge=1, description="enhancer/histone: shorter regions are dropped (reported).")
     threshold: float | None = Field(None, description="histone: high/low cutoff of mean signal; default: the median.")
     negatives_per_positive: float = Field(1.0, gt=0, description="Matched-length negatives per positive.")
+    fetch: FetchConfig = Field(default_factory=FetchConfig, description="Cache and download settings of named sources.")
+
+
+class LocalRegion(RegionTask):
+    """A :class:`RegionTask` whose inputs are all local files (what the builders receive)."""
+
+    genome: Path
+    annotation: Path
+    signal: Path | None = None
 
 
 class QCConfig(StrictConfig):
@@ -163,6 +224,10 @@ class ProcessConfig(StrictConfig):
             raise ValueError(f"task '{self.task}' needs a `region:` section (genome, annotation ...)")
         if self.task == "histone" and self.region is not None and self.region.signal is None:
             raise ValueError("task 'histone' needs region.signal (a bigWig file)")
+        if self.task != "species" and self.region is not None:
+            from .sources import check_region
+
+            check_region(self.task, self.region)
         return self
 
 

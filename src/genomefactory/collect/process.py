@@ -73,7 +73,7 @@ def _build(cfg: ProcessConfig, rng: np.random.Generator) -> tuple[SeqBatch, dict
     assert cfg.region is not None
     from .tasks import build_region_task
 
-    return build_region_task(cfg.task, cfg.region, rng)
+    return build_region_task(cfg.task, cfg.region, rng, Path(cfg.output_dir))
 
 
 def _write_csv(path: Path, seqs: list[str], labels: np.ndarray) -> None:

@@ -11,13 +11,17 @@ from ..config import RegionTask
 from ..segment import SeqBatch
 
 
-def build_region_task(task: str, cfg: RegionTask, rng: np.random.Generator) -> tuple[SeqBatch, dict[int, str], dict[str, Any], list[str | Path]]:
-    """Dispatch to the builder of ``task``; returns (batch, label names, build report, input files)."""
+def build_region_task(task: str, cfg: RegionTask, rng: np.random.Generator,
+                      output_dir: Path = Path(".")) -> tuple[SeqBatch, dict[int, str], dict[str, Any], list[str | Path]]:  # fmt: skip
+    """Fetch named sources (cached), then run the builder of ``task``; returns (batch, names, report, input files)."""
+    from ..sources import resolve_region
     from . import enhancer, histone, promoter
 
     builders = {"promoter": promoter.build, "enhancer": enhancer.build, "histone": histone.build}
     if task not in builders:
         raise ValueError(f"unknown task {task!r}; choose from {', '.join(builders)}")
-    batch, names, report = builders[task](cfg, rng)
-    inputs: list[str | Path] = [p for p in (cfg.genome, cfg.annotation, cfg.signal, cfg.chrom_aliases) if p is not None]
+    local, sources = resolve_region(task, cfg, output_dir)
+    batch, names, report = builders[task](local, rng)
+    report["sources"] = sources
+    inputs: list[str | Path] = [p for p in (local.genome, local.annotation, local.signal, local.chrom_aliases) if p is not None]
     return batch, names, report, inputs

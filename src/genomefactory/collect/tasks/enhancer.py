@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..config import RegionTask
+from ..config import LocalRegion
 from ..segment import SeqBatch
 from .common import ChromMap, Genome, read_bed, sample_negatives, to_batch
 
@@ -24,7 +24,7 @@ def crop(df: pd.DataFrame, max_length: int) -> pd.DataFrame:
     return df.assign(start=start, end=np.where(long, start + max_length, df["end"]))
 
 
-def build(cfg: RegionTask, rng: np.random.Generator) -> tuple[SeqBatch, dict[int, str], dict[str, Any]]:
+def build(cfg: LocalRegion, rng: np.random.Generator) -> tuple[SeqBatch, dict[int, str], dict[str, Any]]:
     genome = Genome(cfg.genome)
     report: dict[str, Any] = {"annotation": str(cfg.annotation), "genome": str(cfg.genome)}
     bed = read_bed(cfg.annotation)

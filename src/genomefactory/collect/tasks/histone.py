@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..config import RegionTask
+from ..config import LocalRegion
 from ..segment import SeqBatch
 from .common import ChromMap, Genome, read_gtf, to_batch
 
@@ -32,7 +32,7 @@ def _signal(bw: Any, chroms: dict[str, int], chrom: str, start: int, end: int, m
     return mean, int(np.clip(centre - max_length // 2, start, end - max_length))
 
 
-def build(cfg: RegionTask, rng: np.random.Generator) -> tuple[SeqBatch, dict[int, str], dict[str, Any]]:
+def build(cfg: LocalRegion, rng: np.random.Generator) -> tuple[SeqBatch, dict[int, str], dict[str, Any]]:
     import pyBigWig
 
     genome = Genome(cfg.genome)

@@ -13,12 +13,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..config import RegionTask
+from ..config import LocalRegion
 from ..segment import SeqBatch
 from .common import ChromMap, Genome, read_bed, read_gtf, sample_negatives, to_batch
 
 
-def tss_table(cfg: RegionTask) -> pd.DataFrame:
+def tss_table(cfg: LocalRegion) -> pd.DataFrame:
     """chrom, tss (0-based), strand; one row per distinct TSS."""
     name = cfg.annotation.name.lower().removesuffix(".gz")
     if name.endswith((".bed", ".bed6")):
@@ -42,7 +42,7 @@ def windows(tss: pd.DataFrame, upstream: int, downstream: int) -> pd.DataFrame:
                          "strand": tss["strand"].to_numpy(), "name": "promoter"})  # fmt: skip
 
 
-def build(cfg: RegionTask, rng: np.random.Generator) -> tuple[SeqBatch, dict[int, str], dict[str, Any]]:
+def build(cfg: LocalRegion, rng: np.random.Generator) -> tuple[SeqBatch, dict[int, str], dict[str, Any]]:
     genome = Genome(cfg.genome)
     report: dict[str, Any] = {"annotation": str(cfg.annotation), "genome": str(cfg.genome)}
     tss = ChromMap(list(genome.lengths), cfg.chrom_aliases).harmonise(tss_table(cfg), report, "tss")
