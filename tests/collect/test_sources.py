@@ -168,3 +168,31 @@ def test_user_sources_file(tmp_path: Path) -> None:
     extra.write_text(json.dumps({"sources": {"bad": {"role": "annotation", "format": "bed", "tasks": ["enhancer"],
                                                      "species": "human", "assembly": "hg99", "url": None}}}))
     assert "names assembly 'hg99'" in region_error("enhancer", region)
+
+
+def test_local_epdnew_file_and_env_cache(tmp_path: Path, shared_data: Path, real_dna: str, server: FileServer,  # noqa: F811
+                                         monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    dna = real_dna[:1_600_000]
+    server.serve_assembly(TABLE.assemblies["hg38"], {"NC_000001.11": dna}, [CHR1])
+    bed, tss_list = epdnew_bed(shared_data / "annotations" / "gencode_human.gtf.gz", 10)
+    local = tmp_path / "Hs_EPDnew_006_hg38.bed.gz"
+    local.write_bytes(gzip.compress(bed))
+    monkeypatch.setenv("GENOMEFACTORY_CACHE", str(tmp_path / "envcache"))
+    region = {"annotation": {"path": str(local), "format": "epdnew"}, "genome": {"assembly": "hg38"},
+              "fetch": {"base_url": server.url, "http": FAST_HTTP}}  # fmt: skip
+    cfg = ProcessConfig.model_validate({"task": "promoter", "output_dir": tmp_path / "o", "region": region,
+                                        "plots": False, "qc": {"steps": ["duplicates"]}})  # fmt: skip
+    got = rows(run_process(cfg).output_dir)
+    t = next(t for t, s in tss_list if s == "-")
+    assert got.get(reverse_complement(dna[t - 50 : t + 250])) == 1
+    assert (tmp_path / "envcache" / "sources.json").is_file() and not (tmp_path / "o" / "source_cache").exists()
+    assert local.read_bytes() == gzip.compress(bed) and len(list((tmp_path / "envcache" / "prepared").rglob("*.tss.bed"))) == 1
+
+
+def test_failed_fetch_caches_nothing(tmp_path: Path, server: FileServer) -> None:
+    server.serve_assembly(TABLE.assemblies["mm10"], {"NC_000067.6": "ACGT" * 1000}, [])
+    with pytest.raises(ValueError, match="HTTP 404"):  # the FANTOM5 file is not served
+        run(tmp_path, "a", "enhancer", {"annotation": {"source": "fantom5_mouse"}, "species": "mouse"}, server)
+    cache = tmp_path / "cache"
+    assert not (cache / "fantom5_mouse" / "F5.mm10.enhancers.bed.gz").exists()
+    assert not (cache / "sources.json").exists() or str(TABLE.sources["fantom5_mouse"].url) not in (cache / "sources.json").read_text()

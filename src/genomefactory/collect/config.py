@@ -98,6 +98,8 @@ class SourceRef(StrictConfig):
     url: str | None = Field(None, description="http(s) URL, fetched into the cache folder.")
     path: Path | None = Field(None, description="Local file.")
     sha256: str | None = Field(None, description="Expected SHA-256 of the bytes served (url only).")
+    format: Literal["epdnew"] | None = Field(None, description="epdnew: an EPDnew BED (TSS from its thick part) given "
+                                             "as url/path; named sources know their format.")  # fmt: skip
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SourceRef:

@@ -23,6 +23,7 @@ converted to a tab-separated BED of 1 bp TSS intervals (0-based half-open) befor
 from __future__ import annotations
 
 import difflib
+import gzip
 import hashlib
 import json
 import logging
@@ -272,11 +273,12 @@ class SourceCache:
         return self._record(key, out / rec["path"], rec["source_url"], rec["sha256"])
 
 
-def _prepare_epdnew(raw: Path) -> Path:
+def _prepare_epdnew(raw: Path, folder: Path | None = None) -> Path:
     """EPDnew BED (whitespace-separated, thick part = TSS + 10 bp) -> tab BED of 1 bp TSS intervals."""
-    dest = raw.with_name(raw.name.removesuffix(".gz").removesuffix(".bed") + ".tss.bed")
+    dest = (folder or raw.parent) / (raw.name.removesuffix(".gz").removesuffix(".bed") + ".tss.bed")
     rows = []
-    with open(raw, encoding="utf-8") as fh:
+    opener = gzip.open if raw.name.endswith(".gz") else open
+    with opener(raw, "rt", encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
             cols = line.split()
             if not cols or cols[0].startswith(("#", "track", "browser")):
@@ -299,12 +301,12 @@ def _prepare_epdnew(raw: Path) -> Path:
 def _ref_file(cache: SourceCache, table: SourceTable, ref: Path | SourceRef, slot: str) -> tuple[Path, dict[str, Any]]:
     if isinstance(ref, Path):
         return ref, {"path": str(ref)}
-    if ref.path is not None:
-        return ref.path, {"path": str(ref.path)}
-    if ref.url is not None:
-        folder = "urls/" + hashlib.sha1(ref.url.encode()).hexdigest()[:12]
-        path = cache.url(ref.url, folder, sha256=ref.sha256)
-        return path, {"url": ref.url, "path": str(path)}
+    if ref.path is not None or ref.url is not None:
+        digest = hashlib.sha1(str(ref.path or ref.url).encode()).hexdigest()[:12]
+        path = ref.path if ref.path is not None else cache.url(str(ref.url), f"urls/{digest}", sha256=ref.sha256)
+        if ref.format == "epdnew":  # converted beside the cache, never next to the user's file
+            path = _prepare_epdnew(path, cache.root / "prepared" / digest)
+        return path, {"url" if ref.url else "path": str(ref.url or ref.path), "format": ref.format, "file": str(path)}
     assert ref.source is not None
     src = table.source(ref.source, slot)
     assert src.url is not None  # check_region refused URL-less sources
