@@ -168,3 +168,10 @@ def test_fasta_with_label_table(shared_data: Path, tmp_path: Path) -> None:
     (tmp_path / "train.labels.tsv").write_text("id\tlabel\nr0\t1\n")
     with pytest.raises(DataError, match="record 'r1' has no label"):
         load_task(tmp_path, None, "label", "classification", None)
+
+
+def test_help_expands_optional_sections(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["process", "--help"]) == 0
+    out = capsys.readouterr().out
+    for key in ("region.annotation.source", "region.genome.accession", "species.fragments_per_species", "qc.kmer"):
+        assert key in out, key

@@ -8,6 +8,7 @@ says so. Field descriptions are the help text of the CLI and the web UI (written
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -132,23 +133,34 @@ def validate_dict(cls: type[C], data: dict[str, Any], source: str = "config") ->
 
 def _type_name(ann: Any) -> str:
     name = getattr(ann, "__name__", None)
-    text = str(ann).replace("typing.", "")
     if name and not getattr(ann, "__args__", None):
         return str(name)
-    return text
+    text = str(ann).replace("typing.", "")
+    return re.sub(r"\b(?:[a-z_][a-z0-9_]*\.)+([A-Z]\w*)", r"\1", text)  # module paths -> class names
+
+
+def _models_in(ann: Any) -> list[type[BaseModel]]:
+    return [a for a in (ann, *getattr(ann, "__args__", ())) if isinstance(a, type) and issubclass(a, BaseModel)]
 
 
 def describe_config(cls: type[BaseModel], prefix: str = "") -> list[tuple[str, str, str, str]]:
-    """Rows of (dotted key, type, default, help) for every leaf field, nested configs flattened."""
+    """Rows of (dotted key, type, default, help) for every leaf field, nested configs flattened.
+
+    A field whose type is a config class, or a union holding one (``Section | None``, ``str | Section``), is
+    listed itself (when it can also take another kind of value) and then expanded under its dotted name.
+    """
     rows: list[tuple[str, str, str, str]] = []
     for name, field in cls.model_fields.items():
         ann = field.annotation
         key = f"{prefix}{name}"
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            rows.extend(describe_config(ann, prefix=f"{key}."))
-            continue
-        default = "(required)" if field.is_required() else repr(field.get_default(call_default_factory=True))
-        rows.append((key, _type_name(ann), default, field.description or ""))
+        models = _models_in(ann)
+        others = [a for a in getattr(ann, "__args__", ()) if a is not type(None) and a not in models]
+        if not models or others or getattr(ann, "__args__", None):
+            default = "(required)" if field.is_required() else repr(field.get_default(call_default_factory=True))
+            if not (models and len(models) == 1 and ann is models[0]):
+                rows.append((key, _type_name(ann), default, field.description or ""))
+        for sub in models[:1] if len(models) == 1 else []:
+            rows.extend(describe_config(sub, prefix=f"{key}."))
     return rows
 
 
