@@ -1,6 +1,11 @@
 """Nucleotide Transformer v1 (InstaDeep): plain ESM encoder, absolute positions, GELU FFN with bias.
 
-The v1 checkpoints are ``model_type: esm`` and load into transformers' native ``EsmForMaskedLM``; no remote code.
+The v1 checkpoints are ``model_type: esm`` (transformers' native ``EsmForMaskedLM`` layout). We run them on our
+own ESM module (:mod:`genomefactory.models.layers.esm`, shared with NT v2) with the same parameter names, so the
+published files load strictly and the model gets the padding-free packed attention path (``attn_path``).
+Math: learned absolute positions added to the token embeddings, ids by ESM's convention (``pad_token_id + 1 + i``
+for the i-th real token of a right-padded row; see the esm module); pre-LN layers with an erf-GELU feed-forward
+with bias (H→I→H); final ``emb_layer_norm_after``; LM head dense → GELU → LN → decoder + bias.
 Tokenizer: non-overlapping 6-mers from the left of each A/C/G/T run, leftovers and N as single bases,
 ``<cls>`` prepended, no ``<eos>``; the **v1 id order** (``<unk> <pad> <mask> <cls>``, k-mers 4..4099,
 ``A T C G N`` 4100..4104, ``<eos> <bos>``). The model's vocabulary is 4105 (the last two ids are never fed).
@@ -9,14 +14,14 @@ Input length: 1000 tokens (~6 kb) for v1.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
-from transformers import EsmConfig, EsmForMaskedLM, PreTrainedTokenizerFast
+from transformers import PreTrainedTokenizerFast
 
+from ..layers.esm import EsmForMaskedLM, EsmSpec, remap_esm_state
 from ..registry import ModelFamily, register
 from ..tokenizers import kmer_tokenizer
 
@@ -47,11 +52,15 @@ def esm_tokenizer(directory: Path | None, order: str, max_tokens: int) -> PreTra
     return tok
 
 
+def nt_v1_spec(config: dict[str, Any]) -> EsmSpec:
+    """A v1 config.json dict as the native ESM spec (absolute positions, GELU feed-forward with bias)."""
+    return EsmSpec.from_config(config, name="NT v1", position_embedding_type="absolute", ffn="gelu", ffn_bias=True,
+                               hint="rotary/SwiGLU checkpoints belong to the 'nucleotide_transformer_v2' family")  # fmt: skip
+
+
 class NucleotideTransformerV1(ModelFamily):
     def build(self, config: dict[str, Any]) -> nn.Module:
-        cfg = EsmConfig(**{k: v for k, v in config.items() if k not in ("architectures", "transformers_version")})
-        cfg._attn_implementation = "sdpa"
-        return EsmForMaskedLM(cfg)
+        return EsmForMaskedLM(nt_v1_spec(config))
 
     def base(self, model: nn.Module) -> nn.Module:
         return model.esm  # type: ignore[return-value]
@@ -72,11 +81,7 @@ class NucleotideTransformerV1(ModelFamily):
         return esm_tokenizer(directory, "v1", self.max_tokens(config))
 
     def remap_state_dict(self, state: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
-        # transformers 5 may write ESM LayerNorms as gamma/beta; the published files use weight/bias.
-        out = {re.sub(r"\.gamma$", ".weight", re.sub(r"\.beta$", ".bias", k)): v for k, v in state.items()}
-        own = model.state_dict()
-        # inv_freq buffers are not persistent in native Esm; drop them if a checkpoint carries them
-        return {k: v for k, v in out.items() if k in own or not k.endswith("inv_freq")}
+        return remap_esm_state(state, model, "NT v1")
 
 
 NT_V1 = register(
