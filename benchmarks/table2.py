@@ -70,7 +70,7 @@ CELLS: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("NT-2.5B", "nucleotide_transformer", "2.5b-multi-species", ("full", "lora")),
     ("GenomeOcean-500M", "genomeocean", "500M", ("full", "lora")),
 ]  # fmt: skip
-PACKED_FAMILIES = ("dnabert2", "nucleotide_transformer_v2")
+PACKED_FAMILIES = ("dnabert2", "nucleotide_transformer", "nucleotide_transformer_v2")
 # reduced sizes: tiny configs, DNABERT-2's long enough for 1 kb (its tiny ALiBi table stops at 256 tokens); the
 # packed/padded lever rows use small (not tiny) widths so that linear layers, the part packing saves, dominate
 REDUCED = {"dnabert2": {"max_position_embeddings": 512, "alibi_starting_size": 512}}

@@ -44,7 +44,7 @@ class ModelConfig(StrictConfig):
         False, description="Allow running model code downloaded from the hub (hf_auto only). Off by default."
     )
     attention_path: Literal["padded", "packed"] = Field(
-        "padded", description="packed: padding-free attention on real tokens only (DNABERT-2, NT-v2; flash-attn "
+        "padded", description="packed: padding-free attention on real tokens only (DNABERT-2, NT v1/v2; flash-attn "
         "varlen on GPU when installed). Same results as padded, faster when lengths vary."
     )
     tiny_overrides: dict[str, Any] = Field(

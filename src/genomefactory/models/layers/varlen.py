@@ -134,5 +134,5 @@ def set_attention_path(model: nn.Module, path: str) -> int:
             setattr(m, "attn_path", path)  # noqa: B010 (mypy: nn.Module attributes are typed as Tensor | Module)
             n += 1
     if n == 0 and path != "padded":
-        raise ValueError(f"{type(model).__name__} has no packed attention path (DNABERT-2 and NT-v2 have one)")
+        raise ValueError(f"{type(model).__name__} has no packed attention path (DNABERT-2 and NT v1/v2 have one)")
     return n
