@@ -23,6 +23,8 @@ Contract of a family (what the trainer, inference engine and tests rely on):
   ``.name``; a ``re:`` prefix makes it a regular expression searched in the full module name.
 - ``encode(base, input_ids, attention_mask, output_hidden_states)``: how the trainer and the inference engine
   call the backbone (override to pass position ids, strand handling, ...).
+- ``blocks(base) -> list[nn.Module]``: the repeated residual blocks of the headless backbone, in forward order
+  (what activation checkpointing wraps, ``models/checkpointing.py``); the default ``[]`` means not supported.
 - ``tiny_config()`` / ``published_config(variant)``: a tiny config of the real shape (tests, demo), and the
   published full-size config of each variant (parameter counts on the meta device, benchmarks).
 """
@@ -103,6 +105,10 @@ class ModelFamily:
     ) -> Any:
         """Run the headless backbone; families override to add e.g. position ids for left padding."""
         return base(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=output_hidden_states)
+
+    def blocks(self, base: nn.Module) -> list[nn.Module]:
+        """The repeated residual blocks of ``base`` (the headless backbone), in forward order; [] = unsupported."""
+        return []
 
     def hidden_size(self, config: dict[str, Any]) -> int:
         return int(config["hidden_size"])

@@ -100,6 +100,10 @@ class TrainingConfig(StrictConfig):
     group_by_length: bool = Field(True, description="Length-grouped batches with dynamic padding.")
     fused_adamw: bool = Field(True, description="Use the fused AdamW kernel on GPU (ignored on CPU).")
     compile: bool = Field(False, description="torch.compile the model (worth it on GPU for long runs).")
+    gradient_checkpointing: bool = Field(
+        False, description="Recompute each backbone block's activations in backward instead of keeping them: less "
+        "memory (long sequences, big batches) for about one extra forward pass. Full and LoRA methods only."
+    )
 
 
 class TrainConfig(StrictConfig):

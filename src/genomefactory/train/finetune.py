@@ -26,6 +26,7 @@ from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from ..io import atomic_path, atomic_write_json, write_manifest
+from ..models.checkpointing import enable_checkpointing
 from ..models.loading import default_device, load_backbone, save_state_dict
 from .config import TrainConfig
 from .data import PadCollator, TokenizedDataset, load_task, tokenize
@@ -126,6 +127,17 @@ def _training_args(cfg: TrainConfig, out: Path, lr: float, best: str, on_feature
     )  # fmt: skip
 
 
+def _apply_checkpointing(cfg: TrainConfig, model: Any) -> None:
+    if not cfg.training.gradient_checkpointing:
+        return
+    if cfg.method.name == "adapter":
+        # the frozen backbone keeps no activations for backward (and with cached features it does not run at all)
+        log.info("training.gradient_checkpointing ignored for method adapter: the frozen backbone stores no "
+                 "activations for backward")  # fmt: skip
+        return
+    enable_checkpointing(model.family, model.backbone)
+
+
 def run_train(cfg: TrainConfig) -> TrainResult:
     """Fine-tune ``cfg.model`` on ``cfg.data`` with ``cfg.method``; write the run directory."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -142,6 +154,7 @@ def run_train(cfg: TrainConfig) -> TrainResult:
         ids[name], n = tokenize(tok, sp.sequences, max_len, str(sp.path))
         truncated += n
     model = build_task_model(backbone, cfg.method, task_type, num_labels)
+    _apply_checkpointing(cfg, model)
     trainable, total = count_parameters(model)
     log.info("model %s (%s): %d trainable of %d parameters", backbone.family.name, cfg.method.name, trainable, total)
     label_dtype = torch.float32 if task_type == "regression" else torch.long

@@ -348,6 +348,9 @@ class CaduceusFamily(ModelFamily):
     def base(self, model: nn.Module) -> nn.Module:
         return model.caduceus  # type: ignore[return-value]
 
+    def blocks(self, base: nn.Module) -> list[nn.Module]:
+        return list(base.backbone.layers)  # type: ignore[union-attr,arg-type]
+
     def hidden_size(self, config: dict[str, Any]) -> int:
         return int(config["d_model"])  # PS: the combined fwd/rc view, see the module docstring
 

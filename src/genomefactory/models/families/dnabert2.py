@@ -308,6 +308,9 @@ class DnaBert2Family(ModelFamily):
     def base(self, model: nn.Module) -> nn.Module:
         return model.bert  # type: ignore[return-value]
 
+    def blocks(self, base: nn.Module) -> list[nn.Module]:
+        return list(base.encoder.layer)  # type: ignore[union-attr,arg-type]
+
     def tiny_config(self) -> dict[str, Any]:
         return {**_PUBLISHED, "vocab_size": 256, "hidden_size": 32, "num_hidden_layers": 2,
                 "num_attention_heads": 4, "intermediate_size": 64, "max_position_embeddings": 256,

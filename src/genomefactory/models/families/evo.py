@@ -357,6 +357,9 @@ class EvoFamily(ModelFamily):
     def base(self, model: nn.Module) -> nn.Module:
         return model
 
+    def blocks(self, base: nn.Module) -> list[nn.Module]:
+        return list(base.blocks)  # type: ignore[arg-type]
+
     def max_tokens(self, config: dict[str, Any]) -> int:
         return int(config.get("max_seqlen", _COMMON["max_seqlen"]))
 

@@ -46,6 +46,10 @@ class GenomeOcean(ModelFamily):
     def base(self, model: nn.Module) -> nn.Module:
         return model.model  # type: ignore[return-value]
 
+    def blocks(self, base: nn.Module) -> list[nn.Module]:
+        # decoder layers; checkpointing itself goes through transformers' own (it also switches the KV cache off)
+        return list(base.layers)  # type: ignore[arg-type]
+
     def encode(
         self, base: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
         output_hidden_states: bool = False,

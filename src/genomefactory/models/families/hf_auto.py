@@ -39,6 +39,16 @@ class HFAuto(ModelFamily):
     def base(self, model: nn.Module) -> nn.Module:
         return getattr(model, "base_model", model)  # type: ignore[no-any-return]
 
+    def blocks(self, base: nn.Module) -> list[nn.Module]:
+        # the usual homes of the layer stack in transformers models (BERT/ESM, Llama-likes, GPT-2, others)
+        for path in ("encoder.layer", "layers", "h", "blocks", "decoder.layers"):
+            obj: Any = base
+            for part in path.split("."):
+                obj = getattr(obj, part, None)
+            if isinstance(obj, nn.ModuleList):
+                return list(obj)
+        return []
+
     def max_tokens(self, config: dict[str, Any]) -> int:
         for key in ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length"):
             if key in config and isinstance(config[key], int):

@@ -309,6 +309,9 @@ class HyenaDNAFamily(ModelFamily):
     def base(self, model: nn.Module) -> nn.Module:
         return model.hyena  # type: ignore[return-value]
 
+    def blocks(self, base: nn.Module) -> list[nn.Module]:
+        return list(base.backbone.layers)  # type: ignore[union-attr,arg-type]
+
     def hidden_size(self, config: dict[str, Any]) -> int:
         return int(config.get("d_model", _DEFAULTS["d_model"]))
 

@@ -65,6 +65,9 @@ class NucleotideTransformerV1(ModelFamily):
     def base(self, model: nn.Module) -> nn.Module:
         return model.esm  # type: ignore[return-value]
 
+    def blocks(self, base: nn.Module) -> list[nn.Module]:
+        return list(base.encoder.layer)  # type: ignore[union-attr,arg-type]
+
     def max_tokens(self, config: dict[str, Any]) -> int:
         return int(config.get("max_position_embeddings", 1002)) - 2
 
