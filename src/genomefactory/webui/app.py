@@ -20,7 +20,16 @@ import yaml
 from ..cli import Command, _load, available_commands
 from ..config import ConfigError, validate_dict
 from .config import WebUIConfig
-from .forms import UNSET, FieldSpec, PathError, build_data, check_paths, form_fields, to_widget_value
+from .forms import (
+    UNSET,
+    FieldSpec,
+    PathError,
+    build_data,
+    check_paths,
+    cli_line,
+    form_fields,
+    to_widget_value,
+)
 from .runner import Run, RunManager, progress_of, results_of
 
 __all__ = ["build_app", "launch"]
@@ -86,6 +95,12 @@ def _output_dir(cfg: Any, workspace: Path) -> Path | None:
     return p if p.is_absolute() else workspace / p
 
 
+def _bar(run: Run) -> str:
+    """Progress bar of the latest ``[k/n]`` or tqdm line; kept after the end (where a stopped run got to)."""
+    frac = progress_of(run.lines)
+    return f"<progress value='{frac:.3f}' max='1'></progress> {100 * frac:.0f}%" if frac is not None else ""
+
+
 class CommandPanel:
     """The form, buttons and result widgets of one command."""
 
@@ -95,9 +110,11 @@ class CommandPanel:
         self.specs = form_fields(self.cls)
         gr.Markdown(f"**genomefactory-cli {name}** — {cmd.help}")
         self.inputs = self._form()
-        with gr.Accordion("Equivalent YAML and command line", open=False):
-            self.yaml = gr.Code(language="yaml", label="config.yaml", elem_id=f"{name}-yaml")
-            self.cli = gr.Textbox(label="command line", elem_id=f"{name}-cli", interactive=False)
+        yaml0, cli0 = self.preview(*(to_widget_value(s) for s in self.specs))
+        with gr.Accordion("Equivalent YAML and command line", open=False, elem_id=f"{name}-equivalent"):
+            self.yaml = gr.Code(yaml0, language="yaml", label="config.yaml", elem_id=f"{name}-yaml")
+            self.cli = gr.Textbox(cli0, label=f"command line (or: genomefactory-cli {name} config.yaml)",
+                                  elem_id=f"{name}-cli", interactive=False)  # fmt: skip
         with gr.Row():
             self.run_btn = gr.Button("Run", variant="primary", elem_id=f"{name}-run")
             self.stop_btn = gr.Button("Stop", variant="stop", elem_id=f"{name}-stop")
@@ -125,6 +142,7 @@ class CommandPanel:
             return all(defaults.get(k) == v for k, v in cond)
 
         self.section_box: dict[str, Any] = {}
+        ordered: list[FieldSpec] = []  # widget order: top-level fields of a section are grouped together
         for section, specs in sections.items():
             cond = _common_prefix([s.show_if for s in specs]) if section else []
             if section == "":
@@ -139,6 +157,8 @@ class CommandPanel:
                     comp = _widget(gr, self.name, s, visible=shown(own))
                     self.by_key[s.key] = (comp, own)
                     comps.append(comp)
+                    ordered.append(s)
+        self.specs = ordered  # values arrive in widget order: build_data must zip them with the same order
         return comps
 
     def _wire(self) -> None:
@@ -177,7 +197,7 @@ class CommandPanel:
             data = build_data(self.specs, list(values))
         except ValueError as exc:
             return f"# {exc}", ""
-        return yaml.safe_dump(data, sort_keys=False), f"genomefactory-cli {self.name} config.yaml"
+        return yaml.safe_dump(data, sort_keys=False), cli_line(self.name, data)
 
     def start(self, *values: Any) -> Iterator[tuple[Any, ...]]:
         gr = self.gr
@@ -197,11 +217,9 @@ class CommandPanel:
         while not run.done:
             if run.status == "queued":
                 msg = f"**queued** (position {self.manager.position(run)}) — `{cli}`"
-            else:
-                msg = f"**running** {run.id} — `{cli}`"
-            frac = progress_of(run.lines)
-            bar = f"<progress value='{frac or 0:.3f}' max='1'></progress> {100 * (frac or 0):.0f}%" if frac else ""
-            yield (msg, bar, run.log_tail(), keep, keep, keep, run.id)
+            else:  # running or stopping
+                msg = f"**{run.status}** {run.id} — `{cli}`"
+            yield (msg, _bar(run), run.log_tail(), keep, keep, keep, run.id)
             time.sleep(0.5)
         res = results_of(run.output_dir)
         took = f"{(run.ended or 0) - (run.started or run.ended or 0):.1f} s"
@@ -209,7 +227,7 @@ class CommandPanel:
         if run.output_dir is not None:
             msg += f"  \noutputs: `{run.output_dir}`"
         rows = [list(r) for r in res["metrics"]] or [["(no metrics file)", ""]]
-        yield (msg, "", run.log_tail(), rows, res["images"] or None, res["files"] or None, run.id)
+        yield (msg, _bar(run), run.log_tail(), rows, res["images"] or None, res["files"] or None, run.id)
 
 
 def _runs_tab(gr: Any, manager: RunManager) -> None:

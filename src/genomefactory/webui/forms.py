@@ -13,7 +13,9 @@ followed): a link the workspace's owner placed inside it is how a shared dataset
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import types
 import typing
 from dataclasses import dataclass, field
@@ -24,7 +26,7 @@ import yaml
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
-__all__ = ["FieldSpec", "PathError", "build_data", "check_paths", "form_fields", "to_widget_value"]
+__all__ = ["FieldSpec", "PathError", "build_data", "check_paths", "cli_line", "form_fields", "to_widget_value"]
 
 UNSET = "(default)"
 PATH_NAMES = {"path", "paths", "input", "inputs", "output", "output_dir", "cache_dir", "genome", "genomes",
@@ -168,6 +170,27 @@ def build_data(specs: list[FieldSpec], values: list[Any]) -> dict[str, Any]:
             node = node.setdefault(p, {})
         node[parts[-1]] = value
     return data
+
+
+def _overrides(data: dict[str, Any], prefix: str = "") -> list[str]:
+    out: list[str] = []
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            out.extend(_overrides(value, f"{prefix}{key}."))
+            continue
+        if value is None:
+            text = ""
+        elif isinstance(value, str) and yaml.safe_load(value) == value and value.strip() == value:
+            text = value
+        else:  # JSON is YAML: the CLI parses it back to the same value
+            text = json.dumps(value)
+        out.append(shlex.quote(f"{prefix}{key}={text}"))
+    return out
+
+
+def cli_line(command: str, data: dict[str, Any]) -> str:
+    """The self-contained command line equal to ``data`` (``key=value`` overrides, parsed by the CLI as YAML)."""
+    return " ".join(["genomefactory-cli", command, *_overrides(data)])
 
 
 def _path_like(name: str, ann: Any) -> bool:
