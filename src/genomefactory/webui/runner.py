@@ -29,6 +29,7 @@ __all__ = ["Run", "RunManager", "progress_of", "results_of"]
 
 _COUNTER = itertools.count(1)
 MAX_LINES = 5000
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # tqdm's cursor moves between nested bars
 
 
 @dataclass
@@ -37,7 +38,7 @@ class Run:
     command: str
     run_dir: Path
     output_dir: Path | None
-    status: str = "queued"  # queued | running | finished | failed | stopped
+    status: str = "queued"  # queued | running | stopping | finished | failed | stopped
     returncode: int | None = None
     lines: list[str] = field(default_factory=list)
     started: float | None = None
@@ -75,6 +76,21 @@ def _flatten(obj: Any, prefix: str = "") -> list[tuple[str, str]]:
     return [(prefix.rstrip("."), value)]
 
 
+def _mean_std(row: dict[str, Any], n: str) -> str:
+    if row.get("mean") is None:
+        return "None"
+    std = f" ± {row['std']:.2f}" if row.get("std") is not None else ""
+    return f"{row['mean']:.2f}{std} (n={row.get(n, '?')})"
+
+
+def _aggregate_rows(agg: dict[str, Any]) -> list[tuple[str, str]]:
+    """A benchmark's aggregate: mean ± std per suite, then per task, for each model × method."""
+    rows = [(f"{r['suite']} | {r['model']} | {r['method']}", _mean_std(r, "n_seeds")) for r in agg.get("suites", [])]
+    rows += [(f"{r['suite']}/{r['task']} | {r['model']} | {r['method']} | {r['metric']}", _mean_std(r, "n"))
+             for r in agg.get("tasks", [])]  # fmt: skip
+    return rows
+
+
 def results_of(output_dir: Path | None, limit: int = 40) -> dict[str, Any]:
     """Metrics rows, images and output files of a finished run's folder."""
     out: dict[str, Any] = {"metrics": [], "images": [], "files": []}
@@ -84,9 +100,8 @@ def results_of(output_dir: Path | None, limit: int = 40) -> dict[str, Any]:
         p = output_dir / name
         if p.is_file():
             data = json.loads(p.read_text())
-            if name == "aggregate.json":
-                data = {f"{r['suite']} {r['model']} {r['method']}": r["mean"] for r in data.get("suites", [])}
-            out["metrics"] = [r for r in _flatten(data) if r[1] != "None"][:200]
+            rows = _aggregate_rows(data) if name == "aggregate.json" else _flatten(data)
+            out["metrics"] = [r for r in rows if r[1] != "None"][:200]
             break
     files = [p for p in sorted(output_dir.rglob("*")) if p.is_file() and "checkpoint-" not in str(p)
              and not p.name.startswith(".")]  # fmt: skip
@@ -123,19 +138,26 @@ class RunManager:
         return queued.index(run) + 1 if run in queued else 0
 
     def stop(self, run_id: str | None) -> str:
+        """Dequeue a queued run, or SIGTERM a running one's process group (SIGKILL after a grace period).
+
+        A running run is ``stopping`` until its process has exited, then ``stopped``: the page never reports a
+        stopped run whose process is still alive.
+        """
         run = self.runs.get(run_id or "")
         if run is None:
             return "no run to stop"
-        if run.status == "queued":
-            run.status, run.ended = "stopped", time.time()
-            return f"{run.id}: removed from the queue"
-        if run.status == "running" and run.proc is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(run.proc.pid, signal.SIGTERM)
-            run.status = "stopped"
-            threading.Thread(target=self._kill_later, args=(run.proc,), daemon=True).start()
-            return f"{run.id}: stopping"
-        return f"{run.id}: already {run.status}"
+        with self._lock:  # the worker starts the process and marks it running under the same lock
+            if run.status == "queued":
+                run.status, run.ended = "stopped", time.time()
+                return f"{run.id}: removed from the queue"
+            if run.status != "running" or run.proc is None:
+                return f"{run.id}: already {run.status}"
+            run.status = "stopping"
+            proc = run.proc
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        threading.Thread(target=self._kill_later, args=(proc,), daemon=True).start()
+        return f"{run.id}: stopping"
 
     @staticmethod
     def _kill_later(proc: subprocess.Popen[str], grace: float = 10.0) -> None:
@@ -148,32 +170,39 @@ class RunManager:
     def _worker(self) -> None:
         while True:
             run = self._queue.get()
-            if run.status == "queued":
-                self._execute(run)
+            self._execute(run)
 
-    def _execute(self, run: Run) -> None:
+    def _start(self, run: Run, cmd: list[str]) -> bool:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        cmd = [self.python, "-m", "genomefactory", run.command, str(run.config_path)]
-        run.status, run.started = "running", time.time()
-        with open(run.run_dir / "run.log", "w") as log:
+        with self._lock:  # so that stop() sees either a queued run or a running one with its process
+            if run.status != "queued":  # stopped while it waited
+                return False
             try:
                 run.proc = subprocess.Popen(cmd, cwd=self.workspace, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                             text=True, bufsize=1, env=env, start_new_session=True)  # fmt: skip
             except OSError as exc:
                 run.lines.append(f"could not start {' '.join(cmd)}: {exc}")
                 run.status, run.ended = "failed", time.time()
-                return
-            assert run.proc.stdout is not None
+                return False
+            run.status, run.started = "running", time.time()
+        return True
+
+    def _execute(self, run: Run) -> None:
+        cmd = [self.python, "-m", "genomefactory", run.command, str(run.config_path)]
+        if not self._start(run, cmd):
+            return
+        assert run.proc is not None and run.proc.stdout is not None
+        with open(run.run_dir / "run.log", "w") as log:
             for line in run.proc.stdout:  # universal newlines: tqdm's \r updates arrive as lines
-                text = line.rstrip("\n")
+                text = _ANSI.sub("", line.rstrip("\n"))
                 if text.strip():
                     run.lines.append(text)
                     del run.lines[:-MAX_LINES]
                     log.write(text + "\n")
                     log.flush()
-            run.returncode = run.proc.wait()
-        run.ended = time.time()
-        if run.status != "stopped":
-            run.status = "finished" if run.returncode == 0 else "failed"
+        returncode = run.proc.wait()
+        with self._lock:
+            run.returncode, run.ended = returncode, time.time()
+            run.status = "stopped" if run.status == "stopping" else "finished" if returncode == 0 else "failed"
         if run.output_dir is not None and run.output_dir.is_dir() and not (run.output_dir / "config.yaml").exists():
             shutil.copy(run.config_path, run.output_dir / "config.yaml")
