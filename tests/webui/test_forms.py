@@ -110,3 +110,45 @@ def test_queue_runs_in_order_and_stop(tmp_path: Path) -> None:
     time.sleep(0.3)
     assert b.status == "stopped" and "done second" not in b.lines and c.lines == []
     assert (a.run_dir / "config.yaml").read_text() == "0.2\n" and (a.run_dir / "run.log").is_file()
+
+
+def test_cli_line_is_the_same_config_as_the_yaml() -> None:
+    import shlex
+
+    from genomefactory.config import parse_overrides
+    from genomefactory.webui.forms import cli_line
+
+    data = {"model": {"init": "tiny"}, "data": {"path": "my data/tata"}, "training": {"max_steps": 5},
+            "suites": [{"name": "custom", "path": "tasks"}], "label": "yes", "num": "3", "gone": None}  # fmt: skip
+    line = cli_line("benchmark", data)
+    assert line.startswith("genomefactory-cli benchmark model.init=tiny 'data.path=my data/tata' training.max_steps=5")
+    assert parse_overrides(shlex.split(line)[2:]) == data  # "yes" / "3" stay strings, None stays None
+
+
+@pytest.mark.parametrize("command", ["train", "inference", "benchmark"])
+def test_panel_values_reach_their_own_fields(tmp_path: Path, command: str) -> None:
+    """Gradio passes values in widget order; BenchmarkConfig's top-level fields are split by nested sections."""
+    gr = pytest.importorskip("gradio")
+    from genomefactory.webui.app import CommandPanel
+
+    with gr.Blocks():
+        panel = CommandPanel(gr, command, COMMANDS[command], RunManager(tmp_path, 1), tmp_path)
+    assert [panel.by_key[s.key][0] for s in panel.specs] == panel.inputs
+    values = [to_widget_value(s) for s in panel.specs]
+    assert panel.preview(*values)[0].strip() in ("{}", "")  # defaults only: nothing differs
+
+
+def test_stopping_run_is_stopped_only_once_its_process_is_gone(tmp_path: Path) -> None:
+    fake = tmp_path / "fakepy"  # ignores SIGTERM for a moment, like a process saving a checkpoint
+    fake.write_text("#!/bin/sh\ntrap 'sleep 1; exit 143' TERM\necho up\nwhile true; do sleep 0.1; done\n")
+    fake.chmod(0o755)
+    mgr = RunManager(tmp_path, max_parallel=1, python=str(fake))
+    run = mgr.submit("x", "", None)
+    deadline = time.time() + 20
+    while not run.lines and time.time() < deadline:
+        time.sleep(0.05)
+    assert mgr.stop(run.id).endswith("stopping")
+    assert run.status == "stopping" and not run.done and run.proc is not None and run.proc.poll() is None
+    while not run.done and time.time() < deadline:
+        time.sleep(0.05)
+    assert run.status == "stopped" and run.returncode == 143 and run.proc.poll() is not None
