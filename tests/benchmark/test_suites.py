@@ -183,3 +183,14 @@ def test_overrides_and_bad_keys_fail_before_training() -> None:
 def test_examples_load(name: str) -> None:
     cfg = load_config(BenchmarkConfig, ROOT / "examples" / name)
     assert cfg.suites and cfg.models
+
+
+def test_custom_suite_follows_linked_task_folders(shared_data: Path, tmp_path: Path) -> None:
+    from genomefactory.benchmark.suites.custom import FolderSuite
+
+    root = tmp_path / "suite"
+    root.mkdir()
+    (root / "tata").symlink_to(shared_data / "gue/prom/prom_core_tata", target_is_directory=True)
+    (root / "loop").symlink_to(root, target_is_directory=True)  # a link loop must not hang or duplicate
+    tasks = FolderSuite().list_tasks(SuiteConfig(name="custom", path=str(root)))
+    assert [t.name for t in tasks] == ["tata"]

@@ -10,6 +10,7 @@ point group ``genomefactory.benchmarks``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..config import SuiteConfig
@@ -33,7 +34,7 @@ class FolderSuite(Suite):
     def list_tasks(self, cfg: SuiteConfig) -> list[BenchTask]:
         root = self._root(cfg)
         metric = cfg.metric or ("mse" if cfg.task_type == "regression" else "mcc")
-        folders = sorted({p.parent for p in root.rglob("test.csv")})
+        folders = _task_folders(root)
         if not folders:
             raise ValueError(f"custom suite folder {root} holds no task folder (a folder with test.csv)")
         tasks = []
@@ -51,3 +52,19 @@ class FolderSuite(Suite):
 
 
 register_suite(FolderSuite())
+
+
+def _task_folders(root: Path) -> list[Path]:
+    """Folders under ``root`` holding a test.csv; linked folders are followed (each real folder once)."""
+    found: set[Path] = set()
+    seen: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:  # a link loop or a folder linked twice
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        if "test.csv" in filenames:
+            found.add(Path(dirpath))
+    return sorted(found)
+
