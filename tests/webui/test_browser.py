@@ -153,11 +153,11 @@ def test_equivalent_yaml_and_cli_follow_the_form(page: Any) -> None:
     page.locator("#train-training-max_steps textarea").fill("17")
     page.locator("#train-data-path textarea").fill("my data/tata")
     page.locator("#train-data-path textarea").press("Tab")
-    _wait_for(page, "#train-yaml", "max_steps: 17")
-    _wait_for(page, "#train-yaml", "path: my data/tata")
+    page.wait_for_function("(v => v.includes('max_steps: 17') && v.includes('path: my data/tata'))"
+                           "(document.querySelector('#train-yaml textarea').value)", timeout=30_000)  # fmt: skip
     page.wait_for_function("(v => v.includes('max_steps=17') && v.includes('my data/tata'))"
-                           "(document.querySelector('#train-cli textarea').value)", timeout=15_000)  # fmt: skip
-    shown = yaml.safe_load(_text(page, "#train-yaml .cm-content"))
+                           "(document.querySelector('#train-cli textarea').value)", timeout=30_000)  # fmt: skip
+    shown = yaml.safe_load(page.locator("#train-yaml textarea").input_value())
     assert shown["training"]["max_steps"] == 17 and shown["data"]["path"] == "my data/tata"
     cli = shlex.split(page.locator("#train-cli textarea").input_value())
     assert cli[:2] == ["genomefactory-cli", "train"]

@@ -112,7 +112,10 @@ class CommandPanel:
         self.inputs = self._form()
         yaml0, cli0 = self.preview(*(to_widget_value(s) for s in self.specs))
         with gr.Accordion("Equivalent YAML and command line", open=False, elem_id=f"{name}-equivalent"):
-            self.yaml = gr.Code(yaml0, language="yaml", label="config.yaml", elem_id=f"{name}-yaml")
+            # a plain text box, not a code editor: the editor renders only the lines in view, so a long config
+            # was not all in the page (copying it or reading it back missed lines)
+            self.yaml = gr.Textbox(yaml0, label="config.yaml", elem_id=f"{name}-yaml", lines=12, max_lines=60,
+                                   interactive=False)  # fmt: skip
             self.cli = gr.Textbox(cli0, label=f"command line (or: genomefactory-cli {name} config.yaml)",
                                   elem_id=f"{name}-cli", interactive=False)  # fmt: skip
         with gr.Row():
