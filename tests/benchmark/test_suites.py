@@ -138,6 +138,9 @@ def test_custom_folder_suite_and_entry_point(tmp_path: Path, monkeypatch: pytest
         def list_tasks(self, cfg: SuiteConfig) -> list[Any]:
             return []
 
+        def prepare(self, task: Any, cfg: SuiteConfig, work_dir: Path) -> Any:
+            raise AssertionError("not called: the plugin lists no task")
+
     class EP:
         name = "myplugin"
 

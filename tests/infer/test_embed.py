@@ -35,8 +35,19 @@ class _Bag(nn.Module):
 
 
 class _BagFamily(ModelFamily):
+    """A test-only family around a hand-made module: only ``base`` is ever called."""
+
     def base(self, model: nn.Module) -> nn.Module:
         return model
+
+    def build(self, config: dict) -> nn.Module:  # type: ignore[type-arg]
+        raise AssertionError("not used")
+
+    def tiny_config(self) -> dict:  # type: ignore[type-arg]
+        raise AssertionError("not used")
+
+    def tokenizer(self, directory: object, config: dict) -> object:  # type: ignore[type-arg]
+        raise AssertionError("not used")
 
 
 def _bag_backbone() -> Backbone:

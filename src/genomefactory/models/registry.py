@@ -32,6 +32,7 @@ Contract of a family (what the trainer, inference engine and tests rely on):
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,7 +76,7 @@ class Backbone:
 
 
 @dataclass(frozen=True)
-class ModelFamily:
+class ModelFamily(ABC):
     """Spec of one model family. Subclasses override the methods; the fields describe the family."""
 
     name: str
@@ -93,11 +94,13 @@ class ModelFamily:
     extras: Mapping[str, Any] = field(default_factory=dict)
 
     # -- architecture ---------------------------------------------------------------------------------
+    @abstractmethod
     def build(self, config: dict[str, Any]) -> nn.Module:
-        raise NotImplementedError
+        """The full published model, randomly initialised, from a config dict."""
 
+    @abstractmethod
     def base(self, model: nn.Module) -> nn.Module:
-        raise NotImplementedError
+        """The headless backbone inside ``model``."""
 
     def encode(
         self, base: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
@@ -116,15 +119,17 @@ class ModelFamily:
     def max_tokens(self, config: dict[str, Any]) -> int:
         return int(config.get("max_position_embeddings", 512))
 
+    @abstractmethod
     def tiny_config(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """A tiny config of the real architecture (tests, demos)."""
 
     def published_config(self, variant: str) -> dict[str, Any]:
-        raise NotImplementedError(f"{self.name}: no published config for variant {variant!r}")
+        raise ValueError(f"{self.name}: no published config for variant {variant!r}; load it from a checkpoint")
 
     # -- tokenizer ------------------------------------------------------------------------------------
+    @abstractmethod
     def tokenizer(self, directory: Path | None, config: dict[str, Any]) -> Any:
-        raise NotImplementedError
+        """The checkpoint's tokenizer (``directory``) or the family's algorithmic one (``None``)."""
 
     # -- checkpoints ----------------------------------------------------------------------------------
     def read_config(self, directory: Path) -> dict[str, Any]:

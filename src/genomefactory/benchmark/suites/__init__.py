@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,17 +54,19 @@ class PreparedTask:
     notes: list[str] = field(default_factory=list)
 
 
-class Suite:
+class Suite(ABC):
     """Base class of a suite. Subclasses set ``name``/``title`` and implement the two methods."""
 
     name: str = ""
     title: str = ""
 
+    @abstractmethod
     def list_tasks(self, cfg: SuiteConfig) -> list[BenchTask]:
-        raise NotImplementedError
+        """The suite's tasks (name, group, metric, task type)."""
 
+    @abstractmethod
     def prepare(self, task: BenchTask, cfg: SuiteConfig, work_dir: Path) -> PreparedTask:
-        raise NotImplementedError
+        """Materialise one task as a train/dev/test folder under ``work_dir``."""
 
     def select(self, cfg: SuiteConfig) -> list[BenchTask]:
         """The tasks named in ``cfg.tasks`` (task names or group prefixes), in suite order."""
