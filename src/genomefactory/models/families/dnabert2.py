@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from transformers.modeling_outputs import BaseModelOutput, MaskedLMOutput
 
 from ..layers.alibi import alibi_bias, alibi_slopes
-from ..layers.varlen import Packed, pack, repad, unpad, varlen_attention
+from ..layers.varlen import Packed, pack, run_packed, varlen_attention
 from ..registry import ModelFamily, register
 from ..tokenizers import bpe_tokenizer, from_directory
 
@@ -223,15 +223,7 @@ class Dnabert2Model(nn.Module):
         p = pack(attention_mask)
         bias = alibi_bias(self.encoder.slopes, p.max_len, device=x.device, dtype=x.dtype)[None]
         p = p.with_attention(bias=bias, alibi_slopes=self.encoder.slopes)
-        h = unpad(x, p)
-        states = [h]
-        for layer in self.encoder.layer:
-            h = layer(h, p)
-            states.append(h)
-        if not output_hidden_states:
-            return BaseModelOutput(last_hidden_state=repad(h, p))
-        padded = tuple(repad(s, p) for s in states)
-        return BaseModelOutput(last_hidden_state=padded[-1], hidden_states=padded)
+        return run_packed(self.encoder.layer, x, p, output_hidden_states)  # type: ignore[no-any-return]
 
 
 class Dnabert2PredictionHeadTransform(nn.Module):

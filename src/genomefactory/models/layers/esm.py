@@ -36,7 +36,7 @@ from torch import Tensor, nn
 from transformers.modeling_outputs import BaseModelOutput, MaskedLMOutput
 
 from .rotary import RotaryEmbedding, apply_rotary
-from .varlen import Packed, pack, repad, unpad, varlen_attention
+from .varlen import Packed, pack, run_packed, varlen_attention
 
 __all__ = ["EsmForMaskedLM", "EsmModel", "EsmSpec", "esm_position_ids", "remap_esm_state"]
 
@@ -265,17 +265,8 @@ class EsmModel(nn.Module):
                                hidden_states=tuple(states) if output_hidden_states else None)  # fmt: skip
 
     def _forward_packed(self, x: Tensor, mask: Tensor, output_hidden_states: bool) -> BaseModelOutput:
-        p = pack(mask)
-        h = unpad(x, p)
-        states = [h]
-        for layer in self.encoder.layer:
-            h = layer(h, p)
-            states.append(h)
-        states[-1] = h = self.encoder.emb_layer_norm_after(h)
-        if not output_hidden_states:
-            return BaseModelOutput(last_hidden_state=repad(h, p))
-        padded = tuple(repad(s, p) for s in states)
-        return BaseModelOutput(last_hidden_state=padded[-1], hidden_states=padded)
+        return run_packed(self.encoder.layer, x, pack(mask), output_hidden_states,  # type: ignore[no-any-return]
+                          final=self.encoder.emb_layer_norm_after)
 
 
 class EsmLMHead(nn.Module):

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["ATTN_PATHS", "Packed", "flash_available", "pack", "repad", "set_attention_path", "unpad",
+__all__ = ["ATTN_PATHS", "Packed", "flash_available", "pack", "repad", "run_packed", "set_attention_path", "unpad",
            "varlen_attention"]  # fmt: skip
 
 ATTN_PATHS = ("padded", "packed")
@@ -87,6 +87,25 @@ def repad(x: Tensor, p: Packed, dense: bool = False) -> Tensor:
     out = x.new_zeros((p.batch * width, *x.shape[1:]))
     out = out.index_copy(0, p.dense_indices if dense else p.indices, x)
     return out.view(p.batch, width, *x.shape[1:])
+
+
+def run_packed(layers: nn.ModuleList, x: Tensor, p: Packed, output_hidden_states: bool,
+               final: nn.Module | None = None) -> Any:  # fmt: skip
+    """Embeddings ``x`` (batch, length, hidden) through ``layers`` on real tokens only, then ``final`` (a norm),
+    returned re-padded as a ``BaseModelOutput`` (padded positions zero; hidden states only when asked)."""
+    from transformers.modeling_outputs import BaseModelOutput
+
+    h = unpad(x, p)
+    states = [h]
+    for layer in layers:
+        h = layer(h, p)
+        states.append(h)
+    if final is not None:
+        states[-1] = h = final(h)
+    if not output_hidden_states:
+        return BaseModelOutput(last_hidden_state=repad(h, p))
+    padded = tuple(repad(s, p) for s in states)
+    return BaseModelOutput(last_hidden_state=padded[-1], hidden_states=padded)
 
 
 def flash_available(x: Tensor) -> bool:
