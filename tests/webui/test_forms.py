@@ -152,3 +152,17 @@ def test_stopping_run_is_stopped_only_once_its_process_is_gone(tmp_path: Path) -
     while not run.done and time.time() < deadline:
         time.sleep(0.05)
     assert run.status == "stopped" and run.returncode == 143 and run.proc.poll() is not None
+
+
+def test_shutdown_stops_running_and_queued_runs(tmp_path: Path) -> None:
+    fake = tmp_path / "fakepy"  # a long job
+    fake.write_text("#!/bin/sh\necho up\nwhile true; do sleep 0.1; done\n")
+    fake.chmod(0o755)
+    mgr = RunManager(tmp_path, max_parallel=1, python=str(fake))
+    running, queued = mgr.submit("x", "", None), mgr.submit("y", "", None)
+    deadline = time.time() + 20
+    while not running.lines and time.time() < deadline:
+        time.sleep(0.05)
+    assert mgr.shutdown(grace=5) == 2
+    assert running.proc is not None and running.proc.poll() is not None  # the process is gone, not orphaned
+    assert queued.status == "stopped" and queued.proc is None

@@ -280,7 +280,13 @@ def launch(cfg: WebUIConfig, block: bool = True) -> Any:
     if cfg.share:
         print("warning: share=true opens a public link: anyone with it can run commands on this machine")
     demo.queue(default_concurrency_limit=None)
-    _, url, _ = demo.launch(server_name=cfg.host, server_port=cfg.port or None, share=cfg.share,
-                            inbrowser=cfg.open_browser, prevent_thread_lock=not block,
-                            allowed_paths=[str(Path(os.path.abspath(cfg.workspace)))], quiet=not block)  # fmt: skip
+    try:
+        _, url, _ = demo.launch(server_name=cfg.host, server_port=cfg.port or None, share=cfg.share,
+                                inbrowser=cfg.open_browser, prevent_thread_lock=not block,
+                                allowed_paths=[str(Path(os.path.abspath(cfg.workspace)))], quiet=not block)  # fmt: skip
+    finally:
+        if block:  # the server has stopped (Ctrl-C): runs it started must not keep going
+            stopped = manager.shutdown()
+            if stopped:
+                print(f"stopped {stopped} run(s) started from the web UI")
     return demo, manager, url

@@ -159,6 +159,24 @@ class RunManager:
         threading.Thread(target=self._kill_later, args=(proc,), daemon=True).start()
         return f"{run.id}: stopping"
 
+    def shutdown(self, grace: float = 10.0) -> int:
+        """Stop every queued and running run and wait for their processes (the web UI is closing).
+
+        Returns how many runs were stopped; no run outlives the server that started it."""
+        with self._lock:
+            active = [r for r in self.runs.values() if r.status in ("queued", "running")]
+        for run in active:
+            self.stop(run.id)
+        for run in active:
+            if run.proc is not None:
+                try:
+                    run.proc.wait(grace)
+                except subprocess.TimeoutExpired:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(run.proc.pid, signal.SIGKILL)
+                    run.proc.wait()
+        return len(active)
+
     @staticmethod
     def _kill_later(proc: subprocess.Popen[str], grace: float = 10.0) -> None:
         try:
