@@ -34,3 +34,17 @@ def test_demo_end_to_end(tmp_path: Path, capsys) -> None:  # type: ignore[no-unt
     assert {"length", "gc", "label"} <= set(report["readouts"])
     assert report["readouts"]["length"]["n_significant"] > 0
     assert "metrics:" in out and "predictions:" in out and "model:" in out
+
+
+def test_every_output_has_a_manifest(tmp_path: Path) -> None:
+    """Training, prediction, embeddings, SAE and regression each record config, versions, inputs and seed."""
+    main(["--out", str(tmp_path / "demo"), "--epochs", "1"])
+    d = tmp_path / "demo"
+    manifests = [d / "run_lora/manifest.json", d / "predictions.csv.manifest.json",
+                 d / "interpret/embeddings.parquet.manifest.json", d / "interpret/sae/manifest.json",
+                 d / "interpret/interpretation/manifest.json"]  # fmt: skip
+    for m in manifests:
+        data = json.loads(m.read_text())
+        assert {"config", "versions", "inputs_sha256", "seed", "git_commit", "command"} <= set(data), m
+    pred = json.loads(manifests[1].read_text())
+    assert pred["command"] == "inference:predict" and len(pred["inputs_sha256"]) == 1

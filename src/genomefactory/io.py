@@ -14,7 +14,7 @@ import os
 import platform
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
@@ -83,9 +83,12 @@ def package_versions() -> dict[str, str]:
 
 
 def write_manifest(
-    run_dir: str | Path, config: dict[str, Any], inputs: list[str | Path], seed: int | None, command: str
+    run_dir: str | Path, config: dict[str, Any], inputs: Sequence[str | Path], seed: int | None, command: str,
+    name: str = "manifest.json",
 ) -> dict[str, Any]:
-    """Write ``manifest.json``: resolved config, package versions, input SHA-256s, seed, git commit."""
+    """Write ``run_dir/name``: resolved config, package versions, input SHA-256s, seed, git commit.
+
+    Under ``torchrun`` only global rank 0 writes it."""
     hashes: dict[str, str] = {}
     for p in inputs:
         path = Path(p)
@@ -101,5 +104,6 @@ def write_manifest(
         "git_commit": _git_commit(),
         "host": platform.node(),
     }
-    atomic_write_json(Path(run_dir) / "manifest.json", manifest)
+    if int(os.environ.get("RANK", "0")) == 0:
+        atomic_write_json(Path(run_dir) / name, manifest)
     return manifest

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError, dump_config, validate_dict
-from ..io import atomic_write_json, atomic_write_text
+from ..io import atomic_write_json, atomic_write_text, write_manifest
 from ..train.config import TrainConfig
 from .config import BenchmarkConfig, BenchmarkModel
 from .report import CellRecord, aggregate, score_of, write_reports
@@ -202,6 +202,7 @@ def run_benchmark(cfg: BenchmarkConfig) -> BenchmarkResult:
                         reused += not did and rec.status == "ok"
     agg = aggregate(cells, cfg)
     files, table = write_reports(out, agg, cells, cfg)
+    write_manifest(out, cfg.model_dump(mode="json"), [], None, "benchmark")
     return BenchmarkResult(out, cells, ran, reused, files, table)
 
 

@@ -7,6 +7,7 @@ each mode's dependencies load only when used). Sequences follow :mod:`genomefact
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
@@ -97,3 +98,14 @@ def run_inference(cfg: InferenceConfig) -> Any:
     from .predict import run_predict  # type: ignore[import-not-found,unused-ignore]
 
     return run_predict(cfg)
+
+
+def write_inference_manifest(cfg: InferenceConfig, output: Path) -> None:
+    """``<output>.manifest.json`` beside the output: resolved config, versions, input SHA-256s, seed, commit."""
+    from ..io import write_manifest
+
+    inputs = {"embed": [cfg.embed.input], "generate": [cfg.generate.prompt_file or ""],
+              "predict": [cfg.predict.input]}[cfg.mode]  # fmt: skip
+    seed = {"generate": cfg.generate.seed, "embed": cfg.embed.seed}.get(cfg.mode)
+    write_manifest(output.parent, cfg.model_dump(mode="json"), [i for i in inputs if i], seed,
+                   f"inference:{cfg.mode}", name=f"{output.name}.manifest.json")  # fmt: skip

@@ -39,7 +39,7 @@ from ..io import atomic_path
 from ..models.loading import ModelConfig, default_device, load_backbone
 from ..models.registry import Backbone
 from ..sequence import clean_sequence, read_fasta
-from .config import EmbedConfig, InferenceConfig
+from .config import EmbedConfig, InferenceConfig, write_inference_manifest
 from .pooling import pool
 from .store import PartStore, rows_to_table
 
@@ -362,6 +362,7 @@ def run_embed(cfg: InferenceConfig) -> EmbeddingResult:
     ranks.barrier()
     if ranks.rank != 0:
         rows = len(store.done_ids())
+    write_inference_manifest(cfg, Path(out))
     return EmbeddingResult(out, rows, embedded, skipped, windowed, backbone.hidden_size, time.perf_counter() - t0)
 
 

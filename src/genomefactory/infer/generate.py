@@ -26,7 +26,7 @@ from ..io import atomic_open
 from ..models.loading import default_device
 from ..models.registry import Backbone
 from ..sequence import clean_sequence, read_fasta
-from .config import GenerateConfig, InferenceConfig
+from .config import GenerateConfig, InferenceConfig, write_inference_manifest
 from .embed import load_for_inference, resolve_dtype
 
 __all__ = ["GenerationResult", "dna_token_mask", "generate_sequences", "run_generate", "sample_logits"]
@@ -186,4 +186,5 @@ def run_generate(cfg: InferenceConfig) -> GenerationResult:
         for header, seq in records:
             fh.write(f">{header}\n")
             fh.writelines(seq[i : i + 80] + "\n" for i in range(0, len(seq), 80))
+    write_inference_manifest(cfg, Path(out))
     return GenerationResult(out, records, time.perf_counter() - t0)

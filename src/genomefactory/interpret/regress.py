@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 from scipy import stats
 
+from ..io import write_manifest
 from .config import SAERegressionConfig
 from .readouts import compute_readouts
 from .sae import SparseAutoencoder
@@ -178,4 +179,6 @@ def run_sae_regression(cfg: SAERegressionConfig) -> RegressionResult:
                                          "top_units": _top_units(corr, cfg, z, y[:, j], table.frame)}  # fmt: skip
         per_unit.append(corr.assign(readout=str(name), significant=sig))
     out = write_report(Path(cfg.output), report, pd.concat(per_unit), z, readouts, cfg.figures)
+    inputs = [p for p in (cfg.embeddings, cfg.readouts_csv) if p]
+    write_manifest(Path(cfg.output), cfg.model_dump(mode="json"), inputs, cfg.seed, "sae_regression")
     return RegressionResult(out, report, time.perf_counter() - t0)

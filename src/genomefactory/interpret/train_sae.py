@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..io import atomic_write_json
+from ..io import atomic_write_json, write_manifest
 from ..models.loading import default_device
 from .config import SAEConfig, SAETrainConfig
 from .sae import SparseAutoencoder
@@ -143,4 +143,6 @@ def run_sae_train(cfg: SAETrainConfig) -> SAETrainResult:
     sae, metrics = train_sae(x, cfg.sae, cfg.steps, cfg.batch_size, cfg.lr, cfg.seed, device)
     out = sae.save(cfg.output)
     atomic_write_json(out / "metrics.json", metrics)
+    write_manifest(out, cfg.model_dump(mode="json"), [p for p in (cfg.embeddings, cfg.data_file) if p], cfg.seed,
+                   "sae_train")  # fmt: skip
     return SAETrainResult(out, metrics, time.perf_counter() - t0)
