@@ -86,8 +86,9 @@ def _log(page: Any, command: str) -> str:
 
 
 def _wait_for(page: Any, sel: str, needle: str, timeout_ms: int = 15_000) -> None:
+    # interval polling: requestAnimationFrame polling (the default) can stall in a headless page
     page.wait_for_function("([s, n]) => (document.querySelector(s)?.innerText || '').includes(n)", arg=[sel, needle],
-                           timeout=timeout_ms)  # fmt: skip
+                           timeout=timeout_ms, polling=200)  # fmt: skip
 
 
 def _watch(page: Any, command: str, while_running: Callable[[str, str], bool], limit_s: float = 80) -> tuple[bool, str]:
@@ -154,9 +155,9 @@ def test_equivalent_yaml_and_cli_follow_the_form(page: Any) -> None:
     page.locator("#train-data-path textarea").fill("my data/tata")
     page.locator("#train-data-path textarea").press("Tab")
     page.wait_for_function("(v => v.includes('max_steps: 17') && v.includes('path: my data/tata'))"
-                           "(document.querySelector('#train-yaml textarea').value)", timeout=30_000)  # fmt: skip
+                           "(document.querySelector('#train-yaml textarea').value)", timeout=30_000, polling=200)  # fmt: skip
     page.wait_for_function("(v => v.includes('max_steps=17') && v.includes('my data/tata'))"
-                           "(document.querySelector('#train-cli textarea').value)", timeout=30_000)  # fmt: skip
+                           "(document.querySelector('#train-cli textarea').value)", timeout=30_000, polling=200)  # fmt: skip
     shown = yaml.safe_load(page.locator("#train-yaml textarea").input_value())
     assert shown["training"]["max_steps"] == 17 and shown["data"]["path"] == "my data/tata"
     cli = shlex.split(page.locator("#train-cli textarea").input_value())
@@ -225,7 +226,7 @@ def test_stop_ends_a_running_job(server: Any, page: Any) -> None:
     before = set(manager.runs)
     page.locator("#train-run").click()
     page.wait_for_function("document.querySelector('#train-log textarea').value.includes('model nucleotide')",
-                           timeout=40_000)  # fmt: skip  # the job is at work
+                           timeout=40_000, polling=200)  # fmt: skip  # the job is at work
     assert _text(page, "#train-status").startswith("running")
     run = _new_run(manager, before)
     assert run.proc is not None
