@@ -165,7 +165,8 @@ class RunManager:
         Returns how many runs were stopped; no run outlives the server that started it."""
         with self._lock:
             active = [r for r in self.runs.values() if r.status in ("queued", "running")]
-        for run in active:
+        # queued runs first: once a running one is stopped, its worker would otherwise start the next in line
+        for run in sorted(active, key=lambda r: r.status != "queued"):
             self.stop(run.id)
         for run in active:
             if run.proc is not None:
