@@ -31,6 +31,7 @@ from torch import Tensor, nn
 from transformers.modeling_outputs import BaseModelOutput, MaskedLMOutput
 
 from ..layers.alibi import alibi_bias, alibi_slopes
+from ..layers.init import bert_init
 from ..layers.varlen import Packed, pack, run_packed, varlen_attention
 from ..registry import ModelFamily, register
 from ..tokenizers import bpe_tokenizer, from_directory
@@ -267,19 +268,7 @@ class Dnabert2ForMaskedLM(nn.Module):
         self.apply(self._init_weights)
 
     def _init_weights(self, module: nn.Module) -> None:
-        std = self.config.initializer_range
-        if isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, std=std)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            nn.init.normal_(module.weight, std=std)
-            if module.padding_idx is not None:
-                with torch.no_grad():
-                    module.weight[module.padding_idx].zero_()
-        elif isinstance(module, nn.LayerNorm):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
+        bert_init(module, self.config.initializer_range)
 
     def forward(
         self, input_ids: Tensor, attention_mask: Tensor | None = None, token_type_ids: Tensor | None = None,
