@@ -3,6 +3,8 @@
 Training: 2 ranks x batch 8 see the same samples per optimizer step as one process x batch 16 (accelerate shards
 each global batch of the seeded sampler), so with dropout off the metrics agree up to float rounding of the
 all-reduced gradients. Embedding: the merged output has every row once, in input order, equal to one process's.
+Benchmark sweep: each cell trains data parallel, rank 0 alone writes markers and reports, and the score equals a
+single-process sweep's.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genomefactory.config import load_config
+from genomefactory.benchmark.config import BenchmarkConfig
+from genomefactory.benchmark.run import run_benchmark
+from genomefactory.config import load_config, validate_dict
 from genomefactory.infer.config import InferenceConfig
 from genomefactory.infer.embed import run_embed
 from genomefactory.infer.store import read_embeddings
@@ -44,6 +48,15 @@ def _embed(inp: Path, out: Path) -> dict[str, Any]:
             "embed": {"input": str(inp), "output": str(out), "batch_size": 4, "chunk_size": 16, "progress": False}}  # fmt: skip
 
 
+def _sweep(gue: Path, out: Path, batch: int) -> dict[str, Any]:
+    return {"suites": [{"name": "gue", "path": str(gue), "tasks": ["prom/prom_core_tata"], "max_rows_per_split": 32}],
+            "models": [{"family": "nucleotide_transformer", "init": "tiny", "tiny_overrides": NO_DROPOUT}],
+            "methods": ["full"], "seeds": [5], "method": {"head_dropout": 0.0},
+            "training": {"epochs": 2, "batch_size": batch, "eval_batch_size": 8, "learning_rate": 1e-3,
+                         "logging_steps": 2, "group_by_length": False},
+            "output_dir": str(out)}  # fmt: skip
+
+
 @pytest.fixture
 def task(shared_data: Path, tmp_path: Path) -> tuple[Path, Path]:
     src, dst = shared_data / "gue/prom/prom_core_tata", tmp_path / "tata"
@@ -58,13 +71,14 @@ def task(shared_data: Path, tmp_path: Path) -> tuple[Path, Path]:
 
 
 @pytest.mark.skipif(TORCHRUN is None, reason="torchrun not installed")
-def test_torchrun_two_ranks_match_single_process(task: tuple[Path, Path], tmp_path: Path) -> None:
+def test_torchrun_two_ranks_match_single_process(task: tuple[Path, Path], tmp_path: Path, shared_data: Path) -> None:
     data, emb_in = task
     ddp = tmp_path / "ddp"
     ddp.mkdir()
     spec = {"train": [_train(data, ddp / "full", "full", 8, ddp / "cache"),
                       _train(data, ddp / "adapter", "adapter", 8, ddp / "cache")],
-            "embed": _embed(emb_in, ddp / "emb.parquet"), "out": str(ddp)}  # fmt: skip
+            "embed": _embed(emb_in, ddp / "emb.parquet"), "benchmark": _sweep(shared_data / "gue", ddp / "sweep", 8),
+            "out": str(ddp)}  # fmt: skip
     (ddp / "spec.json").write_text(json.dumps(spec))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     proc = subprocess.run([str(TORCHRUN), "--standalone", "--nproc_per_node", "2", str(WORKER),
@@ -104,3 +118,15 @@ def test_torchrun_two_ranks_match_single_process(task: tuple[Path, Path], tmp_pa
     assert a.frame["id"].tolist() == [f"seq{i:03d}" for i in range(37)] == b.frame["id"].tolist()
     assert a.frame["sequence"].tolist() == pd.read_csv(emb_in)["sequence"].tolist()
     np.testing.assert_array_equal(a.vectors, b.vectors)
+
+    sweep = run_benchmark(validate_dict(BenchmarkConfig, _sweep(shared_data / "gue", single / "sweep", 16)))
+    assert sweep.count("ok") == 1
+    want_score = sweep.cells[0].score
+    assert want_score is not None
+    for r in ranks:
+        (status, score), = r["benchmark"]["cells"]
+        assert status == "ok" and score == pytest.approx(want_score, abs=1e-4)
+    assert ranks[0]["benchmark"]["files"] and not ranks[1]["benchmark"]["files"]  # reports by rank 0 only
+    assert len(list((ddp / "sweep" / "cells").rglob("cell.json"))) == 1
+    assert json.loads(next((ddp / "sweep" / "cells").rglob("cell.json")).read_text())["score"] == pytest.approx(
+        want_score, abs=1e-4)

@@ -1,7 +1,9 @@
-"""Run by ``torchrun`` from ``test_torchrun.py``: train (full, cached adapter) and embed under data parallel.
+"""Run by ``torchrun`` from ``test_torchrun.py``: train (full, cached adapter), embed and run a benchmark sweep
+under data parallel.
 
-Argument: a JSON file ``{"train": [config overrides, ...], "embed": config overrides, "out": folder}``. Every rank
-writes ``<out>/rank<r>.json`` with what it saw (metrics, cache hits, result files, the embedding row count).
+Argument: a JSON file ``{"train": [config overrides, ...], "embed": config overrides, "benchmark": config,
+"out": folder}``. Every rank writes ``<out>/rank<r>.json`` with what it saw (metrics, cache hits, result files, the
+embedding row count, the sweep's cells).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from pathlib import Path
 
 import torch
 
-from genomefactory.config import load_config
+from genomefactory.benchmark.config import BenchmarkConfig
+from genomefactory.benchmark.run import run_benchmark
+from genomefactory.config import load_config, validate_dict
 from genomefactory.infer.config import InferenceConfig
 from genomefactory.infer.embed import run_embed
 from genomefactory.train.config import TrainConfig
@@ -31,6 +35,9 @@ def main(spec_path: str) -> None:
                                 "cache_hits": res.feature_cache_hits, "files": sorted(res.files)})  # fmt: skip
     emb = run_embed(load_config(InferenceConfig, None, spec["embed"]))
     report["embed"] = {"rows": emb.rows, "embedded": emb.embedded}
+    sweep = run_benchmark(validate_dict(BenchmarkConfig, spec["benchmark"]))
+    report["benchmark"] = {"cells": [[c.status, c.score] for c in sweep.cells], "ran": sweep.ran,
+                           "files": sorted(sweep.files)}  # fmt: skip
     (Path(spec["out"]) / f"rank{rank}.json").write_text(json.dumps(report))
 
 

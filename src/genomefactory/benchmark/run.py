@@ -8,6 +8,10 @@ directory), and the reports written by :mod:`genomefactory.benchmark.report`.
 A cell whose ``cell.json`` says ``ok`` with the same config hash is not run again; a failed cell is run again
 when ``retry_failed`` (the default); a failing cell is recorded and the sweep goes on. Progress lines on stdout
 look like ``[3/16] gue/tf/0 nucleotide_transformer lora seed=14: ok score=12.34 (4.1 s)`` (the web UI parses them).
+
+Under ``torchrun`` / ``accelerate launch`` every rank walks the same sweep and each cell's training runs data
+parallel through the trainer; rank 0 alone prepares task data, decides which cells to reuse (its decision is
+broadcast, so all ranks train the same cells), writes markers, reports and the manifest, and prints progress.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 import sys
 import time
@@ -24,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError, dump_config, validate_dict
+from ..dist import Ranks
 from ..io import atomic_write_json, atomic_write_text, write_manifest
 from ..train.config import TrainConfig
 from .config import BenchmarkConfig, BenchmarkModel
@@ -111,6 +117,14 @@ def _config_hash(train: dict[str, Any], prepared: PreparedTask) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
+def _reusable(marker: Path, config_hash: str | None, retry_failed: bool) -> CellRecord | None:
+    """The earlier record of this cell when it need not run again: same config and ok (or failed, not retried)."""
+    old = _load_cell(marker) if marker.is_file() else None
+    if old is None or old.config_hash != config_hash:
+        return None
+    return old if old.status == "ok" or (old.status == "failed" and not retry_failed) else None
+
+
 def _load_cell(path: Path) -> CellRecord | None:
     try:
         return CellRecord(**json.loads(path.read_text()))
@@ -132,14 +146,15 @@ def _efficiency(run_dir: Path, prepared: PreparedTask) -> tuple[float | None, fl
 
 
 def _run_cell(train: dict[str, Any], prepared: PreparedTask, record: CellRecord, cell_dir: Path,
-              keep_models: bool) -> CellRecord:  # fmt: skip
+              keep_models: bool, ranks: Ranks) -> CellRecord:  # fmt: skip
     import torch
 
     from ..train.finetune import run_train
 
     run_dir = cell_dir / "run"
-    if run_dir.exists():
+    if run_dir.exists() and ranks.main:
         shutil.rmtree(run_dir)  # a previous failed attempt: this folder belongs to the sweep
+    ranks.barrier()
     train = {**train, "data": {**train["data"], "path": str(prepared.folder)},
              "task": {"type": prepared.task.task_type, "num_labels": prepared.num_labels},
              "output_dir": str(run_dir), "overwrite": True}  # fmt: skip
@@ -155,13 +170,16 @@ def _run_cell(train: dict[str, Any], prepared: PreparedTask, record: CellRecord,
     record.samples_per_s, record.throughput_kbp_s = _efficiency(run_dir, prepared)
     if torch.cuda.is_available():
         record.peak_mem_gb = torch.cuda.max_memory_allocated() / 1e9
-    if not keep_models:
+    ranks.barrier()  # every rank has finished with the run folder
+    if not keep_models and ranks.main:
         for p in [run_dir / "model", *run_dir.glob("checkpoint-*")]:
             shutil.rmtree(p, ignore_errors=True)
     return record
 
 
 def _progress(i: int, total: int, rec: CellRecord, seconds: float, note: str = "") -> None:
+    if int(os.environ.get("RANK", "0")) != 0:
+        return
     score = f" score={rec.score:.2f}" if rec.score is not None else ""
     why = f" ({rec.error.splitlines()[0][:160]})" if rec.error and rec.status != "ok" else ""
     print(f"[{i}/{total}] {rec.cell_id()}: {rec.status}{note}{score}{why} ({seconds:.1f} s)", flush=True)
@@ -179,30 +197,38 @@ def run_benchmark(cfg: BenchmarkConfig) -> BenchmarkResult:
     """Run (or resume) the sweep and write the reports; returns every cell's record."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     out = Path(cfg.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "config.yaml", dump_config(cfg))
+    ranks = Ranks()
+    if ranks.main:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / "config.yaml", dump_config(cfg))
     _check_models(cfg)
     plan = _plan(cfg)
     per_task = sum(len(_methods(cfg, m)) for m in cfg.models) * len(cfg.seeds)
     total = per_task * sum(len(tasks) for _, _, tasks in plan)
-    print(f"benchmark: {total} cells ({sum(len(t) for _, _, t in plan)} tasks × {per_task} model/method/seed "
-          f"runs) in {out}", flush=True)  # fmt: skip
+    if ranks.main:
+        print(f"benchmark: {total} cells ({sum(len(t) for _, _, t in plan)} tasks × {per_task} model/method/seed "
+              f"runs) in {out}" + (f" ({ranks.world} ranks)" if ranks.world > 1 else ""), flush=True)  # fmt: skip
     cells: list[CellRecord] = []
     ran = reused = 0
     for scfg, suite, tasks in plan:
         for task in tasks:
-            prepared, prep_error = _prepare(suite, task, scfg, out / "data")
+            prepared, prep_error = ranks.share(_prepare(suite, task, scfg, out / "data") if ranks.main else (None, None))
             for model in cfg.models:
                 for method in _methods(cfg, model):
                     for seed in cfg.seeds:
                         rec, did = _one_cell(cfg, out, task, model, method, seed, prepared, prep_error,
-                                             len(cells) + 1, total)  # fmt: skip
+                                             len(cells) + 1, total, ranks)  # fmt: skip
                         cells.append(rec)
                         ran += did
                         reused += not did and rec.status == "ok"
+    cells = ranks.share(cells)  # every rank returns rank 0's records (the ones on disk)
     agg = aggregate(cells, cfg)
-    files, table = write_reports(out, agg, cells, cfg)
-    write_manifest(out, cfg.model_dump(mode="json"), [], None, "benchmark")
+    files: dict[str, Path] = {}
+    table = ""
+    if ranks.main:
+        files, table = write_reports(out, agg, cells, cfg)
+        write_manifest(out, cfg.model_dump(mode="json"), [], None, "benchmark")
+    ranks.barrier()
     return BenchmarkResult(out, cells, ran, reused, files, table)
 
 
@@ -220,7 +246,8 @@ def _prepare(suite: Any, task: BenchTask, scfg: Any, work: Path) -> tuple[Prepar
 
 
 def _one_cell(cfg: BenchmarkConfig, out: Path, task: BenchTask, model: BenchmarkModel, method: str, seed: int,
-              prepared: PreparedTask | None, prep_error: str | None, i: int, total: int) -> tuple[CellRecord, bool]:  # fmt: skip
+              prepared: PreparedTask | None, prep_error: str | None, i: int, total: int,
+              ranks: Ranks) -> tuple[CellRecord, bool]:  # fmt: skip
     label = model.display_name()
     rec = CellRecord(suite=task.suite, task=task.name, group=task.group, model=label, method=method, seed=seed,
                      metric=task.metric, status="skipped")  # fmt: skip
@@ -230,28 +257,30 @@ def _one_cell(cfg: BenchmarkConfig, out: Path, task: BenchTask, model: Benchmark
     if prepared is None or prepared.missing:
         rec.status = "failed" if prep_error else "skipped"
         rec.error = prep_error or "; ".join(prepared.missing if prepared else [])
-        atomic_write_json(marker, rec.to_dict())
+        if ranks.main:
+            atomic_write_json(marker, rec.to_dict())
         _progress(i, total, rec, 0.0)
         return rec, False
     train = _train_dict(cfg, model, method, seed)
     rec.config_hash = _config_hash(train, prepared)
-    old = _load_cell(marker) if marker.is_file() else None
-    same = old is not None and old.config_hash == rec.config_hash
-    if same and old is not None and (old.status == "ok" or (old.status == "failed" and not cfg.retry_failed)):
+    old = ranks.share(_reusable(marker, rec.config_hash, cfg.retry_failed) if ranks.main else None)
+    if old is not None:
         _progress(i, total, old, 0.0, " (finished earlier, reused)")
         return old, False
     start = time.perf_counter()
     try:
-        rec = _run_cell(train, prepared, rec, cell_dir, cfg.keep_models)
+        rec = _run_cell(train, prepared, rec, cell_dir, cfg.keep_models, ranks)
     except KeyboardInterrupt:
         raise
     except Exception as exc:
         rec.status = "failed"
         rec.error = f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_exc(limit=-4))
         if cfg.stop_on_error:
-            atomic_write_json(marker, rec.to_dict())
+            if ranks.main:
+                atomic_write_json(marker, rec.to_dict())
             raise
-    atomic_write_json(marker, rec.to_dict())
+    if ranks.main:
+        atomic_write_json(marker, rec.to_dict())
     _progress(i, total, rec, time.perf_counter() - start)
     sys.stdout.flush()
     return rec, True

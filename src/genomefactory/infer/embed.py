@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..dist import Ranks
 from ..io import atomic_path
 from ..models.loading import ModelConfig, default_device, load_backbone
 from ..models.registry import Backbone
@@ -272,47 +272,6 @@ class Embedder:
         return a["v"].numpy()  # type: ignore[no-any-return]
 
 
-class _Ranks:
-    """This process's place among ``torchrun`` workers; a single process is rank 0 of 1 and never synchronises."""
-
-    def __init__(self) -> None:
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        if self.world > 1:
-            import torch.distributed as dist
-
-            if not dist.is_initialized():
-                dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
-            self.world, self.rank = dist.get_world_size(), dist.get_rank()
-
-    def device(self, wanted: str | None) -> torch.device:
-        if wanted:
-            return torch.device(wanted)
-        if self.world > 1 and torch.cuda.is_available():
-            return torch.device("cuda", self.local_rank)
-        return default_device()
-
-    def barrier(self) -> None:
-        if self.world > 1:
-            import torch.distributed as dist
-
-            dist.barrier()
-
-    def total(self, values: list[int]) -> list[int]:
-        if self.world == 1:
-            return values
-        import torch.distributed as dist
-
-        on = torch.device("cuda", self.local_rank) if dist.get_backend() == "nccl" else torch.device("cpu")
-        t = torch.tensor(values, dtype=torch.long, device=on)
-        dist.all_reduce(t)
-        return [int(x) for x in t.tolist()]
-
-    def my_slice(self, n: int) -> slice:
-        return slice(n * self.rank // self.world, n * (self.rank + 1) // self.world)
-
-
 def run_embed(cfg: InferenceConfig) -> EmbeddingResult:
     """Embed ``cfg.embed.input`` into ``cfg.embed.output`` (streamed, resumable, sharded over torchrun ranks)."""
     import time
@@ -320,7 +279,7 @@ def run_embed(cfg: InferenceConfig) -> EmbeddingResult:
     e: EmbedConfig = cfg.embed
     t0 = time.perf_counter()
     out = Path(e.output)
-    ranks = _Ranks()
+    ranks = Ranks()
     store = PartStore(out)
     if e.pooling == "token" and out.suffix.lower() == ".npy":
         raise ValueError("embed.output: per-token embeddings (pooling: token) need a .parquet or .csv output")
@@ -331,7 +290,7 @@ def run_embed(cfg: InferenceConfig) -> EmbeddingResult:
     first_part = len(store.parts())  # new parts are numbered after an interrupted run's, so they sort after them
     ranks.barrier()  # nobody writes a part before every rank has read the existing ones
     backbone = load_for_inference(cfg.model, e.seed)
-    device = ranks.device(e.device)
+    device = ranks.device(e.device, default_device())
     emb = Embedder(backbone, e.pooling, e.layer, e.batch_size, e.window_tokens, e.window_overlap, device,
                    resolve_dtype(e.precision, device))  # fmt: skip
     info = {"model": cfg.model.model_dump(mode="json"), "family": backbone.family.name, "layer": e.layer,
