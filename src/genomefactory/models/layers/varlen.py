@@ -8,6 +8,9 @@ rows instead of ``batch x length``; only attention needs the sequence structure:
 
 - CUDA + ``flash_attn`` importable + fp16/bf16: ``flash_attn_varlen_func`` over the packed rows (ALiBi slopes
   passed to the kernel; its non-causal bias is ``-m_h |i - j|`` for equal query/key lengths, as DNABERT-2's).
+- CUDA + fp16/bf16 without ``flash_attn``, no bias (rotary models: NT v2) and no attention dropout: PyTorch's own
+  FlashAttention kernel for packed rows, ``torch.nn.attention.varlen.varlen_attn`` (torch >= 2.10), so the
+  padding-free path needs no extra package on a GPU.
 - otherwise: the packed q/k/v are scattered into (batch, heads, max_len, head_dim) with ``max_len`` the longest
   *real* sequence, attended with ``scaled_dot_product_attention`` under a key-padding mask (plus the ALiBi bias),
   and gathered back. That is per-sequence attention (no token sees another sequence or a pad) at the cost of
@@ -119,6 +122,17 @@ def flash_available(x: Tensor) -> bool:
     return True
 
 
+def _torch_varlen(x: Tensor, p: Packed, dropout_p: float) -> Any:
+    """PyTorch's packed FlashAttention when it applies to ``x`` (CUDA fp16/bf16, no bias, no dropout), else None."""
+    if not (x.is_cuda and x.dtype in (torch.float16, torch.bfloat16)) or p.bias is not None or dropout_p > 0:
+        return None
+    try:
+        from torch.nn.attention.varlen import varlen_attn
+    except ImportError:
+        return None
+    return varlen_attn
+
+
 def varlen_attention(q: Tensor, k: Tensor, v: Tensor, p: Packed, scale: float, dropout_p: float = 0.0) -> Tensor:
     """Attention within each sequence of the pack: q, k, v (total, heads, head_dim) -> (total, heads, head_dim).
 
@@ -132,6 +146,10 @@ def varlen_attention(q: Tensor, k: Tensor, v: Tensor, p: Packed, scale: float, d
                                              dropout_p=dropout_p, softmax_scale=scale, causal=False,
                                              alibi_slopes=slopes)  # fmt: skip
         return out
+    torch_varlen = _torch_varlen(q, p, dropout_p)
+    if torch_varlen is not None:
+        res: Tensor = torch_varlen(q, k, v, p.cu_seqlens, p.cu_seqlens, p.max_len, p.max_len, scale=scale)
+        return res
     qd, kd, vd = (repad(t, p, dense=True).transpose(1, 2) for t in (q, k, v))  # (batch, heads, max_len, d)
     mask: Any = p.bias
     if p.key_mask is not None:
