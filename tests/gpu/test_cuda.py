@@ -47,7 +47,7 @@ def test_cuda_forward_equals_cpu(family: str) -> None:
         bb.base.cuda()
         gpu = bb.family.encode(bb.base, enc["input_ids"].cuda(), enc["attention_mask"].cuda()).last_hidden_state
     real = enc["attention_mask"].bool()
-    torch.testing.assert_close(gpu.cpu()[real], cpu[real], atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(gpu.cpu()[real], cpu[real], atol=5e-4, rtol=5e-4)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

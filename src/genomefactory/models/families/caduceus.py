@@ -40,7 +40,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from tokenizers import normalizers
+from tokenizers import normalizers, processors
 from torch import Tensor, nn
 from transformers import PreTrainedTokenizerFast
 from transformers.modeling_outputs import MaskedLMOutput
@@ -74,6 +74,10 @@ def caduceus_tokenizer(model_max_length: int = 131072) -> PreTrainedTokenizerFas
                          eos_token="[SEP]")  # fmt: skip
     # the published tokenizer upper-cases; only a/c/g/t/n can change their id by it
     tok.backend_tokenizer.normalizer = normalizers.Sequence([normalizers.Replace(c.lower(), c) for c in "ACGTN"])
+    # a pair is ``A [SEP] B [SEP]`` as in the published build_inputs_with_special_tokens (all type ids 0)
+    tok.backend_tokenizer.post_processor = processors.TemplateProcessing(
+        single="$A [SEP]", pair="$A [SEP] $B:0 [SEP]:0", special_tokens=[("[SEP]", VOCAB["[SEP]"])]
+    )
     tok.complement_map = dict(enumerate(complement_map(len(VOCAB))))
     return tok
 
