@@ -2,7 +2,8 @@
 equivariant PS, implemented natively with the published parameter names (MODELS.md §2.3).
 
 Tokens: one per base, ids ``[CLS]0 [SEP]1 [BOS]2 [MASK]3 [PAD]4 [RESERVED]5 [UNK]6 A7 C8 G9 T10 N11`` (HyenaDNA's
-ids); input is upper-cased, ``[SEP]`` appended, batches padded on the **left**; other characters become ``[UNK]``.
+ids); input is upper-cased, ``[SEP]`` appended (a pair: ``A [SEP] B [SEP]``), batches padded on the **left**; other
+characters become ``[UNK]``.
 The model's vocabulary is padded to a multiple of 8 (16). Complement map: A<->T (7<->10), C<->G (8<->9), every
 other id maps to itself.
 
@@ -25,7 +26,8 @@ code lists mixer outputs without the residual instead; the residual stream is wh
 
 Padding: ``attention_mask`` zeroes padded positions inside every mixer (``layers/mamba.py``), so a left-padded
 sequence gets the same hidden states at its tokens as the sequence alone. The published model ignores masks;
-on unpadded input both agree. Checkpoints saved by transformers 4.38 omit tied duplicates (``mamba_rev.in_proj``,
+on unpadded input both agree (outputs checked against the authors' code: ``tests/models/test_caduceus_reference.py``).
+Checkpoints saved by transformers 4.38 omit tied duplicates (``mamba_rev.in_proj``,
 ``mamba_rev.out_proj``, the LM head); they are filled from their partners on load and omitted again on save.
 """
 
