@@ -158,3 +158,22 @@ def test_published_variants_are_fetched_at_the_fixed_revision(monkeypatch: pytes
         ("togethercomputer/evo-1-131k-base", "1.1_fix"),
         ("togethercomputer/evo-1-131k-base", "x"),
     ]
+
+
+def test_half_precision_cast_keeps_poles_and_residues_float32_like_the_published_loader() -> None:
+    """``to_bfloat16_except_poles_residues``: a bf16 pole 0.999 rounds to 1.0 (no decay over a long context)."""
+    model = _tiny()
+    filt = model.blocks[0].filter
+    with torch.no_grad():
+        filt.poles[..., 0], filt.poles[..., 1] = 0.9993, 0.0  # not representable in bf16
+    poles, residues = filt.poles.detach().clone(), filt.residues.detach().clone()
+    ids = torch.randint(60, 90, (2, 40))
+    with torch.no_grad():
+        want = model(ids).logits
+        model.to(torch.bfloat16)
+        assert filt.poles.dtype == filt.residues.dtype == torch.float32
+        assert torch.equal(filt.poles, poles) and torch.equal(filt.residues, residues)
+        assert filt.D.dtype == model.embedding_layer.weight.dtype == torch.bfloat16
+        got = model(ids).logits
+        assert FAM.generate(model, ids[:, :5], 3).shape == (2, 8)
+    torch.testing.assert_close(got, want, atol=0.3, rtol=0.05)  # bf16 rounding only

@@ -18,6 +18,8 @@ Conventions
 - Attention block: causal MHA with fused ``Wqkv`` (rows q|k|v), rotary (rotate-half, full head dim; positions
   divided by ``rotary_emb_scaling_factor`` when ``use_interpolated_rotary_pos_emb``, 16 for 131k), gated MLP.
 - RMSNorm: ``scale · x / (‖x‖₂ · d^{-1/2} + eps)`` (eps outside the root).
+- Precision: half-precision casts keep poles and residues float32, like the published loaders. Forward and
+  prefill/step outputs match ``togethercomputer/stripedhyena`` to ~1e-5 in float32 (tests/models/test_evo_reference.py).
 
 Generation API (what the inference engine calls)
 - ``EVO.generate(model, input_ids, max_new_tokens, sampler=None) -> Tensor``: (batch, L) unpadded prompts →
@@ -142,6 +144,18 @@ class _ModalFilter(nn.Module):
         radius, angle = 0.5 + 0.49 * torch.rand(d, n, 1), math.pi * torch.rand(d, n, 1)
         self.poles = nn.Parameter(torch.stack([radius * angle.cos(), radius * angle.sin()], dim=-1))
         self.residues = nn.Parameter(torch.randn(d, n, 1, 2) / n)
+
+    def _apply(self, fn: Callable[..., Any], recurse: bool = True) -> _ModalFilter:
+        """Dtype casts (``model.to(torch.bfloat16)``) leave poles and residues in float32, as the published
+        loaders do (``to_bfloat16_except_poles_residues``): a bf16 pole of modulus 0.999 rounds to 1.0 or 0.996,
+        and over thousands of positions the filter then decays nothing like the trained one."""
+        before = [p.data for p in (self.poles, self.residues)]
+        super()._apply(fn, recurse)
+        for p, old in zip((self.poles, self.residues), before, strict=True):
+            # the values from before the cast, not their rounding
+            if p.dtype in (torch.float16, torch.bfloat16):
+                p.data = old.to(device=p.device, dtype=torch.float32)
+        return self
 
     def _complex(self) -> tuple[Tensor, Tensor]:
         """(d, N) complex64 poles and residues (kept in float32 whatever the model dtype)."""
@@ -386,7 +400,9 @@ class EvoFamily(ModelFamily):
     def checkpoint_state(self, model: nn.Module, config: dict[str, Any]) -> dict[str, Tensor]:
         """Published layout: ``backbone.`` prefix, no ``unembed.weight`` when tied to the embedding."""
         tied = bool({**_COMMON, **config}.get("tie_embeddings", True))
-        return {f"backbone.{k}": v for k, v in model.state_dict().items() if not (tied and k == "unembed.weight")}
+        return {
+            f"backbone.{k}": v for k, v in model.state_dict().items() if not (tied and k == "unembed.weight")
+        }
 
     @torch.no_grad()
     def generate(
