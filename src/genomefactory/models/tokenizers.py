@@ -1,7 +1,8 @@
 """Offline tokenizer builders shared by the families (all return ``PreTrainedTokenizerFast``).
 
 - ``kmer_tokenizer``: Nucleotide Transformer style, non-overlapping 6-mers from the left of every run of
-  A/C/G/T; leftovers and other characters become single-character tokens; ``<cls>`` prepended.
+  A/C/G/T; leftovers and ``N`` become single-base tokens, a run of any other characters (IUPAC ambiguity codes)
+  becomes one ``<unk>`` as the published ``EsmTokenizer`` + ``vocab.txt`` gives it; ``<cls>`` prepended.
 - ``char_tokenizer``: one token per character (HyenaDNA, Caduceus), special tokens appended by a template.
 - ``byte_tokenizer``: token id = byte value (Evo).
 - ``bpe_tokenizer``: a BPE model trained on the fly on seeded random DNA (tiny DNABERT-2 / GenomeOcean models);
@@ -42,7 +43,8 @@ def _wrap(tok: Tokenizer, padding_side: str, **special: Any) -> PreTrainedTokeni
 def kmer_tokenizer(order: str, k: int = 6, model_max_length: int = 1000) -> PreTrainedTokenizerFast:
     vocab = kmer_vocab(order, k)
     tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Split(Regex(f"[ACGT]{{{k}}}|."), behavior="isolated")
+    # the published EsmTokenizer matches vocabulary tokens and maps each unmatched stretch to a single <unk>
+    tok.pre_tokenizer = pre_tokenizers.Split(Regex(f"[ACGT]{{{k}}}|[ACGTN]|[^ACGTN]+"), behavior="isolated")
     tok.post_processor = processors.TemplateProcessing(
         single="<cls> $A", pair="<cls> $A $B", special_tokens=[("<cls>", vocab["<cls>"])]
     )

@@ -45,9 +45,11 @@ class RotaryEmbedding(nn.Module):
         self.register_buffer("inv_freq", rotary_inv_freq(head_dim, base), persistent=True)
 
     def cos_sin(self, length: int, device: torch.device, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-        """(length, head_dim) cosine and sine tables, computed in float32 then cast."""
-        t = torch.arange(length, device=device, dtype=torch.float32)
-        freqs = torch.outer(t, self.inv_freq.to(device=device, dtype=torch.float32))
+        """(length, head_dim) cosine and sine tables, computed in float32 (float64 for float64 models) then cast."""
+        # half-precision angles would round positions > 256; float64 models get float64 tables as ESM's code does
+        work = torch.float64 if dtype == torch.float64 else torch.float32
+        t = torch.arange(length, device=device, dtype=work)
+        freqs = torch.outer(t, self.inv_freq.to(device=device, dtype=work))
         emb = torch.cat((freqs, freqs), dim=-1)
         return emb.cos().to(dtype), emb.sin().to(dtype)
 
