@@ -167,6 +167,18 @@ def test_kmer_tokenizer_matches_instadeep_algorithm(family: str, order: str) -> 
     assert tok.pad_token_id == 1 and tok.mask_token_id == 2 and tok.cls_token_id == 3
 
 
+@pytest.mark.parametrize(("family", "order"), [("nucleotide_transformer_v2", "v2"), ("nucleotide_transformer", "v1")])
+def test_run_of_ambiguity_codes_is_one_unk(family: str, order: str) -> None:
+    """The published EsmTokenizer maps each stretch of non-ACGTN characters to one <unk> (checked against
+    transformers' EsmTokenizer on the NT vocab.txt); one <unk> per character would shift every later position."""
+    fam = get_family(family)
+    tok = fam.tokenizer(None, fam.tiny_config())
+    v = _instadeep_vocab(order)
+    assert tok("ACGRYTACGTA")["input_ids"] == [v["<cls>"], v["A"], v["C"], v["G"], v["<unk>"], v["TACGTA"]]
+    assert tok("NRSWN")["input_ids"] == [v["<cls>"], v["N"], v["<unk>"], v["N"]]
+    assert tok("RACGTAC")["input_ids"] == [v["<cls>"], v["<unk>"], v["ACGTAC"]]
+
+
 def test_v1_and_v2_id_orders_differ() -> None:
     v1 = get_family("nucleotide_transformer").tokenizer(None, {})
     v2 = FAM.tokenizer(None, FAM.tiny_config())
