@@ -12,12 +12,16 @@ head dim) and a key-padding mask; ``x = x + W_o(SiLU(x₁) ⊙ x₂)`` where ``[
 final ``emb_layer_norm_after``. Embeddings are multiplied by the attention mask. LM head: dense → GELU → LN →
 decoder + bias.
 
+Checked numerically against a rebuild of the hub ``modeling_esm.py`` (transformers 4.32 ESM + the SwiGLU edits) and
+tokenizer: ``tests/models/test_nt_v2_reference.py``.
+
 Shapes: ``input_ids``/``attention_mask`` (batch, length), hidden states (batch, length, hidden); batches are
 padded on the right (positions are 0..L-1, so padding never shifts a real token). ``attn_path = "packed"`` on
 the encoder runs the layers on real tokens only (:mod:`genomefactory.models.layers.varlen`): rotary positions
 restart at 0 in every sequence and no token attends across sequences; it equals the padded path to float
 rounding. Tokenizer: non-overlapping 6-mers from the left of every A/C/G/T run, leftovers and N as single bases,
-``<cls>`` prepended, **v2 id order** (``<unk>0 <pad>1 <mask>2 <cls>3 <eos>4 <bos>5``, k-mers 6..4101,
+a run of other IUPAC codes as one ``<unk>`` (as the published ``EsmTokenizer``), ``<cls>`` prepended, no
+``<eos>``, **v2 id order** (``<unk>0 <pad>1 <mask>2 <cls>3 <eos>4 <bos>5``, k-mers 6..4101,
 ``A T C G N`` 4102..4106).
 """
 
