@@ -5,15 +5,19 @@ parameter names (``hyena.backbone.*``, ``lm_head.weight``); no remote code. See 
 
 Conventions
 - Tokens: one per character, ids ``[CLS]0 [SEP]1 [BOS]2 [MASK]3 [PAD]4 [RESERVED]5 [UNK]6 A7 C8 G9 T10 N11``;
-  the tokenizer appends ``[SEP]`` (no ``[CLS]``), pads on the **left**, and is case-sensitive like the
-  published one (genomefactory upper-cases sequences when it reads them). The embedding table has 16 rows
-  (12 padded to a multiple of 8).
+  the tokenizer appends ``[SEP]`` (no ``[CLS]``; a pair is ``A [SEP] B [SEP]``; ``[SEP]`` is also the eos
+  token), pads on the **left**, and is case-sensitive like the published ``tokenization_hyena.py`` (lowercase
+  bases are ``[UNK]``; genomefactory upper-cases sequences when it reads them). The embedding table has 16
+  rows (12 padded to a multiple of 8).
 - Shapes: hidden states are (batch, length, d_model); the Hyena operator works channels-first (batch, d, length).
 - Length: at most ``max_seq_len`` tokens (the implicit filter's positional table ``pos_emb.z`` has that many rows;
   it is stored in the checkpoint and loaded, never recomputed).
 - Padding: the model is causal, so a left-padded batch is rotated to put each sequence at position 0 before the
   forward pass and rotated back afterwards (``layers.fftconv.align_left``): the hidden states of real tokens are
   exactly those of the sequence alone. The published code instead lets the pads flow into the sequence.
+- ``hidden_states``: embeddings, blocks 1..n-1, final-normed output (n+1, the registry contract); the published
+  code returns n+2, adding the last block's raw output before ``ln_f``. ``embed_dropout`` is never applied (as in
+  the published ``-hf`` forward; the original training code dropped the embeddings).
 - Pooling default ``mean``: every position of a causal model carries a prefix summary; averaging the real positions
   (the ``pool`` mode of the HyenaDNA fine-tuning recipes) is more stable than the single last token.
 - Generation: no recurrent state; :meth:`HyenaDNAFamily.generate` re-runs the full causal forward per new token.
@@ -35,6 +39,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from tokenizers import processors
 from torch import Tensor, nn
 from transformers.modeling_outputs import BaseModelOutputWithNoAttention, CausalLMOutput
 
@@ -82,6 +87,10 @@ def _settings(config: dict[str, Any]) -> dict[str, Any]:
     s = {k: config.get(k, v) for k, v in _DEFAULTS.items()}
     if s["d_inner"] is None:
         s["d_inner"] = 4 * int(s["d_model"])
+    if int(s["short_filter_order"]) != 3:
+        # the published operator hard-codes padding=2 for this conv: only width 3 is causal and length-preserving
+        raise ValueError(f"HyenaDNA config: short_filter_order={s['short_filter_order']} is not supported (the "
+                         "published code is only correct for 3, the value of every released checkpoint)")  # fmt: skip
     if int(s["hyena_order"]) != 2:
         raise ValueError(
             f"HyenaDNA config: hyena_order={s['hyena_order']} is not supported (published models use 2)"
@@ -222,7 +231,7 @@ class _Backbone(nn.Module):
     def __init__(self, s: dict[str, Any]) -> None:
         super().__init__()
         self.embeddings = _Embeddings(s)
-        self.dropout = nn.Dropout(float(s["embed_dropout"]))
+        self.dropout = nn.Dropout(float(s["embed_dropout"]))  # kept for parity; unused, as published
         self.layers = nn.ModuleList(_Block(s) for _ in range(int(s["n_layer"])))
         self.ln_f = nn.LayerNorm(int(s["d_model"]), eps=float(s["layer_norm_epsilon"]))
 
@@ -243,7 +252,8 @@ class HyenaDNAModel(nn.Module):
     ) -> BaseModelOutputWithNoAttention:
         ids, shifts = align_left(input_ids, attention_mask)
         bb = self.backbone
-        h = bb.dropout(bb.embeddings.word_embeddings(ids))
+        # no embedding dropout: the published -hf forward never applies backbone.dropout
+        h = bb.embeddings.word_embeddings(ids)
         states = [h]
         for layer in bb.layers:
             h = layer(h)
@@ -330,9 +340,15 @@ class HyenaDNAFamily(ModelFamily):
 
     def tokenizer(self, directory: Path | None, config: dict[str, Any]) -> Any:
         # the published tokenizer is remote code; its vocabulary is fixed, so it is rebuilt here offline
-        return char_tokenizer(hyena_vocab(), "$A [SEP]", "left", self.max_tokens(config), unk_token="[UNK]",
-                              pad_token="[PAD]", sep_token="[SEP]", cls_token="[CLS]", mask_token="[MASK]",
-                              bos_token="[BOS]")  # fmt: skip
+        tok = char_tokenizer(hyena_vocab(), "$A [SEP]", "left", self.max_tokens(config), unk_token="[UNK]",
+                             pad_token="[PAD]", sep_token="[SEP]", cls_token="[CLS]", mask_token="[MASK]",
+                             bos_token="[BOS]", eos_token="[SEP]")  # fmt: skip
+        # a pair is ``A [SEP] B [SEP]`` as the published build_inputs_with_special_tokens writes it
+        sep = [("[SEP]", hyena_vocab()["[SEP]"])]
+        tok.backend_tokenizer.post_processor = processors.TemplateProcessing(
+            single="$A [SEP]", pair="$A [SEP] $B:0 [SEP]:0", special_tokens=sep
+        )
+        return tok
 
     def remap_state_dict(self, state: dict[str, Tensor], model: nn.Module) -> dict[str, Tensor]:
         # the checkpoint stores the shared activation frequency once, under slot 1; our state dict names all three
