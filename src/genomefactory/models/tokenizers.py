@@ -80,14 +80,18 @@ def byte_tokenizer(model_max_length: int, pad_id: int = 1, eos_id: int = 0) -> P
 def bpe_tokenizer(
     vocab_size: int, special_tokens: list[str], cls: str | None, sep: str | None, seed: int = 0,
     model_max_length: int = 512, padding_side: str = "right", corpus_bases: int = 200_000,
+    alphabet: str = "ACGTN",
 ) -> PreTrainedTokenizerFast:
-    """A DNA BPE tokenizer trained on seeded random sequences (deterministic for a given seed)."""
+    """A DNA BPE tokenizer trained on seeded random sequences (deterministic for a given seed).
+
+    ``alphabet``: the single characters that get their own token; any other character becomes the unknown token.
+    """
     rng = random.Random(seed)
     corpus = ["".join(rng.choice("ACGT") for _ in range(1000)) for _ in range(max(1, corpus_bases // 1000))]
     tok = Tokenizer(models.BPE(unk_token=special_tokens[0]))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=special_tokens, show_progress=False,
-                                  initial_alphabet=list("ACGTN"))  # fmt: skip
+                                  initial_alphabet=list(alphabet))  # fmt: skip
     tok.train_from_iterator(corpus, trainer=trainer)
     template = " ".join(x for x in (cls, "$A", sep) if x)
     specials = [(t, tok.token_to_id(t)) for t in (cls, sep) if t]

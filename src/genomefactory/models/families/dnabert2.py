@@ -14,8 +14,13 @@ rounding.
 
 Shapes: ``input_ids``/``attention_mask`` (batch, length), hidden states (batch, length, hidden). Batches are
 padded on the right; as in the published model, hidden states are exactly zero at padded positions.
-Tokenizer: BPE (``[UNK]0 [CLS]1 [SEP]2 [PAD]3 [MASK]4``, ``[CLS] … [SEP]``), read from the checkpoint's
-``tokenizer.json``; tiny models train one on seeded random DNA.
+MLM loss as published: only positions whose label is > 0 are scored (so -100 and also 0 = [UNK] are skipped).
+Tokenizer: BPE (``[UNK]0 [CLS]1 [SEP]2 [PAD]3 [MASK]4``, ``[CLS] A [SEP]`` and ``[CLS] A [SEP] B [SEP]`` with B's
+token type 1; only A/C/G/T are single tokens, so N, lowercase and IUPAC codes are one [UNK] per character), read
+from the checkpoint's ``tokenizer.json``; tiny models train one of the same layout on seeded random DNA.
+
+Cross-checked numerically against the published ``bert_layers.py`` (PyTorch attention path) and tokenizer:
+``tests/models/test_dnabert2_reference.py`` (fp32 max |diff| < 1e-6, fp64 ~1e-15).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from tokenizers import processors
 from torch import Tensor, nn
 from transformers.modeling_outputs import BaseModelOutput, MaskedLMOutput
 
@@ -40,8 +46,9 @@ __all__ = ["DNABERT2", "Dnabert2Config", "Dnabert2ForMaskedLM", "Dnabert2Model"]
 
 _SPECIALS = ["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"]
 _REQUIRED = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")
-# Published values (MODELS.md §2.2); the published config.json lacks model_type/architectures, and any optional
-# field it omits takes the value the original BertConfig class would have given it.
+# Published values (MODELS.md §2.2). The published config.json says model_type "bert" but its classes come from
+# auto_map (bert_layers.py), so native BERT cannot read it; any optional field it omits (pad_token_id) takes the
+# value the transformers 4.28 BertConfig it was written with would have given it.
 _PUBLISHED: dict[str, Any] = dict(
     vocab_size=4096, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
     max_position_embeddings=512, alibi_starting_size=512, type_vocab_size=2, hidden_act="gelu",
@@ -49,6 +56,7 @@ _PUBLISHED: dict[str, Any] = dict(
     initializer_range=0.02,
 )  # fmt: skip
 _OPTIONAL = {k: v for k, v in _PUBLISHED.items() if k not in _REQUIRED}
+_HEAD_LN_EPS = 1e-12
 
 
 @dataclass(frozen=True)
@@ -231,7 +239,8 @@ class Dnabert2PredictionHeadTransform(nn.Module):
     def __init__(self, cfg: Dnabert2Config) -> None:
         super().__init__()
         self.dense = nn.Linear(cfg.hidden_size, cfg.hidden_size)
-        self.LayerNorm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
+        # the published head hard-codes eps 1e-12 whatever config.layer_norm_eps says
+        self.LayerNorm = nn.LayerNorm(cfg.hidden_size, eps=_HEAD_LN_EPS)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.LayerNorm(F.gelu(self.dense(x)))  # type: ignore[no-any-return]
@@ -277,9 +286,28 @@ class Dnabert2ForMaskedLM(nn.Module):
         out = self.bert(input_ids, attention_mask, token_type_ids, output_hidden_states=output_hidden_states)
         logits = self.cls(out.last_hidden_state)
         loss = None
-        if labels is not None:  # -100 = position not scored, the usual MLM convention
-            loss = F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100)
+        if labels is not None:
+            # As published: only positions with a label > 0 are scored, so -100 (the usual convention) and also
+            # 0 ([UNK]) are skipped; logits are still returned at every position.
+            scored = labels.flatten() > 0
+            wide = torch.promote_types(logits.dtype, torch.float32)  # half precision up, float64 kept
+            loss = F.cross_entropy(logits.flatten(0, 1)[scored].to(wide), labels.flatten()[scored])
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states)
+
+
+def _tiny_tokenizer(vocab_size: int, max_len: int) -> Any:
+    """A BPE trained on seeded random DNA, laid out like the published tokenizer.json: only A/C/G/T have single
+    tokens (N, lowercase and IUPAC codes are one [UNK] each), pairs are ``[CLS] A [SEP] B [SEP]`` with B's token
+    type 1, and no decoder (decode joins tokens with spaces)."""
+    tok = bpe_tokenizer(vocab_size, _SPECIALS, cls="[CLS]", sep="[SEP]", seed=0, model_max_length=max_len,
+                        padding_side="right", alphabet="ACGT")  # fmt: skip
+    backend = tok.backend_tokenizer
+    backend.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", tok.cls_token_id), ("[SEP]", tok.sep_token_id)],
+    )  # fmt: skip
+    backend.decoder = None
+    return tok
 
 
 class DnaBert2Family(ModelFamily):
@@ -304,15 +332,15 @@ class DnaBert2Family(ModelFamily):
 
     def read_config(self, directory: Path) -> dict[str, Any]:
         raw = super().read_config(directory)
-        # the published file names its classes only through auto_map (no model_type/architectures)
+        # keep only our fields: the published file also carries BERT-isms (position_embedding_type, use_cache, ...)
+        # that bert_layers.py never reads
         config = {k: v for k, v in raw.items() if k in Dnabert2Config.__dataclass_fields__}
         return asdict(Dnabert2Config.from_dict(config))
 
     def tokenizer(self, directory: Path | None, config: dict[str, Any]) -> Any:
         max_len = self.max_tokens(config)
         if directory is None:
-            return bpe_tokenizer(int(config["vocab_size"]), _SPECIALS, cls="[CLS]", sep="[SEP]", seed=0,
-                                 model_max_length=max_len, padding_side="right")  # fmt: skip
+            return _tiny_tokenizer(int(config["vocab_size"]), max_len)
         tok = from_directory(directory, padding_side="right")
         vocab = tok.get_vocab()
         absent = [t for t in _SPECIALS if t not in vocab]
