@@ -138,8 +138,9 @@ def test_tiny_tokenizer_ids_and_template() -> None:
 
 
 def _write_published_checkpoint(directory: Path) -> dict[str, torch.Tensor]:
-    """A tiny checkpoint laid out like the hub repo: config.json with model_type "bert" but classes only in
-    auto_map, pytorch_model.bin with the tied matrix under both names, the tokenizer's tokenizer.json."""
+    """A tiny checkpoint laid out like the hub repo (current revision): config.json without model_type or
+    pad_token_id (classes only in auto_map), pytorch_model.bin with the tied matrix under both names, the
+    tokenizer's tokenizer.json."""
     cfg = FAM.tiny_config()
     g = torch.Generator().manual_seed(1)
     state = {k: torch.randn(s, generator=g) for k, s in published_manifest(**_tiny_shapes()).items()}
@@ -147,8 +148,8 @@ def _write_published_checkpoint(directory: Path) -> dict[str, torch.Tensor]:
     directory.mkdir(parents=True, exist_ok=True)
     torch.save(state, directory / "pytorch_model.bin")
     published = {k: v for k, v in cfg.items() if k not in ("initializer_range",)}
-    published.update({"model_type": "bert", "architectures": ["BertForMaskedLM"],
-                      "auto_map": {"AutoConfig": "configuration_bert.BertConfig",
+    published.pop("pad_token_id")
+    published.update({"auto_map": {"AutoConfig": "configuration_bert.BertConfig",
                                    "AutoModelForMaskedLM": "bert_layers.BertForMaskedLM"},
                       "classifier_dropout": None, "position_embedding_type": "absolute", "use_cache": True,
                       "torch_dtype": "float32", "transformers_version": "4.28.0"})  # fmt: skip
@@ -164,8 +165,9 @@ def test_load_published_layout_strict(tmp_path: Path) -> None:
     for k, v in state.items():
         assert torch.equal(ours[k], v), k
     assert bb.model.cls.predictions.decoder.weight is bb.model.bert.embeddings.word_embeddings.weight
-    # as published, the file claims native BERT; the family must not be misled by it
-    assert json.loads((tmp_path / "ckpt" / "config.json").read_text())["model_type"] == "bert"
+    assert "model_type" not in json.loads((tmp_path / "ckpt" / "config.json").read_text())
+    # the hub's PretrainedConfig-based class leaves the omitted pad_token_id None: no padding_idx
+    assert bb.model.bert.embeddings.word_embeddings.padding_idx is None
     assert bb.tokenizer.pad_token_id == 3 and bb.tokenizer("ACGT")["input_ids"][0] == 1
 
 

@@ -3,15 +3,19 @@
 How the fixture was produced (scripts kept outside the repo, /work/scratch/ref_dnabert2/make_golden.py):
 
 - Model: ``bert_layers.py`` + ``bert_padding.py`` + ``configuration_bert.py`` of the hub repo
-  ``zhihan1996/DNABERT-2-117M`` as uploaded by its author (commit 634202c1 "Upload 9 files", 2023-06-26, found
-  mirrored in GitHub ``ashal-ali/CS224N_DNABERT2``), run unpatched on transformers 5.24 / torch CPU. triton is not
-  installed, so ``flash_attn_qkvpacked_func`` is None and the published PyTorch attention path runs (scores + ALiBi
-  + ``-10000`` key-padding mask, unpadded tokens). Our model (the config in the metadata: 6 heads so the slopes
+  ``zhihan1996/DNABERT-2-117M`` at its author's last revision d064dec (2024-03-18; the hub history is mirrored in
+  GitHub ``ashal-ali/CS224N_DNABERT2``), on transformers 5.24 / torch CPU. One patch, in ``configuration_bert.py``:
+  default ``is_decoder=False`` and ``pad_token_id=None``, which transformers 4.x ``PretrainedConfig`` supplied and
+  5.x does not (so, as on the hub, the word embeddings have no ``padding_idx``). triton is not installed, so
+  ``flash_attn_qkvpacked_func`` is None and the published PyTorch attention path runs (scores + ALiBi + ``-10000``
+  key-padding mask, unpadded tokens). The first upload (634202c1, 2023-06-26) gives the same forward outputs. Our
+  model (the config in the metadata: 6 heads so the slopes
   take the non-power-of-two order the 12-head checkpoint uses; sequence length 24 > ``alibi_starting_size`` 16 so
   the reference rebuilds its ALiBi table; seed 0, every parameter moved by 0.1·N(0,1), q/k rows of ``Wqkv`` ×3)
   was loaded into the reference ``BertForMaskedLM`` with ``strict=True`` and no key conversion. Stored outputs
-  are the reference's: embeddings, every layer (unpadded states re-padded with zeros), logits, the MLM loss,
-  a batch of one without an attention mask, and the last hidden state in float64.
+  are the reference's: embeddings, every layer (unpadded states re-padded with zeros), logits, the MLM loss and
+  the gradient it gives the word embeddings (an [UNK] in the input), a batch of one without an attention mask,
+  and the last hidden state in float64.
 - Tokens: the published ``tokenizer.json`` through ``PreTrainedTokenizerFast`` with its ``tokenizer_config.json``
   (what ``AutoTokenizer`` builds). Only its layout is stored (no vocabulary), plus its ids on strings whose ids do
   not depend on the learned merges (single A/C/G/T separated by characters outside the vocabulary).
@@ -69,6 +73,7 @@ def test_every_hidden_state_and_logits_equal_the_reference(golden: Golden, model
         torch.testing.assert_close(out.hidden_states[i][real], t[f"hidden_states.{i}"][real], atol=ATOL, rtol=0)
     # padded positions: exactly zero in the published last hidden state, and the head's output on zeros
     torch.testing.assert_close(out.hidden_states[-1], t["last_hidden_state"], atol=ATOL, rtol=0)
+    assert (out.hidden_states[-1][~real] == 0).all()
     torch.testing.assert_close(out.logits, t["logits"], atol=ATOL, rtol=0)
     with torch.no_grad():
         alone = model(input_ids=t["input_ids"][:1, :20]).logits  # no attention mask at all
@@ -82,6 +87,18 @@ def test_mlm_loss_scores_only_positive_labels_as_published(golden: Golden, model
     with torch.no_grad():
         loss = model(**_inputs(t), labels=labels).loss
     torch.testing.assert_close(loss.reshape(1), t["mlm_loss"], atol=ATOL, rtol=0)
+
+
+def test_mlm_gradient_equals_the_reference(golden: Golden, model: torch.nn.Module) -> None:
+    # through the whole backward pass and the tied decoder; the [UNK] row (id 0, in the input) must get its
+    # gradient too, as the published config leaves pad_token_id unset (no padding_idx)
+    t, _ = golden
+    m = copy.deepcopy(model)
+    m(**_inputs(t), labels=t["labels"]).loss.backward()
+    grad = m.bert.embeddings.word_embeddings.weight.grad
+    assert grad is not None and (t["input_ids"] == 0).any()
+    assert t["grad.word_embeddings"][0].abs().sum() > 0
+    torch.testing.assert_close(grad, t["grad.word_embeddings"], atol=ATOL, rtol=0)
 
 
 def test_float64_forward_equals_the_reference_to_rounding(golden: Golden, model: torch.nn.Module) -> None:

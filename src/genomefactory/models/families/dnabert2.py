@@ -46,13 +46,15 @@ __all__ = ["DNABERT2", "Dnabert2Config", "Dnabert2ForMaskedLM", "Dnabert2Model"]
 
 _SPECIALS = ["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"]
 _REQUIRED = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")
-# Published values (MODELS.md §2.2). The published config.json says model_type "bert" but its classes come from
-# auto_map (bert_layers.py), so native BERT cannot read it; any optional field it omits (pad_token_id) takes the
-# value the transformers 4.28 BertConfig it was written with would have given it.
+# Published values (MODELS.md §2.2). The hub's config.json (revision of 2024-02-22 on; the first upload also said
+# model_type "bert") names its classes only through auto_map, and its configuration_bert.BertConfig derives from
+# PretrainedConfig, so the one field the file omits, pad_token_id, is None there: no padding_idx in the word
+# embeddings (the first upload derived from BertConfig and got 0). Forward outputs are the same either way; only
+# the gradient of the [UNK] row (id 0) differs.
 _PUBLISHED: dict[str, Any] = dict(
     vocab_size=4096, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
     max_position_embeddings=512, alibi_starting_size=512, type_vocab_size=2, hidden_act="gelu",
-    hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.0, layer_norm_eps=1e-12, pad_token_id=0,
+    hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.0, layer_norm_eps=1e-12, pad_token_id=None,
     initializer_range=0.02,
 )  # fmt: skip
 _OPTIONAL = {k: v for k, v in _PUBLISHED.items() if k not in _REQUIRED}
@@ -73,7 +75,7 @@ class Dnabert2Config:
     hidden_dropout_prob: float = 0.1
     attention_probs_dropout_prob: float = 0.0
     layer_norm_eps: float = 1e-12
-    pad_token_id: int = 0
+    pad_token_id: int | None = None
     initializer_range: float = 0.02
 
     @classmethod
@@ -95,7 +97,7 @@ class Dnabert2Config:
 class Dnabert2Embeddings(nn.Module):
     def __init__(self, cfg: Dnabert2Config) -> None:
         super().__init__()
-        # padding_idx as in the original BERT embedding: that row receives no gradient
+        # padding_idx (a row that receives no gradient) only when the config names one; see _PUBLISHED
         self.word_embeddings = nn.Embedding(cfg.vocab_size, cfg.hidden_size, padding_idx=cfg.pad_token_id)
         self.token_type_embeddings = nn.Embedding(cfg.type_vocab_size, cfg.hidden_size)
         self.LayerNorm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
