@@ -7,14 +7,9 @@ characters become ``[UNK]``.
 The model's vocabulary is padded to a multiple of 8 (16). Complement map: A<->T (7<->10), C<->G (8<->9), every
 other id maps to itself.
 
-Architecture: embedding -> ``n_layer`` Mamba-style pre-norm blocks ``residual += hidden; hidden =
-BiMamba(RMSNorm(residual))`` -> final add + RMSNorm. BiMamba = ``M_fwd(h) + flip(M_rev(flip(h)))`` along the
-length axis; ``mamba_rev`` shares ``in_proj``/``out_proj`` with ``mamba_fwd`` (``bidirectional_weight_tie``).
-**PS** (``rcps: true``): hidden states have 2·d_model channels ``[fwd | rc]`` (see ``layers/rcps.py``); mixer and
-norms run on the fwd half and on the reverse complement of the rc half with the same weights. With the published
-``fused_add_norm: true`` the fused kernel path of the published code swaps the two halves of both the hidden state
-and the residual in every block; the checkpoints were trained that way, so we reproduce it (``fused_add_norm:
-false`` gives the unswapped variant). Both are exactly RC-equivariant: ``f(rc(x)) = rc(f(x))``.
+Architecture: embedding -> ``n_layer`` pre-norm BiMamba blocks -> final add + norm; the blocks, the PS half
+handling and the published ``fused_add_norm`` half swap are described in ``layers/bimamba.py``. PS (``rcps: true``)
+hidden states have 2·d_model channels ``[fwd | rc]`` (``layers/rcps.py``); the model is exactly RC-equivariant.
 
 What the backbone (``base(model)``, ``model.caduceus``) returns, shapes (batch, length, hidden):
 ``last_hidden_state`` has ``hidden_size(config) = d_model`` channels for both variants; for PS it is the mean of
@@ -48,9 +43,9 @@ from transformers import PreTrainedTokenizerFast
 from transformers.modeling_outputs import MaskedLMOutput
 from transformers.utils import ModelOutput
 
+from ..layers.bimamba import CaduceusBlock, CaduceusEmbeddings, NormHolder, add_norm, make_norm, unwrap_norm
 from ..layers.mamba import MambaMixer
-from ..layers.rcps import RCPSEmbedding, RCPSLMHead, RCPSWrapper, rc_hidden, rcps_combine
-from ..layers.rmsnorm import RMSNorm
+from ..layers.rcps import RCPSLMHead, rcps_combine
 from ..registry import ModelFamily, register
 from ..tokenizers import char_tokenizer
 
@@ -137,93 +132,6 @@ class _Cfg:
                    rescale if init.get("rescale_prenorm_residual", True) else 0)  # fmt: skip
 
 
-class BiMamba(nn.Module):
-    """``mamba_fwd(h) (+ or ⊙) flip(mamba_rev(flip(h)))``; in/out projections shared when ``weight_tie``."""
-
-    def __init__(self, cfg: _Cfg) -> None:
-        super().__init__()
-        self.strategy, self.tied = cfg.strategy, cfg.weight_tie
-        self.mamba_fwd = MambaMixer(cfg.d_model, **cfg.ssm_cfg)
-        self.mamba_rev = MambaMixer(cfg.d_model, **cfg.ssm_cfg) if cfg.bidirectional else None
-        if self.mamba_rev is not None and cfg.weight_tie:
-            # the same Parameter objects under both names, as in the published module tree (checkpoint keys)
-            for proj in ("in_proj", "out_proj"):
-                mine, theirs = getattr(self.mamba_rev, proj), getattr(self.mamba_fwd, proj)
-                mine.weight = theirs.weight
-                mine.bias = theirs.bias
-
-    def forward(self, hidden: Tensor, mask: Tensor | None = None) -> Tensor:
-        out = self.mamba_fwd(hidden, mask)
-        if self.mamba_rev is None:
-            return out
-        mask_rev = None if mask is None else mask.flip(-1)
-        # tied: the reverse pass calls the forward mixer's projection *modules*, so a LoRA adapter on them serves
-        # both directions and merging it into the shared weight changes nothing (two adapters would both be
-        # merged into the one shared tensor)
-        shared = (self.mamba_fwd.in_proj, self.mamba_fwd.out_proj) if self.tied else None
-        rev = self.mamba_rev(hidden.flip(1), mask_rev, shared).flip(1)
-        return out + rev if self.strategy == "add" else out * rev
-
-
-class _Holder(nn.Module):
-    """Holds a norm under ``.submodule`` (the published unfused PS path nests its norms this way)."""
-
-    def __init__(self, submodule: nn.Module) -> None:
-        super().__init__()
-        self.submodule = submodule
-
-
-def _make_norm(cfg: _Cfg) -> nn.Module:
-    return RMSNorm(cfg.d_model, cfg.norm_epsilon) if cfg.rms_norm else nn.LayerNorm(cfg.d_model, cfg.norm_epsilon)
-
-
-def _unwrap(norm: nn.Module) -> nn.Module:
-    return norm.submodule if isinstance(norm, _Holder) else norm
-
-
-def _add_norm(
-    cfg: _Cfg, norm: nn.Module, hidden: Tensor, residual: Tensor | None, swap: bool
-) -> tuple[Tensor, Tensor]:
-    """(normalised ``hidden + residual``, new residual). For PS the fwd half is normalised directly and the rc
-    half as ``rc(norm(rc(·)))``; ``swap`` exchanges the halves first, as the published fused-kernel path does."""
-    s = hidden if residual is None else hidden + residual
-    if cfg.residual_in_fp32:
-        s = s.float()
-    if not cfg.rcps:
-        return norm(s).to(hidden.dtype), s
-    d = cfg.d_model
-    first, second = (s[..., d:], s[..., :d]) if swap else (s[..., :d], s[..., d:])
-    normed = torch.cat([norm(first), rc_hidden(norm(rc_hidden(second)))], dim=-1)
-    return normed.to(hidden.dtype), torch.cat([first, second], dim=-1)
-
-
-class CaduceusBlock(nn.Module):
-    """``residual += hidden; hidden = mixer(norm(residual))`` with the published PS half handling."""
-
-    def __init__(self, cfg: _Cfg) -> None:
-        super().__init__()
-        self.cfg = cfg
-        self.mixer: nn.Module = RCPSWrapper(BiMamba(cfg)) if cfg.rcps else BiMamba(cfg)
-        norm = _make_norm(cfg)
-        self.norm: nn.Module = _Holder(norm) if cfg.rcps and not cfg.fused_add_norm else norm
-
-    def forward(self, hidden: Tensor, residual: Tensor | None, mask: Tensor | None) -> tuple[Tensor, Tensor]:
-        normed, residual = _add_norm(self.cfg, _unwrap(self.norm), hidden, residual, swap=self.cfg.fused_add_norm)
-        return self.mixer(normed, mask), residual
-
-
-class CaduceusEmbeddings(nn.Module):
-    def __init__(self, cfg: _Cfg) -> None:
-        super().__init__()
-        self.word_embeddings: nn.Module = (
-            RCPSEmbedding(cfg.vocab_size, cfg.d_model, cfg.complement) if cfg.rcps
-            else nn.Embedding(cfg.vocab_size, cfg.d_model)
-        )  # fmt: skip
-
-    def forward(self, input_ids: Tensor) -> Tensor:
-        return self.word_embeddings(input_ids)  # type: ignore[no-any-return]
-
-
 class CaduceusMixerModel(nn.Module):
     """Embeddings, blocks, final add + norm; returns raw states (2·d_model channels for PS)."""
 
@@ -232,8 +140,8 @@ class CaduceusMixerModel(nn.Module):
         self.cfg = cfg
         self.embeddings = CaduceusEmbeddings(cfg)
         self.layers = nn.ModuleList(CaduceusBlock(cfg) for _ in range(cfg.n_layer))
-        norm = _make_norm(cfg)
-        self.norm_f: nn.Module = _Holder(norm) if cfg.rcps and not cfg.fused_add_norm else norm
+        norm = make_norm(cfg)
+        self.norm_f: nn.Module = NormHolder(norm) if cfg.rcps and not cfg.fused_add_norm else norm
 
     def forward(self, input_ids: Tensor, mask: Tensor | None, output_hidden_states: bool) -> tuple[Tensor, list[Tensor]]:
         hidden = self.embeddings(input_ids)
@@ -244,7 +152,7 @@ class CaduceusMixerModel(nn.Module):
                 states.append(hidden + residual)
             hidden, residual = layer(hidden, residual, mask)
         # the final add + norm never swaps halves, fused or not (as in the published code)
-        out, _ = _add_norm(self.cfg, _unwrap(self.norm_f), hidden, residual, swap=False)
+        out, _ = add_norm(self.cfg, unwrap_norm(self.norm_f), hidden, residual, swap=False)
         if output_hidden_states:
             states.append(out)
         return out, states
