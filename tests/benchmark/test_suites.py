@@ -197,3 +197,35 @@ def test_custom_suite_follows_linked_task_folders(shared_data: Path, tmp_path: P
     (root / "loop").symlink_to(root, target_is_directory=True)  # a link loop must not hang or duplicate
     tasks = FolderSuite().list_tasks(SuiteConfig(name="custom", path=str(root)))
     assert [t.name for t in tasks] == ["tata"]
+
+
+def test_genomic_benchmarks_one_naming_convention_per_reference(shared_data: Path, tmp_path: Path) -> None:
+    """drosophila_enhancers_stark: `negative` has no extra_processing but chr-prefixed regions, as `positive`."""
+    real = shared_data / "genomic_benchmarks" / "intervals" / "drosophila_enhancers_stark"
+    meta = yaml.safe_load((real / "metadata.yaml").read_text())
+    ref = str(meta["classes"]["positive"]["url"]).rsplit("/", 1)[-1]
+    assert "extra_processing" not in meta["classes"]["negative"]  # the case this test is about
+    _, genome = next(read_fasta(_lambda_fasta(shared_data, tmp_path)))
+    fasta = tmp_path / "dm.fa"
+    fasta.write_text(">3L Ensembl-style name, no chr\n" + genome + "\n")
+    ds = tmp_path / "intervals" / "drosophila_enhancers_stark"
+    ds.mkdir(parents=True)
+    shutil.copy(real / "metadata.yaml", ds / "metadata.yaml")
+    for split in ("train", "test"):
+        (ds / split).mkdir()
+        for cls, (s, e, st) in {"negative": (100, 160, "-"), "positive": (2000, 2050, "+")}.items():
+            df = pd.DataFrame([(i, "chr3L", s, e, st) for i in range(4)], columns=["id", "region", "start", "end",
+                                                                                  "strand"])  # fmt: skip
+            with gzip.open(ds / split / f"{cls}.csv.gz", "wt") as fh:
+                df.to_csv(fh, index=False)
+    cfg = SuiteConfig(name="genomic_benchmarks", path=str(tmp_path / "intervals"), genomes={ref: str(fasta)})
+    suite = get_suite("genomic_benchmarks")
+    task = next(t for t in suite.list_tasks(cfg) if t.name == "drosophila_enhancers_stark")
+    prep = suite.prepare(task, cfg, tmp_path / "work")
+    test = pd.read_csv(prep.folder / "test.csv")  # type: ignore[operator]
+    assert test["sequence"][0] == reverse_complement(genome[100:160]) and test["label"][0] == 0
+    assert test["sequence"][4] == genome[2000:2050] and test["label"][4] == 1
+    meta["classes"]["negative"]["extra_processing"] = "ENSEMBL_FLY_GENOME"  # a typo must not be ignored
+    (ds / "metadata.yaml").write_text(yaml.safe_dump(meta))
+    with pytest.raises(ValueError, match="unknown extra_processing 'ENSEMBL_FLY_GENOME'"):
+        suite.prepare(task, cfg, tmp_path / "work")

@@ -5,7 +5,9 @@ Interval files: ``<root>/<dataset>/{train,test}/<class>.csv.gz`` with ``id,regio
 reference of each class by URL. The user supplies each reference as a local FASTA (``genomes``, keyed by the
 URL's file name); plain or bgzip-compressed FASTA is read with pyfaidx (a plain-gzip file must be decompressed).
 Region names follow the package's conventions: ``ENSEMBL_*_GENOME`` references are Ensembl chromosomes
-(``1``) referred to as ``chr1``; ``ENSEMBL_HUMAN_TRANSCRIPTOME`` ids drop the ``.version`` suffix.
+(``1``) referred to as ``chr1``; ``ENSEMBL_HUMAN_TRANSCRIPTOME`` ids drop the ``.version`` suffix. Like the
+package, one convention applies per reference file: a class without ``extra_processing`` that shares its
+reference with a class that has one follows it (drosophila_enhancers_stark); an unknown value is an error.
 
 Labels: classes in sorted name order (``negative`` = 0, ``positive`` = 1), as in the package's exports.
 There is no dev split: it is carved out of train (``dev_fraction``). Alternatively ``path`` is a local export:
@@ -39,6 +41,7 @@ DATASETS: dict[str, str] = {
 }  # fmt: skip
 
 _CHR_PREFIXED = {"ENSEMBL_HUMAN_GENOME", "ENSEMBL_MOUSE_GENOME", "ENSEMBL_DROSOPHILA_GENOME"}
+_KNOWN_PROCESSING = _CHR_PREFIXED | {"ENSEMBL_HUMAN_TRANSCRIPTOME"}
 
 
 def _key_function(extra: str | None) -> Callable[[str], str]:
@@ -65,6 +68,30 @@ def _open_genome(path: Path, extra: str | None) -> Any:
                              duplicate_action="first")  # fmt: skip
     except ValueError as exc:
         raise ValueError(f"{path}: cannot index FASTA ({exc})") from exc
+
+
+def _reference_processing(classes: dict[str, Any], refs: dict[str, str], folder: Path) -> dict[str, str | None]:
+    """One region-name convention per reference file, as the package builds one name table per reference.
+
+    Classes sharing a reference may disagree only by omission: drosophila_enhancers_stark's ``negative`` class
+    has no ``extra_processing`` yet its regions are ``chr``-prefixed like ``positive``'s, so the one that is
+    set applies to both. Two different settings for one reference are an error.
+    """
+    out: dict[str, str | None] = {}
+    for cls in sorted(classes):
+        extra = classes[cls].get("extra_processing")
+        ref = refs[cls]
+        if extra is not None and extra not in _KNOWN_PROCESSING:
+            raise ValueError(f"{folder / 'metadata.yaml'}: class {cls}: unknown extra_processing {extra!r} "
+                             f"(known: {', '.join(sorted(_KNOWN_PROCESSING))})")  # fmt: skip
+        if extra is None:
+            out.setdefault(ref, None)
+        elif out.get(ref) not in (None, extra):
+            raise ValueError(f"{folder / 'metadata.yaml'}: reference {ref} has two extra_processing values "
+                             f"({out[ref]}, {extra}); one genome cannot follow both naming conventions")  # fmt: skip
+        else:
+            out[ref] = extra
+    return out
 
 
 def sequences_from_intervals(intervals: pd.DataFrame, genome: Any, where: str) -> list[str]:
@@ -130,19 +157,19 @@ class GenomicBenchmarksSuite(Suite):
             raise ValueError(f"genomic_benchmarks/{folder.name} needs genomes for {', '.join(need)} (set the suite's "
                              "genomes: {file name: local FASTA}; download them from the URLs in "
                              f"{folder / 'metadata.yaml'})")  # fmt: skip
-        opened: dict[tuple[str, str | None], Any] = {}
+        extras = _reference_processing(classes, refs, folder)
+        opened: dict[str, Any] = {}
         frames: dict[str, pd.DataFrame | None] = {"dev": None}
         for split in ("train", "test"):
             parts = []
             for label, cls in enumerate(sorted(classes)):
-                extra = classes[cls].get("extra_processing")
-                key = (refs[cls], extra)
-                if key not in opened:
-                    opened[key] = _open_genome(Path(cfg.genomes[refs[cls]]).expanduser(), extra)
+                ref = refs[cls]
+                if ref not in opened:
+                    opened[ref] = _open_genome(Path(cfg.genomes[ref]).expanduser(), extras[ref])
                 path = folder / split / f"{cls}.csv.gz"
                 with gzip.open(path, "rt") as fh:
                     iv = pd.read_csv(fh)
-                seqs = sequences_from_intervals(iv, opened[key], str(path))
+                seqs = sequences_from_intervals(iv, opened[ref], str(path))
                 parts.append(pd.DataFrame({"sequence": seqs, "label": str(label)}))
             frames[split] = pd.concat(parts, ignore_index=True)
         return frames
