@@ -166,3 +166,30 @@ def test_shutdown_stops_running_and_queued_runs(tmp_path: Path) -> None:
     assert mgr.shutdown(grace=5) == 2
     assert running.proc is not None and running.proc.poll() is not None  # the process is gone, not orphaned
     assert queued.status == "stopped" and queued.proc is None
+
+
+def test_every_file_field_of_every_command_is_confined(tmp_path: Path) -> None:
+    """A field whose help speaks of a file or folder is path-like (sae inputs were not), and overrides are seen."""
+    import re
+
+    from genomefactory.benchmark.config import BenchmarkConfig
+    from genomefactory.cli import _load
+    from genomefactory.interpret.config import SAERegressionConfig
+    from genomefactory.webui.forms import _path_like
+
+    for name, cmd in available_commands().items():
+        cls = _load(cmd.config)
+        for spec in form_fields(cls):
+            leaf = spec.key.split(".")[-1]
+            if spec.kind == "text" and re.search(r"\b(file|folder|directory)\b", spec.help, re.I):
+                assert _path_like(leaf, None), f"{name}: {spec.key}"
+    ws = tmp_path / "ws"
+    sae = validate_dict(SAERegressionConfig, {"embeddings": "emb.parquet", "sae_checkpoint": "sae", "output": "o"})
+    check_paths(sae, ws)
+    for key in ("embeddings", "sae_checkpoint"):
+        with pytest.raises(PathError, match=key):
+            check_paths(sae.model_copy(update={key: "/etc/secret"}), ws)
+    bench = validate_dict(BenchmarkConfig, {"models": [{"family": "nucleotide_transformer", "overrides": {
+        "method": {"adapter": {"cache_dir": "/tmp/elsewhere"}}, "training": {"learning_rate": 1e-3}}}]})  # fmt: skip
+    with pytest.raises(PathError, match=r"models\[0\]\.overrides\.method\.adapter\.cache_dir"):
+        check_paths(bench, ws)

@@ -6,7 +6,8 @@ choices of a sibling ``Literal`` field (``method.lora`` beside ``method.name``),
 (``cnn_channels`` beside ``kind``), is shown only while that choice is selected.
 
 Path confinement: every string of a path-like field (typed ``Path``, or named ``path``, ``input``, ``output``,
-``*_dir``, ``*_file``, ...) anywhere in the validated config must lie inside the workspace. Relative paths are
+``*_dir``, ``*_file``, ``embeddings``, ...) anywhere in the validated config must lie inside the workspace; keys
+of untyped mappings (a benchmark model's ``overrides``) are judged by the same names. Relative paths are
 relative to the workspace (commands run there). The check is lexical (``..`` is resolved, symbolic links are not
 followed): a link the workspace's owner placed inside it is how a shared dataset is exposed.
 """
@@ -31,8 +32,8 @@ __all__ = ["FieldSpec", "PathError", "build_data", "check_paths", "cli_line", "f
 UNSET = "(default)"
 PATH_NAMES = {"path", "paths", "input", "inputs", "output", "output_dir", "cache_dir", "genome", "genomes",
               "published_scores", "efficiency_csv", "prompt_file", "species_file", "workspace", "annotation",
-              "signal"}  # fmt: skip
-PATH_SUFFIXES = ("_dir", "_path", "_file", "_csv", "_fasta", "_checkpoint_path")
+              "signal", "embeddings", "sae_checkpoint", "checkpoint"}  # fmt: skip
+PATH_SUFFIXES = ("_dir", "_path", "_file", "_csv", "_fasta", "_checkpoint")
 
 
 class PathError(ValueError):
@@ -214,6 +215,25 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
+def _check_value(key: str, value: Any, workspace: Path) -> None:
+    for s in _strings(value):
+        if s and not _inside(s, workspace):
+            raise PathError(f"{key}: {s!r} is outside the workspace {os.path.abspath(workspace)}; "
+                            "use a path inside it (relative paths are relative to it)")  # fmt: skip
+
+
+def _check_free_dict(data: Any, workspace: Path, prefix: str) -> None:
+    """Untyped mappings (a benchmark model's ``overrides``) hold config keys too: judge them by name."""
+    if isinstance(data, dict):
+        for k, v in data.items():
+            if _path_like(str(k), None):
+                _check_value(f"{prefix}{k}", v, workspace)
+            _check_free_dict(v, workspace, f"{prefix}{k}.")
+    elif isinstance(data, (list, tuple)):
+        for i, v in enumerate(data):
+            _check_free_dict(v, workspace, f"{prefix.rstrip('.')}[{i}].")
+
+
 def check_paths(cfg: BaseModel, workspace: Path, prefix: str = "") -> None:
     """Raise :class:`PathError` naming the first path-like value outside ``workspace``."""
     for name, f in type(cfg).model_fields.items():
@@ -223,9 +243,9 @@ def check_paths(cfg: BaseModel, workspace: Path, prefix: str = "") -> None:
         for i, item in enumerate(items):
             if isinstance(item, BaseModel):
                 check_paths(item, workspace, f"{key}[{i}]." if isinstance(value, (list, tuple)) else f"{key}.")
-        if value is None or not _path_like(name, f.annotation):
+        if value is None:
             continue
-        for s in _strings(value):
-            if s and not _inside(s, workspace):
-                raise PathError(f"{key}: {s!r} is outside the workspace {os.path.abspath(workspace)}; "
-                                "use a path inside it (relative paths are relative to it)")  # fmt: skip
+        if _path_like(name, f.annotation):
+            _check_value(key, value, workspace)
+        elif isinstance(value, dict):
+            _check_free_dict(value, workspace, f"{key}.")
