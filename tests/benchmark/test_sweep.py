@@ -103,6 +103,11 @@ def test_sweep_fail_aggregate_resume(shared_data: Path, tmp_path: Path, counted:
     tasks_csv = pd.read_csv(out / "aggregate_tasks.csv")
     assert len(tasks_csv) == 8
     assert (out / "tradeoff.png").stat().st_size > 1000
+    from genomefactory.io import sha256_file
+
+    hashed = json.loads((out / "manifest.json").read_text())["inputs_sha256"]
+    assert len(hashed) == 6 and {Path(p).name for p in hashed} == {"train.csv", "dev.csv", "test.csv"}
+    assert all(sha256_file(Path(p)) == h for p, h in hashed.items())
 
     # resume: only the failed cell runs again; finished cells are not recomputed
     before = {p: p.read_text() for p in (out / "cells").rglob("cell.json")}

@@ -3,7 +3,9 @@
 Sweep folder (``output_dir``): ``config.yaml`` (resolved), ``data/`` (prepared task folders when a suite needs
 them: subsampled, dev carved out, built from intervals), ``cells/<suite>/<task>/<model>/<method>/seed<N>/`` with
 ``cell.json`` (the marker: status ok / failed / skipped, score, metrics, timing) and ``run/`` (the trainer's run
-directory), and the reports written by :mod:`genomefactory.benchmark.report`.
+directory), the reports written by :mod:`genomefactory.benchmark.report`, and ``manifest.json`` (resolved config,
+versions, commit, SHA-256 of every split file the cells trained and were scored on and of the published/efficiency
+CSVs).
 
 A cell whose ``cell.json`` says ``ok`` with the same config hash is not run again; a failed cell is run again
 when ``retry_failed`` (the default); a failing cell is recorded and the sweep goes on. Progress lines on stdout
@@ -209,10 +211,13 @@ def run_benchmark(cfg: BenchmarkConfig) -> BenchmarkResult:
         print(f"benchmark: {total} cells ({sum(len(t) for _, _, t in plan)} tasks × {per_task} model/method/seed "
               f"runs) in {out}" + (f" ({ranks.world} ranks)" if ranks.world > 1 else ""), flush=True)  # fmt: skip
     cells: list[CellRecord] = []
+    inputs: list[Path] = [Path(p) for p in [*cfg.published_scores, cfg.efficiency_csv] if p]
     ran = reused = 0
     for scfg, suite, tasks in plan:
         for task in tasks:
             prepared, prep_error = ranks.share(_prepare(suite, task, scfg, out / "data") if ranks.main else (None, None))
+            if prepared is not None and prepared.folder is not None:  # the split files the cells trained on
+                inputs += [prepared.folder / f"{s}.csv" for s in ("train", "dev", "test")]
             for model in cfg.models:
                 for method in _methods(cfg, model):
                     for seed in cfg.seeds:
@@ -227,7 +232,7 @@ def run_benchmark(cfg: BenchmarkConfig) -> BenchmarkResult:
     table = ""
     if ranks.main:
         files, table = write_reports(out, agg, cells, cfg)
-        write_manifest(out, cfg.model_dump(mode="json"), [], None, "benchmark")
+        write_manifest(out, cfg.model_dump(mode="json"), inputs, None, "benchmark")
     ranks.barrier()
     return BenchmarkResult(out, cells, ran, reused, files, table)
 
