@@ -90,10 +90,14 @@ def test_ambiguous_modes(tmp_path: Path) -> None:
     out, e = run_qc(b, QCConfig(steps=["ambiguous"], ambiguous="mask", max_n_fraction=0.3), rng)
     assert out.sequences()[0] == "ACGTNNACGT" * 10 and e[0]["bases_masked"] == 20 and len(out) == 3
     assert b.sequences()[0] == seqs[0]  # the input batch is not modified
-    out, e = run_qc(b, QCConfig(steps=["ambiguous"], ambiguous="resolve", max_n_fraction=0.0), rng)
+    out, e = run_qc(b, QCConfig(steps=["ambiguous"], ambiguous="resolve", max_n_fraction=0.3), rng)
     resolved = out.sequences()[0]
     assert all(resolved[i] in "AG" for i in range(4, 100, 10)) and all(resolved[i] in "CT" for i in range(5, 100, 10))
-    assert e[0]["bases_resolved"] == 30 and len(out) == 3
+    assert e[0]["bases_resolved"] == 30 and len(out) == 3 and set(out.sequences()[2]) <= set("ACGT")
+    # max_n_fraction holds in resolve mode too: a run of N (an assembly gap) is not turned into random bases
+    out, e = run_qc(b, QCConfig(steps=["ambiguous"], ambiguous="resolve", max_n_fraction=0.0), rng)
+    assert len(out) == 2 and e[0]["reasons"] == {"n_fraction_above_max": 1}
+    assert all("N" not in s for s in out.sequences()) and out.sequences()[1] == seqs[1]
     out, e = run_qc(b, QCConfig(steps=["ambiguous"], ambiguous="drop"), rng)
     assert out.sequences() == [seqs[1]] and e[0]["reasons"] == {"has_ambiguous_base": 2}
 

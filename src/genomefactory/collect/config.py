@@ -179,7 +179,8 @@ class QCConfig(StrictConfig):
     ambiguous: Literal["drop", "mask", "resolve"] = Field(
         "mask", description="ambiguous: drop sequences with IUPAC codes, mask them to N, or resolve at random (seeded)."
     )
-    max_n_fraction: float = Field(0.05, ge=0, le=1, description="ambiguous: drop sequences with more N than this.")
+    max_n_fraction: float = Field(0.05, ge=0, le=1, description="ambiguous: drop sequences with more N than this "
+                                  "(counted after masking, before resolving).")
     gc_min: float = Field(0.0, ge=0, le=1, description="gc: lowest GC fraction kept.")
     gc_max: float = Field(1.0, ge=0, le=1, description="gc: highest GC fraction kept.")
     chi2_alpha: float = Field(

@@ -95,6 +95,11 @@ def _resolve(mat: np.ndarray, rng: np.random.Generator) -> int:
 
 
 def step_ambiguous(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> StepResult:
+    """Drop, mask (to N) or resolve (seeded) IUPAC codes, then drop rows whose N fraction exceeds the maximum.
+
+    The N fraction is counted after masking and before resolving, so ``max_n_fraction`` means the same in
+    ``mask`` and ``resolve`` mode (``drop`` removes every row with any ambiguous code).
+    """
     counts = base_counts(b)
     rows = np.flatnonzero(counts[:, 4] > 0)  # only rows with ambiguous codes are touched
     extra: dict[str, Any] = {"mode": cfg.ambiguous, "max_n_fraction": cfg.max_n_fraction}
@@ -108,6 +113,8 @@ def step_ambiguous(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> Step
         sub = _MASK_LUT[sub]
         n_count[rows] = counts[rows, 4]
     else:
+        # N counts before resolution: a gap resolved at random is invented sequence, not data
+        n_count[rows] = np.count_nonzero(sub == ord("N"), axis=1)
         extra["bases_resolved"] = _resolve(sub, rng)
     if rows.size:  # copy: the caller's matrix stays as it was
         b = SeqBatch(b.mat.copy(), b.lengths, b.labels, b.groups, b.contig, b.start,
