@@ -6,6 +6,7 @@ sets ``trust_remote_code: true`` for the ``hf_auto`` family.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -17,7 +18,7 @@ from torch import nn
 from ..config import StrictConfig
 from .registry import Backbone, ModelFamily, get_family
 
-__all__ = ["ModelConfig", "load_backbone", "resolve_source", "save_state_dict", "strict_load"]
+__all__ = ["ModelConfig", "load_backbone", "resolve_source", "resolve_variant", "save_state_dict", "strict_load"]
 
 _CHECKPOINT_FILES = ["config.json", "*.safetensors", "*.safetensors.index.json", "pytorch_model.bin",
                      "pytorch_model.bin.index.json", "pytorch_model-*.bin", "tokenizer.json",
@@ -71,23 +72,53 @@ def resolve_source(source: str, revision: str | None = None, allow_code: bool = 
         ) from exc
 
 
+def _weight_files(directory: Path) -> list[Path]:
+    """The checkpoint's weight files: an index's shards, else the single file, else the numbered shards.
+
+    Other weight-like files beside them (``adapter_model.safetensors``, optimizer dumps) are not read: only the
+    names ``save_pretrained`` writes count, so a stray file cannot leak tensors into the model.
+    """
+    for stem, ext in (("model", "safetensors"), ("pytorch_model", "bin")):
+        index = directory / f"{stem}.{ext}.index.json"
+        if index.is_file():
+            try:
+                weight_map = json.loads(index.read_text())["weight_map"]
+                names = sorted(set(weight_map.values()))
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise ValueError(f"{index}: not a weight index (expected a 'weight_map' of key -> file)") from exc
+            absent = [n for n in names if not (directory / n).is_file()]
+            if absent:
+                raise FileNotFoundError(f"{index} lists shards that are not in {directory}: {', '.join(absent)}")
+            return [directory / n for n in names]
+        single = directory / f"{stem}.{ext}"
+        if single.is_file():
+            return [single]
+        shards = sorted(directory.glob(f"{stem}-*-of-*.{ext}"))
+        if shards:
+            return shards
+    return sorted(directory.glob("*.safetensors"))  # one odd name (e.g. a converted file): take what is there
+
+
 def load_state_dict_file(directory: Path) -> dict[str, torch.Tensor]:
     """All tensors of a checkpoint directory: (sharded) safetensors, else (sharded) ``pytorch_model.bin``."""
     from safetensors.torch import load_file
 
-    st = sorted(directory.glob("*.safetensors"))
-    if st:
-        state: dict[str, torch.Tensor] = {}
-        for f in st:
-            state.update(load_file(str(f)))
-        return state
-    bins = sorted(directory.glob("pytorch_model*.bin"))
-    if bins:
-        state = {}
-        for f in bins:
-            state.update(torch.load(f, map_location="cpu", weights_only=True))
-        return state
-    raise FileNotFoundError(f"no weights in {directory} (expected *.safetensors or pytorch_model.bin)")
+    files = _weight_files(directory)
+    if not files:
+        raise FileNotFoundError(
+            f"no weights in {directory} (expected model.safetensors, pytorch_model.bin or their sharded forms "
+            "with an index.json)"
+        )
+    state: dict[str, torch.Tensor] = {}
+    for f in files:
+        part = (load_file(str(f)) if f.suffix == ".safetensors"
+                else torch.load(f, map_location="cpu", weights_only=True))  # fmt: skip
+        clash = sorted(set(part) & set(state))
+        if clash:
+            raise ValueError(f"{f} repeats tensors already read from another file of {directory}: "
+                             f"{', '.join(clash[:5])}; keep one copy of each weight file")  # fmt: skip
+        state.update(part)
+    return state
 
 
 def strict_load(model: nn.Module, state: dict[str, torch.Tensor], where: str) -> None:
@@ -133,12 +164,32 @@ def save_state_dict(state: dict[str, torch.Tensor], path: Path) -> None:
 
 
 def _pick_variant(family: ModelFamily, variant: str | None) -> str:
+    return resolve_variant(family, variant)
+
+
+def resolve_variant(family: ModelFamily, variant: str | None) -> str:
+    """The family's variant key for ``variant``; the paper's Table 5 spellings ("160K", "50M") are accepted.
+
+    Exact key first, then the same key in any case, then the one variant whose name ends with ``-<variant>`` or
+    starts with ``<variant>-`` (HyenaDNA "160K" -> "medium-160k"). A name that fits several variants (Caduceus
+    "131K": PH or PS) is an error listing them.
+    """
     v = variant or family.default_variant
-    if v not in family.variants:
-        raise ValueError(
-            f"model family {family.name!r} has no variant {v!r}; variants: {', '.join(family.variants)}"
-        )
-    return v
+    if v in family.variants:
+        return v
+    low = v.strip().lower()
+    for candidates in ([k for k in family.variants if k.lower() == low],
+                       [k for k in family.variants if k.lower().endswith("-" + low) or k.lower().startswith(low + "-")]):  # fmt: skip
+        if len(candidates) == 1:
+            return candidates[0]
+        if len(candidates) > 1:
+            raise ValueError(
+                f"model.variant {v!r} of family {family.name!r} is ambiguous: it fits {', '.join(candidates)}; "
+                "name one of them"
+            )
+    raise ValueError(
+        f"model family {family.name!r} has no variant {v!r}; variants: {', '.join(family.variants)}"
+    )
 
 
 def load_backbone(cfg: ModelConfig) -> Backbone:
