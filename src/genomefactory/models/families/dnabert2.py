@@ -376,6 +376,7 @@ DNABERT2 = register(
         description="DNABERT-2 (BERT with ALiBi and gated-GELU MLP, DNA BPE 4096)",
         variants={"117M": "zhihan1996/DNABERT-2-117M"},
         default_variant="117M",
+        # appendix C's words (feed-forward layers); the paper's Table 2 count = target_modules: all (test_lora_table2_counts)
         lora_targets=("gated_layers", "wo"),
         in_out_proj=("Wqkv", "attention.output.dense"),
         pooling="mean",

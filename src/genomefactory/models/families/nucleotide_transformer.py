@@ -94,6 +94,7 @@ NT_V1 = register(
         description="Nucleotide Transformer v1 (ESM, 6-mer tokens, absolute positions)",
         variants={v: f"InstaDeepAI/nucleotide-transformer-{v}" for v in _V1},
         default_variant="500m-human-ref",
+        # appendix C's words (feed-forward layers); the paper's Table 2 count = target_modules: all (test_lora_table2_counts)
         lora_targets=("intermediate.dense", r"re:layer\.\d+\.output\.dense$"),
         in_out_proj=("query", "key", "value", "attention.output.dense"),
         pooling="mean",

@@ -99,6 +99,7 @@ NT_V2 = register(
         description="Nucleotide Transformer v2 (ESM, rotary, SwiGLU, 6-mer tokens)",
         variants={v: f"InstaDeepAI/nucleotide-transformer-v2-{v}-multi-species" for v in _SIZES},
         default_variant="50m",
+        # appendix C's words (feed-forward layers); the paper's Table 2 count = target_modules: all (test_lora_table2_counts)
         lora_targets=("intermediate.dense", r"re:layer\.\d+\.output\.dense$"),
         in_out_proj=("query", "key", "value", "attention.output.dense"),
         pooling="mean",
