@@ -100,6 +100,7 @@ def test_sweep_fail_aggregate_resume(shared_data: Path, tmp_path: Path, counted:
         assert row["complete"] == ((row["model"], row["method"]) != ("genomeocean", "adapter"))
     report = (out / "report.md").read_text()
     assert "†" in report and "injected failure" in report
+    assert "- gue: our rows average over 2 task(s) with results, of 2 in this sweep" in report
     tasks_csv = pd.read_csv(out / "aggregate_tasks.csv")
     assert len(tasks_csv) == 8
     assert (out / "tradeoff.png").stat().st_size > 1000

@@ -224,6 +224,13 @@ def _markdown(agg: dict[str, Any], cells: list[CellRecord], plot: Path | None) -
     parts = ["# Benchmark report", "", "## Suites (mean ± std over seeds of the mean over tasks)", "",
              suite_table(agg), "", "† incomplete: some cells failed or were skipped (see below).", ""]  # fmt: skip
     for suite in _order([r["suite"] for r in agg["tasks"]]):
+        rows = [r for r in agg["tasks"] if r["suite"] == suite]
+        scored = _order([r["task"] for r in rows if r["n"] > 0])
+        parts.append(f"- {suite}: our rows average over {len(scored)} task(s) with results, of "
+                     f"{len(_order([r['task'] for r in rows]))} in this sweep"
+                     + ("; a published suite score averages over its whole suite" if agg["published"] else ""))  # fmt: skip
+    parts.append("")
+    for suite in _order([r["suite"] for r in agg["tasks"]]):
         metric = ", ".join(_order([r["metric"] for r in agg["tasks"] if r["suite"] == suite]))
         parts += [f"## {suite}: per task (test {metric}, mean ± std over seeds)", "", task_table(agg, suite), ""]
     bad = [c for c in cells if c.status != "ok"]
