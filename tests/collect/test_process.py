@@ -11,7 +11,7 @@ import pytest
 
 from genomefactory.collect.config import ProcessConfig, QCConfig
 from genomefactory.collect.process import run_process
-from genomefactory.collect.qc import QCError, leakage_check, run_qc
+from genomefactory.collect.qc import QCError, leakage_check, run_qc, shared_kmer_report
 from genomefactory.collect.segment import SeqBatch, read_genome
 from genomefactory.sequence import reverse_complement
 
@@ -143,3 +143,31 @@ def test_process_config_errors() -> None:
         load_config(ProcessConfig, overrides={"split": {"train": 0.9, "dev": 0.1, "test": 0.1}, "species": {"input_dir": "x"}})
     with pytest.raises(ConfigError, match=r"unknown key .qc\.stepz."):
         load_config(ProcessConfig, overrides={"qc": {"stepz": []}, "species": {"input_dir": "x"}})
+
+
+def test_repeat_leakage_is_measured_like_a_brute_force_kmer_match(shared_data: Path, tmp_path: Path) -> None:
+    # The chloroplast's inverted repeat puts the same sequence (reverse-complemented) at two loci: splits that
+    # share no base can still share sequence, and the report must say so rather than hide it.
+    genomes = [{"path": shared_data / "genomes" / "NC_000932.gb", "label": "chloroplast"}]
+    cfg = ProcessConfig.model_validate({"task": "species", "output_dir": tmp_path, "plots": False, "seed": 3,
+                                        "species": {"genomes": genomes, "fragments_per_species": 400,
+                                                    "length": {"min": 300, "max": 600}}})  # fmt: skip
+    rep = json.loads(run_process(cfg).qc_report.read_text())["repeat_leakage"]
+    splits = {s: [q for q, _ in read_split(tmp_path, s)] for s in ("train", "dev", "test")}
+    train = {min(x[i : i + 32], reverse_complement(x[i : i + 32])) for x in splits["train"] for i in range(len(x) - 31)}
+    for name in ("dev", "test"):
+        exact = sum(any(q[i : i + 32] in train or reverse_complement(q[i : i + 32]) in train
+                        for i in range(len(q) - 31)) for q in splits[name])  # fmt: skip
+        got = rep[name]["0"]
+        assert got["rows"] == len(splits[name]) and got["sharing_with_train"] <= exact
+        assert got["sharing_with_train"] >= 0.9 * exact  # sampling 1 in 16 k-mers misses only short matches
+    assert rep["test"]["0"]["sharing_with_train"] + rep["dev"]["0"]["sharing_with_train"] > 0
+    # unsampled, the kernel is exactly the brute force
+    seqs = splits["train"] + splits["test"]
+    n = len(seqs)
+    b = batch(seqs, [0] * n)
+    split = np.array([0] * len(splits["train"]) + [2] * len(splits["test"]))
+    full = shared_kmer_report(b, split, keep_one_in=1)
+    exact_test = sum(any(q[i : i + 32] in train or reverse_complement(q[i : i + 32]) in train
+                         for i in range(len(q) - 31)) for q in splits["test"])  # fmt: skip
+    assert full["test"]["0"]["sharing_with_train"] == exact_test

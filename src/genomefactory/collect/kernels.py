@@ -189,3 +189,43 @@ def duplicate_candidates(b: SeqBatch) -> np.ndarray:
     fwd, rc = strand_hashes(b)
     _, inverse, counts = np.unique(np.minimum(fwd, rc), return_inverse=True, return_counts=True)
     return np.flatnonzero(counts[inverse] > 1)
+
+
+_BASE_CODE = np.full(256, 4, dtype=np.uint8)  # A C G T -> 0 1 2 3, anything else (padding, IUPAC) -> 4
+_BASE_CODE[np.frombuffer(b"ACGT", dtype=np.uint8)] = np.arange(4, dtype=np.uint8)
+SHARED_K = 32  # one uint64 holds a 2-bit-packed 32-mer
+
+
+def sampled_kmers(mat: np.ndarray, keep_one_in: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """(row, hash) of the canonical 32-mers of each row whose hash is 0 modulo ``keep_one_in``.
+
+    k-mers are 2-bit packed by doubling (2-mers, 4-mers ... 32-mers), on both strands; the canonical one is the
+    smaller. Sampling by hash value keeps the same k-mers in every copy of a sequence, so two rows sharing a
+    stretch of a few hundred bp share sampled k-mers. k-mers with padding or an IUPAC code are skipped.
+    """
+    rows_out, hashes_out = [], []
+    step = max(1, (1 << 20) // max(mat.shape[1], 1))
+    for lo in range(0, mat.shape[0], step):
+        code = _BASE_CODE[mat[lo : lo + step]]
+        if code.shape[1] < SHARED_K:
+            break
+        valid = code < 4
+        fwd = (code & 3).astype(np.uint64)
+        rev = (3 - (code & 3)).astype(np.uint64)
+        span = 1
+        while span < SHARED_K:
+            shift = np.uint64(2 * span)
+            fwd = (fwd[:, :-span] << shift) | fwd[:, span:]
+            rev = (rev[:, span:] << shift) | rev[:, :-span]
+            valid = valid[:, :-span] & valid[:, span:]
+            span *= 2
+        canon = np.minimum(fwd, rev)
+        mixed = canon * np.uint64(0x9E3779B97F4A7C15)
+        mixed ^= mixed >> np.uint64(29)
+        pick = valid & (mixed % np.uint64(keep_one_in) == 0)
+        r, _ = np.nonzero(pick)
+        rows_out.append(r + lo)
+        hashes_out.append(canon[pick])
+    if not rows_out:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
+    return np.concatenate(rows_out).astype(np.int64), np.concatenate(hashes_out)

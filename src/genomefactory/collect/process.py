@@ -2,7 +2,7 @@
 
 Output folder: ``train.csv``, ``dev.csv``, ``test.csv`` (``sequence,label``; integer labels), ``labels.json``
 (label id -> class name), ``qc_report.json`` (inputs, every QC step's counts and reasons, split sizes, leakage
-check), histograms (PNG) and ``manifest.json``. Splits are by groups of overlapping regions (genome blocks for
+check, and ``repeat_leakage``: dev/test rows sharing a 32-mer with train through a genome's repeats), histograms (PNG) and ``manifest.json``. Splits are by groups of overlapping regions (genome blocks for
 species fragments), so no two splits share a base of the genome.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 from ..io import atomic_open, atomic_write_json, write_manifest
 from ..sequence import reverse_complement
 from .config import GenomeInput, ProcessConfig, ProcessResult, SpeciesTask
-from .qc import leakage_check, run_qc
+from .qc import leakage_check, run_qc, shared_kmer_report
 from .segment import SeqBatch, assign_splits, read_genome, sample_fragments
 
 SPLITS = ("train", "dev", "test")
@@ -114,6 +114,7 @@ def run_process(cfg: ProcessConfig) -> ProcessResult:
                                                              zip(*np.unique(per_split[n][1], return_counts=True), strict=False)}
                                                          for n in SPLITS},
         "reverse_complement_augmented": cfg.split.reverse_complement, "leakage": leakage,
+        "repeat_leakage": shared_kmer_report(batch, split),
     }  # fmt: skip
     qc_path = out / "qc_report.json"
     atomic_write_json(qc_path, report)
