@@ -134,3 +134,18 @@ def test_histone_bigwig_with_assembly_report(tmp_path: Path, shared_data: Path, 
     body = dna[int(r[3]) - 1 : int(r[4])]
     seq = reverse_complement(body) if r[6] == "-" else body
     assert got[seq] == int(m > b["threshold"])
+
+
+def test_negatives_on_both_strands_outside_positives(tmp_path: Path, real_dna: str) -> None:
+    import pandas as pd
+
+    from genomefactory.collect.tasks.common import Genome, sample_negatives
+
+    dna = real_dna[:200_000]
+    genome = Genome(write_genome(tmp_path / "g.fa", {"chr1": dna}))
+    pos = pd.DataFrame({"chrom": ["chr1"] * 50, "start": np.arange(50) * 4000, "end": np.arange(50) * 4000 + 300})
+    neg = sample_negatives(np.full(400, 300), ["chr1"], genome, pos, np.random.default_rng(0))
+    assert set(neg["strand"]) == {"+", "-"} and 120 < (neg["strand"] == "-").sum() < 280
+    assert ((neg["start"] % 4000) >= 300).all() and ((neg["start"] % 4000) + 300 <= 4000).all()
+    row = neg[neg["strand"] == "-"].iloc[0]
+    assert genome.fetch("chr1", int(row.start), int(row.end), "-").decode() == reverse_complement(dna[row.start : row.end])

@@ -22,10 +22,12 @@ def histograms(out: Path, per_split: dict[str, tuple[list[str], np.ndarray]], na
         fig, axes = plt.subplots(1, len(per_split), figsize=(4 * len(per_split), 3), squeeze=False)
         for ax, (split, (seqs, labels)) in zip(axes[0], per_split.items(), strict=True):
             values = np.array([gc_content(s) if metric == "gc" else len(s) for s in seqs], dtype=float)
+            # one set of bin edges for every class, so the bars of different classes are comparable
+            edges = np.histogram_bin_edges(values, bins=30) if values.size else 30
             for lab, name in names.items():
                 sel = values[labels == lab]
                 if sel.size:
-                    ax.hist(sel, bins=30, alpha=0.5, label=f"{name} ({sel.size})")
+                    ax.hist(sel, bins=edges, alpha=0.5, label=f"{name} ({sel.size})")
             ax.set_title(split)
             ax.set_xlabel(xlabel)
             ax.legend(fontsize=6)

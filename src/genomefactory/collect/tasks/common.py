@@ -181,7 +181,7 @@ def merged(df: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 def sample_negatives(lengths: np.ndarray, chroms: list[str], genome: Genome, exclude: pd.DataFrame,
                      rng: np.random.Generator, rounds: int = 50) -> pd.DataFrame:  # fmt: skip
-    """Regions of the given lengths on ``chroms`` (length-weighted) overlapping no interval of ``exclude``."""
+    """Regions of the given lengths on ``chroms`` (length-weighted, random strand) overlapping no interval of ``exclude``."""
     blocked = merged(exclude)
     size = np.array([genome.lengths[c] for c in chroms], dtype=np.int64)
     found: list[pd.DataFrame] = []
@@ -206,7 +206,9 @@ def sample_negatives(lengths: np.ndarray, chroms: list[str], genome: Genome, exc
         raise ValueError(f"could not place {todo.size} matched-length negatives outside the positives after "
                          f"{rounds} rounds; the genome is too small or too densely annotated")  # fmt: skip
     out = pd.concat(found, ignore_index=True)
-    out["strand"] = "+"
+    # either strand at random: positives are read on their own strand, so "+"-only negatives would differ from
+    # them by strand composition (e.g. an A/T vs G/C skew), not only by being non-promoter/enhancer
+    out["strand"] = np.where(rng.random(len(out)) < 0.5, "+", "-")
     out["name"] = "negative"
     return out
 
