@@ -15,7 +15,6 @@ import json
 import os
 import queue
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +23,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ..io import atomic_write_text
 
 __all__ = ["Run", "RunManager", "progress_of", "results_of"]
 
@@ -126,7 +127,7 @@ class RunManager:
         run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{next(_COUNTER):03d}-{command}"
         run_dir = self.workspace / "webui_runs" / run_id
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.yaml").write_text(yaml_text)
+        atomic_write_text(run_dir / "config.yaml", yaml_text)
         run = Run(run_id, command, run_dir, output_dir)
         with self._lock:
             self.runs[run_id] = run
@@ -224,4 +225,4 @@ class RunManager:
             run.returncode, run.ended = returncode, time.time()
             run.status = "stopped" if run.status == "stopping" else "finished" if returncode == 0 else "failed"
         if run.output_dir is not None and run.output_dir.is_dir() and not (run.output_dir / "config.yaml").exists():
-            shutil.copy(run.config_path, run.output_dir / "config.yaml")
+            atomic_write_text(run.output_dir / "config.yaml", run.config_path.read_text())
