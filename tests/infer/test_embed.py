@@ -82,6 +82,20 @@ def test_real_model_windows_cover_every_token_once() -> None:
     assert fits[1] == [1]  # a sequence that fits is embedded directly
 
 
+@pytest.mark.parametrize("family", ["nucleotide_transformer", "nucleotide_transformer_v2", "dnabert2", "evo"])
+@pytest.mark.parametrize("overlap", [0.0, 0.3])
+def test_stitched_windows_keep_the_tokenization_of_the_whole_sequence(family: str, overlap: float) -> None:
+    """NT reads non-overlapping 6-mers from the sequence start: windows must stay in that frame (they did not)."""
+    bb = load_backbone(ModelConfig(family=family, init="tiny"))
+    rng = random.Random(5)
+    seq = _random_dna(613, rng) + "NN" + _random_dna(401, rng)  # an N run restarts NT's 6-mer frame
+    emb = Embedder(bb, "token", window_tokens=40, window_overlap=overlap)
+    direct = emb._encode(seq)[0]
+    pieces = emb.pieces(0, seq)
+    assert len(pieces) > 3 and all(len(p.ids) <= 40 for p in pieces)
+    assert [i for p in pieces for i, k in zip(p.ids, p.keep, strict=True) if k] == direct
+
+
 def _write_fasta(path: Path, n: int, seed: int = 0, lo: int = 40, hi: int = 160) -> None:
     rng = random.Random(seed)
     with open(path, "w") as fh:

@@ -4,7 +4,8 @@ Conventions: sequences are upper-case IUPAC (:mod:`genomefactory.sequence`); hid
 (batch, length, hidden); pooling is mask-aware (:mod:`genomefactory.infer.pooling`).
 
 Long sequences: a sequence whose tokenisation exceeds the window (the model's maximum input length unless
-``window_tokens`` is set) is split into overlapping windows of bases. Windows are embedded separately and stitched:
+``window_tokens`` is set) is split into overlapping windows of bases whose edges sit at token starts of the whole
+sequence's tokenization (so a k-mer tokenizer keeps its frame in every window). Windows are embedded separately and stitched:
 every base belongs to exactly one window (the one where it is most central: boundaries at the middle of each
 overlap), a window contributes the tokens that start in its own bases, the leading special tokens of the first
 window and the trailing ones of the last. Pooling then runs over the stitched tokens, so for a model without
@@ -23,6 +24,7 @@ CUDA is available; the process group (gloo on CPU, nccl on GPU) is created here 
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
@@ -172,22 +174,33 @@ class Embedder:
                      verbose=False)
         return list(e["input_ids"]), [tuple(o) for o in e["offset_mapping"]], list(e["special_tokens_mask"])
 
-    def _bounds(self, n: int, width: int) -> list[tuple[int, int]]:
+    def _bounds(self, n: int, width: int, token_starts: list[int]) -> list[tuple[int, int]]:
         stride = max(1, int(width * (1.0 - self.overlap)))
         starts = list(range(0, max(n - width, 0) + 1, stride))
         if starts[-1] + width < n:
             starts.append(n - width)
-        return [(s, min(s + width, n)) for s in starts]
+        # Window edges sit where a token of the whole sequence starts: a k-mer tokenizer (NT) then reads every
+        # window in the same 6-mer frame as the whole sequence, and BPE merges are disturbed as little as possible.
+        def snap(x: int) -> int:
+            return token_starts[max(bisect.bisect_right(token_starts, x) - 1, 0)]
+
+        out: list[tuple[int, int]] = []
+        for s in starts:
+            a, b = snap(s), (n if s + width >= n else snap(s + width))
+            if b > a and (not out or (a, b) != out[-1]):
+                out.append((a, b))
+        return out
 
     def pieces(self, idx: int, seq: str) -> list[_Piece]:
         """One piece for a sequence that fits; overlapping stitched windows for one that does not."""
-        ids, _, special = self._encode(seq)
+        ids, offsets, special = self._encode(seq)
         if len(ids) <= self.window:
             return [_Piece(idx, ids, [True] * len(ids), True, True)]
         n_special = sum(special)
+        token_starts = sorted({a for (a, _), sp in zip(offsets, special, strict=True) if not sp} | {0})
         width = int((self.window - n_special) * len(seq) / max(len(ids) - n_special, 1))
         while width >= 1:
-            bounds = self._bounds(len(seq), width)
+            bounds = self._bounds(len(seq), width, token_starts)
             encs = [self._encode(seq[s:e]) for s, e in bounds]
             if all(len(e[0]) <= self.window for e in encs):
                 break
