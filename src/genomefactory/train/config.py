@@ -83,7 +83,8 @@ class TrainingConfig(StrictConfig):
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
     warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Fraction of steps of linear warm-up.")
     lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = Field(
-        "linear", description="Learning-rate schedule after warm-up."
+        "linear", description="Learning-rate schedule after warm-up (linear/cosine decay to 0); 'constant' has no "
+        "warm-up (warmup_ratio is ignored), 'constant_with_warmup' keeps the peak rate after the warm-up."
     )
     gradient_accumulation_steps: int = Field(1, ge=1, description="Micro-batches per optimizer step.")
     max_grad_norm: float = Field(1.0, ge=0, description="Gradient clipping norm (0 = off).")
@@ -91,8 +92,9 @@ class TrainingConfig(StrictConfig):
     eval_steps: int | None = Field(None, ge=1, description="Evaluate (and checkpoint) every N steps; default: each epoch.")
     save_total_limit: int = Field(2, ge=1, description="Checkpoints kept (the best one is always kept).")
     metric_for_best: str | None = Field(
-        None, description="Dev metric that picks the best checkpoint; default mcc (classification) or mse "
-        "(regression). Lower is better for mse/mae/loss."
+        None, description="Dev metric that picks the best checkpoint: accuracy, f1, precision, recall, mcc or loss "
+        "(classification; default mcc), mse, mae, pearson, spearman, r2 or loss (regression; default mse). Lower "
+        "is better for mse/mae/loss. Checked before training."
     )
     logging_steps: int = Field(10, ge=1, description="Log the training loss every N steps.")
     seed: int = Field(42, description="Random seed (data order, initialisation, dropout).")

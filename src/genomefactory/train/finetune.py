@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,14 +26,14 @@ import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
-from ..io import atomic_path, atomic_write_json, write_manifest
+from ..io import atomic_path, atomic_write_json, atomic_write_text, write_manifest
 from ..models.checkpointing import enable_checkpointing
-from ..models.loading import default_device, load_backbone, save_state_dict
+from ..models.loading import default_device, load_backbone, resolve_variant, save_state_dict
 from .config import TrainConfig
 from .data import PadCollator, TokenizedDataset, load_task, tokenize
 from .features import FeatureCollator, FeatureDataset, cached_features
 from .methods import build_task_model, count_parameters
-from .metrics import LOWER_IS_BETTER, compute_metrics, default_best_metric, softmax
+from .metrics import LOWER_IS_BETTER, compute_metrics, resolve_best_metric, softmax
 from .model_io import save_run_model
 
 log = logging.getLogger("genomefactory.train")
@@ -90,18 +91,50 @@ class _JsonlLog(TrainerCallback):
                 fh.write(json.dumps({"step": state.global_step, "epoch": state.epoch, **logs}) + "\n")
 
 
-def _check_output_dir(cfg: TrainConfig) -> Path:
+def _check_output_dir(cfg: TrainConfig) -> tuple[Path, str | None]:
+    """Create the run directory; returns it and the checkpoint to resume from (None = fresh start).
+
+    A fresh start removes the curve (``trainer_log.jsonl``) and ``checkpoint-*`` folders an earlier run left
+    (``overwrite: true``), so the new curve is not appended to the old one and ``resume`` later cannot pick up an
+    old run's checkpoint. A resumed run drops the log lines written after its checkpoint: they are logged again."""
     out = Path(cfg.output_dir)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun rank 0 may already be writing into it
         out.mkdir(parents=True, exist_ok=True)
-        return out
+        return out, get_last_checkpoint(str(out)) if cfg.training.resume else None
     if out.exists() and any(out.iterdir()) and not (cfg.training.resume or cfg.overwrite):
         raise ValueError(
             f"output_dir {out} is not empty; set training.resume=true to continue it, overwrite=true to reuse it, "
             "or choose another output_dir"
         )
     out.mkdir(parents=True, exist_ok=True)
-    return out
+    resume = get_last_checkpoint(str(out)) if cfg.training.resume else None
+    if cfg.training.resume and resume is None:
+        log.warning("training.resume=true but %s has no checkpoint: starting from scratch", out)
+    curve = out / "trainer_log.jsonl"
+    if resume is not None:
+        _trim_log(curve, int(Path(resume).name.rsplit("-", 1)[1]))
+        return out, resume
+    curve.unlink(missing_ok=True)
+    for old in out.glob("checkpoint-*"):
+        if old.is_dir() and old.name.rsplit("-", 1)[1].isdigit():
+            log.info("overwrite: removing %s of an earlier run", old)
+            shutil.rmtree(old)
+    return out, None
+
+
+def _trim_log(path: Path, step: int) -> None:
+    if not path.is_file():
+        return
+    keep = []
+    for line in path.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:  # the line the interruption cut short
+            log.warning("%s: dropping an incomplete line of the interrupted run", path)
+            continue
+        if entry.get("step", 0) <= step:
+            keep.append(line)
+    atomic_write_text(path, "".join(line + "\n" for line in keep))
 
 
 def _training_args(cfg: TrainConfig, out: Path, lr: float, best: str, on_features: bool) -> TrainingArguments:
@@ -141,8 +174,9 @@ def _apply_checkpointing(cfg: TrainConfig, model: Any) -> None:
 def run_train(cfg: TrainConfig) -> TrainResult:
     """Fine-tune ``cfg.model`` on ``cfg.data`` with ``cfg.method``; write the run directory."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    out = _check_output_dir(cfg)
     task_type = cfg.task.type
+    best = resolve_best_metric(task_type, cfg.training.metric_for_best)
+    out, resume = _check_output_dir(cfg)
     splits, num_labels = load_task(cfg.data.path, cfg.data.sequence_column, cfg.data.label_column, task_type,
                                    cfg.task.num_labels)  # fmt: skip
     set_seed(cfg.training.seed)
@@ -162,7 +196,6 @@ def run_train(cfg: TrainConfig) -> TrainResult:
     on_features = cfg.method.name == "adapter" and cfg.method.adapter.cache_features
     hits = 0
     datasets: dict[str, Any] = {}
-    best = cfg.training.metric_for_best or default_best_metric(task_type)
     lr = cfg.training.learning_rate or backbone.family.learning_rate
     args = _training_args(cfg, out, lr, best, on_features)
     if on_features:
@@ -187,9 +220,6 @@ def run_train(cfg: TrainConfig) -> TrainResult:
     trainer = _GFTrainer(model=model, args=args, train_dataset=datasets["train"], eval_dataset=datasets["dev"],
                          data_collator=collator, compute_metrics=metrics_fn,
                          callbacks=[_JsonlLog(out / "trainer_log.jsonl")])  # fmt: skip
-    resume = get_last_checkpoint(str(out)) if cfg.training.resume else None
-    if cfg.training.resume and resume is None:
-        log.warning("training.resume=true but %s has no checkpoint: starting from scratch", out)
     start = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume)
     seconds = time.perf_counter() - start
@@ -198,11 +228,13 @@ def run_train(cfg: TrainConfig) -> TrainResult:
     test = _strip(pred.metrics or {})
     if not trainer.is_world_process_zero():  # every rank holds the gathered results; one writes them
         return TrainResult(out, dev, test, trainable, total, seconds, truncated, hits, {})
-    files = _write_outputs(out, cfg, pred, splits["test"], task_type, dev, test, trainer, seconds, truncated)
+    files = _write_outputs(out, best, pred, splits["test"], task_type, dev, test, trainer, seconds, truncated)
     model_dir = save_run_model(model, backbone, cfg.method, task_type, num_labels, max_len, out / "model", cfg.model)
     files["model"] = model_dir
     inputs: list[str | Path] = [splits[s].path for s in splits]
-    write_manifest(out, cfg.model_dump(mode="json"), inputs, cfg.training.seed, "train")
+    resolved = _resolved_config(cfg, lr=lr, best=best, pooling=model.pooling, num_labels=num_labels,
+                                max_len=max_len, family=backbone.family)  # fmt: skip
+    write_manifest(out, resolved, inputs, cfg.training.seed, "train")
     files["manifest"] = out / "manifest.json"
     return TrainResult(out, dev, test, trainable, total, seconds, truncated, hits, files)
 
@@ -217,7 +249,21 @@ def _strip(metrics: dict[str, float]) -> dict[str, float]:
     return keep
 
 
-def _write_outputs(out: Path, cfg: TrainConfig, pred: Any, test_split: Any, task_type: str, dev: dict[str, float],
+def _resolved_config(cfg: TrainConfig, lr: float, best: str, pooling: str, num_labels: int, max_len: int,
+                     family: Any) -> dict[str, Any]:  # fmt: skip
+    """The config with every default that was resolved at run time filled in (what the run really used)."""
+    data = cfg.model_dump(mode="json")
+    data["training"]["learning_rate"] = lr
+    data["training"]["metric_for_best"] = best
+    data["method"]["pooling"] = pooling
+    data["task"]["num_labels"] = num_labels if cfg.task.type == "classification" else cfg.task.num_labels
+    data["data"]["max_length"] = max_len
+    if cfg.model.path is None and cfg.model.init != "tiny":  # a tiny model has no published variant
+        data["model"]["variant"] = resolve_variant(family, cfg.model.variant)
+    return data
+
+
+def _write_outputs(out: Path, best: str, pred: Any, test_split: Any, task_type: str, dev: dict[str, float],
                    test: dict[str, float], trainer: Trainer, seconds: float, truncated: int) -> dict[str, Path]:  # fmt: skip
     import pandas as pd
 
@@ -234,7 +280,7 @@ def _write_outputs(out: Path, cfg: TrainConfig, pred: Any, test_split: Any, task
     with atomic_path(out / "predictions_test.csv") as tmp:
         pd.DataFrame(table).to_csv(tmp, index=False)
     metrics = {"dev": dev, "test": test, "best_checkpoint": trainer.state.best_model_checkpoint,
-               "best_metric": cfg.training.metric_for_best or default_best_metric(task_type),
+               "best_metric": best,
                "train_seconds": seconds, "global_step": trainer.state.global_step, "truncated_rows": truncated}  # fmt: skip
     atomic_write_json(out / "metrics.json", metrics)
     return {"metrics": out / "metrics.json", "predictions": out / "predictions_test.csv",

@@ -81,6 +81,14 @@ class TaskModel(nn.Module):
         self.num_labels = num_labels
         self.token_head = token_head
 
+    def train(self, mode: bool = True) -> TaskModel:
+        # A frozen backbone (adapter tuning) stays in eval mode: its dropout must not perturb the features, so
+        # training on tokens gives the same features as the cached path (computed in eval mode) and prediction.
+        super().train(mode)
+        if self.backbone is not None and not any(p.requires_grad for p in self.backbone.parameters()):
+            self.backbone.eval()
+        return self
+
     def backbone_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         if self.backbone is None:
             raise RuntimeError("this task model was built without a backbone (cached-feature training)")

@@ -6,11 +6,20 @@ Regression: MSE, MAE, Pearson r, Spearman rho, R².
 
 from __future__ import annotations
 
+import difflib
+
 import numpy as np
 from scipy import stats
 from sklearn import metrics as skm
 
+from ..config import ConfigError
+
 LOWER_IS_BETTER = {"mse", "mae", "loss", "rmse"}
+# what compute_metrics returns, plus the loss the Trainer adds: the names training.metric_for_best may take
+METRIC_NAMES = {
+    "classification": ("accuracy", "f1", "precision", "recall", "mcc", "loss"),
+    "regression": ("mse", "mae", "pearson", "spearman", "r2", "loss"),
+}
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -51,3 +60,21 @@ def compute_metrics(task_type: str, logits: np.ndarray, labels: np.ndarray) -> d
 
 def default_best_metric(task_type: str) -> str:
     return "mse" if task_type == "regression" else "mcc"
+
+
+def resolve_best_metric(task_type: str, name: str | None) -> str:
+    """The dev metric that picks the best checkpoint, checked before training (an unknown name would otherwise
+    stop the run at its first evaluation). An ``eval_`` prefix is accepted and dropped, so the lower-is-better
+    rule sees the bare name."""
+    if name is None:
+        return default_best_metric(task_type)
+    bare = name.removeprefix("eval_")
+    valid = METRIC_NAMES[task_type]
+    if bare not in valid:
+        close = difflib.get_close_matches(bare, valid, n=1, cutoff=0.4)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise ConfigError(
+            f"training.metric_for_best: {name!r} is not a {task_type} metric; choose one of "
+            f"{', '.join(valid)}.{hint}"
+        )
+    return bare

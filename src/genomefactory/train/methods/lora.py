@@ -34,7 +34,12 @@ def resolve_targets(base: nn.Module, spec: str | list[str], family_default: tupl
     if spec == "default":
         patterns = list(family_default)
     elif spec == "all_in_and_out_proj":
-        patterns = list(in_out) or list(family_default)
+        if not in_out:
+            raise ValueError(
+                "method.lora.target_modules: 'all_in_and_out_proj' is not defined for this family (it lists no "
+                "projection layers); use 'default', 'all' or a list of module names"
+            )
+        patterns = list(in_out)
     elif isinstance(spec, str):
         patterns = [spec]
     else:
