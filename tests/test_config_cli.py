@@ -168,6 +168,13 @@ def test_fasta_with_label_table(shared_data: Path, tmp_path: Path) -> None:
     (tmp_path / "train.labels.tsv").write_text("id\tlabel\nr0\t1\n")
     with pytest.raises(DataError, match="record 'r1' has no label"):
         load_task(tmp_path, None, "label", "classification", None)
+    # errors name the label table's row (not the FASTA record's index); a repeated id is not silently overwritten
+    (tmp_path / "train.labels.tsv").write_text("id\tlabel\nr4\t1\nr3\t0\nr2\t1\nr1\t0\nr0\tx\n")
+    with pytest.raises(DataError, match=r"train.labels.tsv row 5: label 'x' is not a number"):
+        load_task(tmp_path, None, "label", "classification", None)
+    (tmp_path / "train.labels.tsv").write_text("id\tlabel\nr0\t1\nr1\t0\nr2\t1\nr3\t0\nr4\t1\nr1\t1\n")
+    with pytest.raises(DataError, match=r"train.labels.tsv row 6: id 'r1' appears more than once"):
+        load_task(tmp_path, None, "label", "classification", None)
 
 
 def test_help_expands_optional_sections(capsys: pytest.CaptureFixture[str]) -> None:

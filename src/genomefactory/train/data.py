@@ -68,19 +68,25 @@ def _fasta_split(path: Path, label_col: str, task_type: str) -> Split | None:
     for col in ("id", label_col):
         if col not in table.columns:
             raise DataError(f"{labels}: no column '{col}' (columns: {', '.join(map(str, table.columns))})")
-    by_id = dict(zip(table["id"], table[label_col], strict=True))
-    seqs, raw = [], []
+    dup = table["id"][table["id"].duplicated()]
+    if not dup.empty:
+        row = int(dup.index[0]) + 1
+        raise DataError(f"{labels} row {row}: id '{dup.iloc[0]}' appears more than once; each record needs one label")
+    # parsed in table order, so an error names the label table's own row
+    values = _parse_labels(table[label_col].tolist(), labels, task_type)
+    row_of = {rec_id: i for i, rec_id in enumerate(table["id"])}
+    seqs, rows = [], []
     try:
         for rec_id, seq in read_fasta(fasta):
-            if rec_id not in by_id:
+            if rec_id not in row_of:
                 raise DataError(f"{fasta}: record '{rec_id}' has no label in {labels}")
             seqs.append(seq)
-            raw.append(by_id[rec_id])
+            rows.append(row_of[rec_id])
     except SequenceError as exc:
         raise DataError(str(exc)) from None
     if not seqs:
         raise DataError(f"{fasta} has no records (empty split)")
-    return Split(path.stem, fasta, seqs, _parse_labels(raw, labels, task_type))
+    return Split(path.stem, fasta, seqs, values[np.asarray(rows, dtype=np.int64)])
 
 
 def read_split(path: Path, seq_col: str | None, label_col: str, task_type: str) -> Split:
