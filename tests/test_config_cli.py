@@ -182,3 +182,16 @@ def test_help_expands_optional_sections(capsys: pytest.CaptureFixture[str]) -> N
     out = capsys.readouterr().out
     for key in ("region.annotation.source", "region.genome.accession", "species.fragments_per_species", "qc.kmer"):
         assert key in out, key
+
+
+def test_unreachable_hub_is_one_error_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty cache: nothing to fall back on
+    fasta = tmp_path / "in.fa"
+    fasta.write_text(">a\nACGTACGT\n")
+    code = main(["inference", "mode=embed", "model.family=dnabert2", f"embed.input={fasta}",
+                 f"embed.output={tmp_path / 'e.parquet'}"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "could not fetch 'zhihan1996/DNABERT-2-117M'" in err and "Traceback" not in err

@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(_load(cmd.config), path, overrides)
         result = _load(cmd.run)(cfg)
-    except (ConfigError, FileNotFoundError, ValueError) as exc:
+    except (ConfigError, OSError, ValueError) as exc:  # OSError: missing files, permissions, hub fetch failures
         err.print(f"[red]error:[/red] {exc}")
         return 2
     except KeyboardInterrupt:

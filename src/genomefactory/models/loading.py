@@ -18,7 +18,7 @@ from torch import nn
 from ..config import StrictConfig
 from .registry import Backbone, ModelFamily, get_family
 
-__all__ = ["ModelConfig", "load_backbone", "resolve_source", "resolve_variant", "save_state_dict", "strict_load"]
+__all__ = ["HubFetchError", "ModelConfig", "load_backbone", "resolve_source", "resolve_variant", "save_state_dict", "strict_load"]
 
 _CHECKPOINT_FILES = ["config.json", "*.safetensors", "*.safetensors.index.json", "pytorch_model.bin",
                      "pytorch_model.bin.index.json", "pytorch_model-*.bin", "tokenizer.json",
@@ -66,7 +66,7 @@ def resolve_source(source: str, revision: str | None = None, allow_code: bool = 
         patterns = [*_CHECKPOINT_FILES, "*.py"] if allow_code else _CHECKPOINT_FILES
         return Path(snapshot_download(source, revision=revision, allow_patterns=patterns))
     except Exception as exc:  # network, auth, missing repo: one clear line
-        raise RuntimeError(
+        raise HubFetchError(
             f"could not fetch {source!r} from the Hugging Face hub ({type(exc).__name__}: {exc}). "
             "Check the id and your network, or pass a local checkpoint directory as model.path."
         ) from exc
@@ -97,6 +97,10 @@ def _weight_files(directory: Path) -> list[Path]:
         if shards:
             return shards
     return sorted(directory.glob("*.safetensors"))  # one odd name (e.g. a converted file): take what is there
+
+
+class HubFetchError(OSError):
+    """A model could not be fetched from the Hugging Face hub (network, authentication, unknown id)."""
 
 
 def load_state_dict_file(directory: Path) -> dict[str, torch.Tensor]:
