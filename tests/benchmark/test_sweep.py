@@ -78,6 +78,7 @@ def test_sweep_fail_aggregate_resume(shared_data: Path, tmp_path: Path, counted:
         assert c["test_metrics"]["f1"] == pytest.approx(
             f1_score(pred["label"], pred["prediction"], average="macro"), abs=1e-9)
         assert not (Path(c["run_dir"]) / "model").exists()  # keep_models: false
+        assert c["throughput_ktok_s"] > 0 and c["samples_per_s"] > 0
 
     agg = json.loads((out / "aggregate.json").read_text())
     for row in agg["tasks"]:

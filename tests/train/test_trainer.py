@@ -38,6 +38,14 @@ def tata_regression(shared_data: Path, tmp_path: Path) -> Path:
                           {"train": 96, "dev": 32, "test": 32}, regression=True)  # fmt: skip
 
 
+def run_tokenizer_ids(seqs: list[str]) -> list[list[int]]:
+    """Token ids of the tiny NT v1 tokenizer, as the trainer tokenizes (special tokens added, no padding)."""
+    from genomefactory.models import ModelConfig, load_backbone
+
+    tok = load_backbone(ModelConfig(family="nucleotide_transformer", init="tiny")).tokenizer
+    return [list(x) for x in tok(seqs, add_special_tokens=True)["input_ids"]]
+
+
 def cfg_for(data: Path, out: Path, method: str, task: str = "classification", **extra: object) -> TrainConfig:
     overrides = {
         "data": {"path": str(data)}, "output_dir": str(out), "task": {"type": task},
@@ -73,6 +81,11 @@ def test_methods_end_to_end(method: str, task: str, tata: Path, tata_regression:
     manifest = json.loads((tmp_path / "run/manifest.json").read_text())
     assert manifest["seed"] == 7 and len(manifest["inputs_sha256"]) == 3
     assert res.trainable_params < res.total_params or method == "full"
+    # throughput in the paper's unit: real tokens of the training sequences (padding never counted)
+    train_seqs = pd.read_csv(data / "train.csv")["sequence"].tolist()
+    mean_tokens = np.mean([len(x) for x in run_tokenizer_ids(train_seqs)])
+    assert metrics["train_tokens_per_s"] == pytest.approx(metrics["train_samples_per_s"] * mean_tokens, rel=1e-9)
+    assert res.train_tokens_per_s == pytest.approx(metrics["train_tokens_per_s"]) and res.train_tokens_per_s > 0
     # the saved model reproduces the test predictions
     run = load_run_model(tmp_path / "run")
     df = pd.read_csv(data / "test.csv")

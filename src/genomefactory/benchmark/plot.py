@@ -30,7 +30,7 @@ def _points(agg: dict[str, Any], efficiency_csv: str | None) -> tuple[list[dict[
         return [], ""
     suite = agg["suites"][0]["suite"]
     external: dict[tuple[str, str], tuple[float | None, float | None]] = {}
-    unit = "throughput (kbp/s, measured)"
+    unit = "throughput (K tokens/s, measured)"
     if efficiency_csv:
         df = pd.read_csv(efficiency_csv)
         missing = {"model", "method", "peak_mem_gb", "throughput_ktok_s"} - set(df.columns)
@@ -47,7 +47,7 @@ def _points(agg: dict[str, Any], efficiency_csv: str | None) -> tuple[list[dict[
             tp, mem = external.get((_norm(r["model"]), r["method"]), (None, None))
         else:
             eff = next(e for e in agg["efficiency"] if (e["model"], e["method"]) == (r["model"], r["method"]))
-            tp, mem = eff["throughput_kbp_s"], eff["peak_mem_gb"]
+            tp, mem = eff.get("throughput_ktok_s"), eff["peak_mem_gb"]
         pts.append({"model": r["model"], "method": r["method"], "score": r["mean"], "throughput": tp, "mem": mem})
     return pts, f"{suite}|{unit}"
 

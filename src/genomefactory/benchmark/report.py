@@ -46,6 +46,7 @@ class CellRecord:
     total_params: int | None = None
     samples_per_s: float | None = None
     throughput_kbp_s: float | None = None
+    throughput_ktok_s: float | None = None  # real (non-padding) tokens, the paper's Table 2 unit
     peak_mem_gb: float | None = None
     config_hash: str | None = None
     error: str | None = None
@@ -114,9 +115,11 @@ def _efficiency(cells: list[CellRecord]) -> list[dict[str, Any]]:
         model, method = key.split("\t")
         ok = [c for c in cells if (c.model, c.method) == (model, method) and c.status == "ok"]
         tp = [c.throughput_kbp_s for c in ok if c.throughput_kbp_s is not None]
+        tk = [c.throughput_ktok_s for c in ok if c.throughput_ktok_s is not None]
         mem = [c.peak_mem_gb for c in ok if c.peak_mem_gb is not None]
         params = [c.trainable_params for c in ok if c.trainable_params is not None]
         rows.append({"model": model, "method": method, "throughput_kbp_s": float(np.mean(tp)) if tp else None,
+                     "throughput_ktok_s": float(np.mean(tk)) if tk else None,
                      "peak_mem_gb": float(max(mem)) if mem else None,
                      "trainable_params": int(params[0]) if params else None})  # fmt: skip
     return rows

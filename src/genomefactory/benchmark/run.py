@@ -170,6 +170,8 @@ def _run_cell(train: dict[str, Any], prepared: PreparedTask, record: CellRecord,
     record.train_seconds = res.train_seconds
     record.trainable_params, record.total_params = res.trainable_params, res.total_params
     record.samples_per_s, record.throughput_kbp_s = _efficiency(run_dir, prepared)
+    if res.train_tokens_per_s is not None:
+        record.throughput_ktok_s = res.train_tokens_per_s / 1000.0
     if torch.cuda.is_available():
         record.peak_mem_gb = torch.cuda.max_memory_allocated() / 1e9
     ranks.barrier()  # every rank has finished with the run folder

@@ -52,6 +52,10 @@ class TrainResult:
     truncated_rows: int
     feature_cache_hits: int = 0
     files: dict[str, Path] = field(default_factory=dict)
+    # training throughput: samples/s from the Trainer, tokens/s = samples/s x mean real tokens per training sequence
+    # (special tokens included, padding never), the unit of the paper's Table 2
+    train_samples_per_s: float | None = None
+    train_tokens_per_s: float | None = None
 
     def summary(self) -> str:
         lines = [f"run directory: {self.output_dir}",
@@ -221,14 +225,15 @@ def run_train(cfg: TrainConfig) -> TrainResult:
                          data_collator=collator, compute_metrics=metrics_fn,
                          callbacks=[_JsonlLog(out / "trainer_log.jsonl")])  # fmt: skip
     start = time.perf_counter()
-    trainer.train(resume_from_checkpoint=resume)
+    out_metrics = trainer.train(resume_from_checkpoint=resume).metrics
     seconds = time.perf_counter() - start
+    speed = _throughput(out_metrics, ids["train"])
     dev = _strip(trainer.evaluate(datasets["dev"], metric_key_prefix="eval"))
     pred = trainer.predict(datasets["test"], metric_key_prefix="test")
     test = _strip(pred.metrics or {})
     if not trainer.is_world_process_zero():  # every rank holds the gathered results; one writes them
-        return TrainResult(out, dev, test, trainable, total, seconds, truncated, hits, {})
-    files = _write_outputs(out, best, pred, splits["test"], task_type, dev, test, trainer, seconds, truncated)
+        return TrainResult(out, dev, test, trainable, total, seconds, truncated, hits, {}, *speed)
+    files = _write_outputs(out, best, pred, splits["test"], task_type, dev, test, trainer, seconds, truncated, speed)
     model_dir = save_run_model(model, backbone, cfg.method, task_type, num_labels, max_len, out / "model", cfg.model)
     files["model"] = model_dir
     inputs: list[str | Path] = [splits[s].path for s in splits]
@@ -236,7 +241,17 @@ def run_train(cfg: TrainConfig) -> TrainResult:
                                 max_len=max_len, family=backbone.family)  # fmt: skip
     write_manifest(out, resolved, inputs, cfg.training.seed, "train")
     files["manifest"] = out / "manifest.json"
-    return TrainResult(out, dev, test, trainable, total, seconds, truncated, hits, files)
+    return TrainResult(out, dev, test, trainable, total, seconds, truncated, hits, files, *speed)
+
+
+def _throughput(train_metrics: dict[str, Any], train_ids: list[list[int]]) -> tuple[float | None, float | None]:
+    """(samples/s, real tokens/s) of training; None when the Trainer reported no speed (e.g. nothing left to do
+    after a resume from the final checkpoint)."""
+    sps = train_metrics.get("train_samples_per_second")
+    if not sps or not train_ids:
+        return None, None
+    mean_tokens = float(np.mean([len(x) for x in train_ids]))
+    return float(sps), float(sps) * mean_tokens
 
 
 def _strip(metrics: dict[str, float]) -> dict[str, float]:
@@ -264,7 +279,8 @@ def _resolved_config(cfg: TrainConfig, lr: float, best: str, pooling: str, num_l
 
 
 def _write_outputs(out: Path, best: str, pred: Any, test_split: Any, task_type: str, dev: dict[str, float],
-                   test: dict[str, float], trainer: Trainer, seconds: float, truncated: int) -> dict[str, Path]:  # fmt: skip
+                   test: dict[str, float], trainer: Trainer, seconds: float, truncated: int,
+                   speed: tuple[float | None, float | None]) -> dict[str, Path]:  # fmt: skip
     import pandas as pd
 
     logits = pred.predictions[0] if isinstance(pred.predictions, tuple) else pred.predictions
@@ -281,7 +297,8 @@ def _write_outputs(out: Path, best: str, pred: Any, test_split: Any, task_type: 
         pd.DataFrame(table).to_csv(tmp, index=False)
     metrics = {"dev": dev, "test": test, "best_checkpoint": trainer.state.best_model_checkpoint,
                "best_metric": best,
-               "train_seconds": seconds, "global_step": trainer.state.global_step, "truncated_rows": truncated}  # fmt: skip
+               "train_seconds": seconds, "global_step": trainer.state.global_step, "truncated_rows": truncated,
+               "train_samples_per_s": speed[0], "train_tokens_per_s": speed[1]}  # fmt: skip
     atomic_write_json(out / "metrics.json", metrics)
     return {"metrics": out / "metrics.json", "predictions": out / "predictions_test.csv",
             "log": out / "trainer_log.jsonl"}  # fmt: skip
