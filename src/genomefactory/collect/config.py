@@ -191,6 +191,15 @@ class QCConfig(StrictConfig):
     rare_z: float = Field(6.0, gt=0, description="rare_kmers: robust z-score (median/MAD) of profile distance.")
     rare_max_fraction: float = Field(0.01, ge=0, lt=0.5, description="rare_kmers: never remove more than this.")
     gc_bins: int = Field(20, ge=2, description="gc_normalize: GC histogram bins matched across classes.")
+    drop_repeat_leakage: bool = Field(
+        False, description="After splitting, drop dev/test sequences whose sequence is largely present in train "
+        "through a genome repeat (same 32-mers at another locus, either strand); train is never touched. Off by "
+        "default: repeat-rich genomes (a chloroplast's inverted repeat) can lose most of their test set."
+    )
+    repeat_leakage_min_shared: float = Field(
+        0.5, gt=0, le=1, description="drop_repeat_leakage: drop a dev/test sequence when at least this fraction of "
+        "its sampled 32-mers (1 in 16, both strands) also occurs in train; 1.0 drops only full copies."
+    )
 
 
 class SplitConfig(StrictConfig):

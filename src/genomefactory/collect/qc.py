@@ -4,7 +4,9 @@ Every step returns ``(batch, keep, entry)``: the batch it judged (a transforming
 mask of the rows to keep, and a report entry ``{step, before, removed, after, reasons, ...}``; :func:`run_qc`
 drops the rows. ``before - removed == after`` for every step, so the counts of ``qc_report.json`` add up. A step that would
 remove every sequence raises :class:`QCError` naming the step and the setting to relax: nothing falls back
-silently. QC runs on the whole pool before splitting and never on a benchmark's given splits.
+silently. QC runs on the whole pool before splitting and never on a benchmark's given splits; the one exception,
+the opt-in ``repeat_leakage`` step (:func:`drop_repeat_leakage`), runs after this pipeline's own split and only
+removes dev/test rows whose sampled 32-mers (either strand) are mostly found in train.
 
 All statistics are vectorised over the ``(n, max_len)`` byte matrix in row chunks (no per-base Python loop);
 per-row base counts are cached on the batch. Count columns are A, C, G, T, ambiguous (padding excluded).
@@ -290,18 +292,36 @@ def leakage_check(b: SeqBatch, split: np.ndarray) -> dict[str, int]:
     return {"shared_sequences": shared, "overlapping_loci": overlap}
 
 
-def shared_kmer_report(b: SeqBatch, split: np.ndarray, keep_one_in: int = 16) -> dict[str, Any]:
+REPEAT_SAMPLE = 16  # keep 1 canonical 32-mer in 16 (by hash value, so every copy of a sequence keeps the same ones)
+Kmers = tuple[np.ndarray, np.ndarray]  # (row, canonical 32-mer) pairs from sampled_kmers, rows ascending
+
+
+def _train_hits(kmers: Kmers, split: np.ndarray) -> np.ndarray:
+    """Per (row, k-mer) pair: True where the row is dev/test and the k-mer also occurs in a train row."""
+    rows, hashes = kmers
+    other = split[rows] != 0
+    train = np.unique(hashes[~other])  # sorted: membership by binary search
+    hit = np.zeros(rows.size, dtype=bool)
+    if train.size:
+        probe = hashes[other]
+        pos = np.minimum(np.searchsorted(train, probe), train.size - 1)
+        hit[other] = train[pos] == probe
+    return hit
+
+
+def shared_kmer_report(b: SeqBatch, split: np.ndarray, keep_one_in: int = REPEAT_SAMPLE,
+                       kmers: Kmers | None = None) -> dict[str, Any]:  # fmt: skip
     """Per split and label: dev/test rows sharing a sampled canonical 32-mer with a train row.
 
     Splits never share a locus, but a genome's repeats (a chloroplast's inverted repeat, rRNA operons,
     transposons) put the same sequence at different loci; this measures that residual leakage rather than
-    hiding it. Reported, not enforced: in large eukaryotic genomes some sharing through repeats is unavoidable.
+    hiding it. Reported; removed only by the opt-in ``qc.drop_repeat_leakage`` (:func:`drop_repeat_leakage`),
+    since in large eukaryotic genomes some sharing through repeats is unavoidable. ``kmers``: the batch's
+    :func:`sampled_kmers` at ``keep_one_in``, when already computed.
     """
-    rows, hashes = sampled_kmers(b.mat, keep_one_in)
-    train = np.unique(hashes[split[rows] == 0])
-    hit_rows = np.unique(rows[np.isin(hashes, train) & (split[rows] != 0)])
+    kmers = sampled_kmers(b.mat, keep_one_in) if kmers is None else kmers
     hit = np.zeros(len(b), dtype=bool)
-    hit[hit_rows] = True
+    hit[kmers[0][_train_hits(kmers, split)]] = True
     out: dict[str, Any] = {"k": SHARED_K, "sampled_one_in": keep_one_in}
     for k, name in ((1, "dev"), (2, "test")):
         labels = b.labels[split == k]
@@ -309,3 +329,63 @@ def shared_kmer_report(b: SeqBatch, split: np.ndarray, keep_one_in: int = 16) ->
         out[name] = {str(int(lab)): {"rows": int((labels == lab).sum()), "sharing_with_train": int((flagged == lab).sum())}
                      for lab in np.unique(labels)}  # fmt: skip
     return out
+
+
+def _by_split(b: SeqBatch, split: np.ndarray, keep: np.ndarray) -> dict[str, dict[str, dict[str, int]]]:
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for k, name in ((1, "dev"), (2, "test")):
+        here = split == k
+        out[name] = {}
+        for lab in np.unique(b.labels[here]):
+            rows = here & (b.labels == lab)
+            before, after = int(rows.sum()), int((rows & keep).sum())
+            out[name][str(int(lab))] = {"before": before, "removed": before - after, "after": after}
+    return out
+
+
+def step_repeat_leakage(b: SeqBatch, split: np.ndarray, cfg: QCConfig, kmers: Kmers) -> tuple[np.ndarray, dict[str, Any]]:
+    """Rows to keep: every train row, and dev/test rows sharing < ``repeat_leakage_min_shared`` of their k-mers.
+
+    The shared fraction of a row is (its sampled canonical 32-mers found among train rows' sampled 32-mers) /
+    (its sampled 32-mers), counted per position; sampling by hash value keeps the same k-mers in train, so it
+    estimates the fraction over all of the row's 32-mers. A row with no sampled 32-mer (short, or ambiguous
+    throughout) shares nothing and stays. Raises :class:`QCError` if dev or test would become empty.
+    """
+    rows = kmers[0]
+    sampled = np.bincount(rows, minlength=len(b))
+    shared = np.bincount(rows[_train_hits(kmers, split)], minlength=len(b))
+    drop = (split != 0) & (sampled > 0) & (shared >= cfg.repeat_leakage_min_shared * sampled)
+    keep = ~drop
+    by_split = _by_split(b, split, keep)
+    for name, labels in by_split.items():
+        if labels and not any(v["after"] for v in labels.values()):
+            raise QCError(f"QC step 'repeat_leakage' would remove every {name} sequence (all share "
+                          f">= {cfg.repeat_leakage_min_shared} of their 32-mers with train); raise "
+                          "qc.repeat_leakage_min_shared or set qc.drop_repeat_leakage: false")  # fmt: skip
+    entry = _entry("repeat_leakage", len(b), keep, {"shares_kmers_with_train": int(drop.sum())},
+                   min_shared=cfg.repeat_leakage_min_shared, k=SHARED_K, sampled_one_in=REPEAT_SAMPLE,
+                   splits=["dev", "test"], by_split=by_split)  # fmt: skip
+    return keep, entry
+
+
+def drop_repeat_leakage(b: SeqBatch, split: np.ndarray,
+                        cfg: QCConfig) -> tuple[SeqBatch, np.ndarray, dict[str, Any] | None, dict[str, Any]]:  # fmt: skip
+    """After splitting: the opt-in ``repeat_leakage`` step (if ``cfg.drop_repeat_leakage``), then the measurement.
+
+    Returns the surviving batch, its split ids, the step's report entry (None when off) and the
+    :func:`shared_kmer_report` of the survivors, so the report shows what leakage is left. Both share one
+    k-mer pass.
+    """
+    kmers = sampled_kmers(b.mat, REPEAT_SAMPLE)
+    entry = None
+    if cfg.drop_repeat_leakage:
+        keep, entry = step_repeat_leakage(b, split, cfg, kmers)
+        if not keep.all():
+            new_row = np.cumsum(keep) - 1
+            alive = keep[kmers[0]]
+            kmers = (new_row[kmers[0][alive]], kmers[1][alive])
+            rows = np.flatnonzero(keep)
+            b, split = b.take(rows), split[rows]
+    report = shared_kmer_report(b, split, REPEAT_SAMPLE, kmers)
+    report["after_drop_step"] = cfg.drop_repeat_leakage
+    return b, split, entry, report
