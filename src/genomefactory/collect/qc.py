@@ -320,8 +320,12 @@ def shared_kmer_report(b: SeqBatch, split: np.ndarray, keep_one_in: int = REPEAT
     :func:`sampled_kmers` at ``keep_one_in``, when already computed.
     """
     kmers = sampled_kmers(b.mat, keep_one_in) if kmers is None else kmers
+    return _leak_report(b, split, kmers[0][_train_hits(kmers, split)], keep_one_in)
+
+
+def _leak_report(b: SeqBatch, split: np.ndarray, hit_rows: np.ndarray, keep_one_in: int) -> dict[str, Any]:
     hit = np.zeros(len(b), dtype=bool)
-    hit[kmers[0][_train_hits(kmers, split)]] = True
+    hit[hit_rows] = True
     out: dict[str, Any] = {"k": SHARED_K, "sampled_one_in": keep_one_in}
     for k, name in ((1, "dev"), (2, "test")):
         labels = b.labels[split == k]
@@ -343,17 +347,19 @@ def _by_split(b: SeqBatch, split: np.ndarray, keep: np.ndarray) -> dict[str, dic
     return out
 
 
-def step_repeat_leakage(b: SeqBatch, split: np.ndarray, cfg: QCConfig, kmers: Kmers) -> tuple[np.ndarray, dict[str, Any]]:
+def step_repeat_leakage(b: SeqBatch, split: np.ndarray, cfg: QCConfig, kmers: Kmers,
+                        hits: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:  # fmt: skip
     """Rows to keep: every train row, and dev/test rows sharing < ``repeat_leakage_min_shared`` of their k-mers.
 
     The shared fraction of a row is (its sampled canonical 32-mers found among train rows' sampled 32-mers) /
     (its sampled 32-mers), counted per position; sampling by hash value keeps the same k-mers in train, so it
     estimates the fraction over all of the row's 32-mers. A row with no sampled 32-mer (short, or ambiguous
     throughout) shares nothing and stays. Raises :class:`QCError` if dev or test would become empty.
+    ``hits``: :func:`_train_hits` of ``kmers``.
     """
     rows = kmers[0]
     sampled = np.bincount(rows, minlength=len(b))
-    shared = np.bincount(rows[_train_hits(kmers, split)], minlength=len(b))
+    shared = np.bincount(rows[hits], minlength=len(b))
     drop = (split != 0) & (sampled > 0) & (shared >= cfg.repeat_leakage_min_shared * sampled)
     keep = ~drop
     by_split = _by_split(b, split, keep)
@@ -374,18 +380,18 @@ def drop_repeat_leakage(b: SeqBatch, split: np.ndarray,
 
     Returns the surviving batch, its split ids, the step's report entry (None when off) and the
     :func:`shared_kmer_report` of the survivors, so the report shows what leakage is left. Both share one
-    k-mer pass.
+    k-mer pass and one train lookup: train is never touched, so a surviving row's matches stay as they were.
     """
     kmers = sampled_kmers(b.mat, REPEAT_SAMPLE)
+    hits = _train_hits(kmers, split)
+    hit_rows = kmers[0][hits]
     entry = None
     if cfg.drop_repeat_leakage:
-        keep, entry = step_repeat_leakage(b, split, cfg, kmers)
+        keep, entry = step_repeat_leakage(b, split, cfg, kmers, hits)
         if not keep.all():
-            new_row = np.cumsum(keep) - 1
-            alive = keep[kmers[0]]
-            kmers = (new_row[kmers[0][alive]], kmers[1][alive])
+            hit_rows = (np.cumsum(keep) - 1)[hit_rows[keep[hit_rows]]]  # old row index -> survivor index
             rows = np.flatnonzero(keep)
             b, split = b.take(rows), split[rows]
-    report = shared_kmer_report(b, split, REPEAT_SAMPLE, kmers)
+    report = _leak_report(b, split, hit_rows, REPEAT_SAMPLE)
     report["after_drop_step"] = cfg.drop_repeat_leakage
     return b, split, entry, report
