@@ -193,3 +193,20 @@ def test_bad_input_errors_name_the_problem(tmp_path: Path) -> None:
         list(embed_mod.iter_records(dup, 10))
     with pytest.raises(FileNotFoundError, match=r"embed\.input"):
         run_inference(_cfg(tmp_path / "missing.fa", tmp_path / "o.parquet"))
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".npy", ".csv"])
+def test_rerun_with_other_settings_is_refused_and_resume_false_replaces(tmp_path: Path, suffix: str) -> None:
+    """Resuming with another pooling would append max-pooled rows to mean-pooled ones; resume: false must replace
+    the previous output (it was merged with the new rows: 2x the rows)."""
+    fa = tmp_path / "in.fa"
+    _write_fasta(fa, 6)
+    out = tmp_path / f"o{suffix}"
+    first = run_inference(_cfg(fa, out, pooling="mean"))
+    with pytest.raises(ValueError, match=r"other settings.*pooling.*'mean', 'max'.*resume: false"):
+        run_inference(_cfg(fa, out, pooling="max"))
+    again = run_inference(_cfg(fa, out, pooling="max", resume=False))
+    assert first.rows == again.rows == 6 and again.embedded == 6
+    table = read_embeddings(out)
+    assert len(table.frame) == 6 and not table.frame["id"].duplicated().any()
+    assert run_inference(_cfg(fa, out, pooling="max")).embedded == 0  # same settings: resumes as before

@@ -293,12 +293,14 @@ def run_embed(cfg: InferenceConfig) -> EmbeddingResult:
     t0 = time.perf_counter()
     out = Path(e.output)
     ranks = Ranks()
-    store = PartStore(out)
+    store = PartStore(out, keep_previous=e.resume)
     if e.pooling == "token" and out.suffix.lower() == ".npy":
         raise ValueError("embed.output: per-token embeddings (pooling: token) need a .parquet or .csv output")
     if not e.resume and ranks.rank == 0:
         store.reset()
     ranks.barrier()
+    if e.resume:
+        _check_resumable(cfg, store)
     done = store.done_ids() if e.resume else set()
     first_part = len(store.parts())  # new parts are numbered after an interrupted run's, so they sort after them
     ranks.barrier()  # nobody writes a part before every rank has read the existing ones
@@ -308,7 +310,7 @@ def run_embed(cfg: InferenceConfig) -> EmbeddingResult:
                    resolve_dtype(e.precision, device))  # fmt: skip
     info = {"model": cfg.model.model_dump(mode="json"), "family": backbone.family.name, "layer": e.layer,
             "pooling": e.pooling, "hidden": backbone.hidden_size, "window_tokens": emb.window,
-            "window_overlap": e.window_overlap,
+            "window_overlap": e.window_overlap, "settings": _settings(cfg),
             "windowing": "sequences longer than window_tokens are split into overlapping windows of bases and "
                          "stitched: each base's token comes from the window where it is most central"}  # fmt: skip
     embedded = skipped = windowed = 0
@@ -336,6 +338,31 @@ def run_embed(cfg: InferenceConfig) -> EmbeddingResult:
         rows = len(store.done_ids())
     write_inference_manifest(cfg, Path(out))
     return EmbeddingResult(out, rows, embedded, skipped, windowed, backbone.hidden_size, time.perf_counter() - t0)
+
+
+def _settings(cfg: InferenceConfig) -> dict[str, Any]:
+    """What determines the vectors: a resumed run must match the run that wrote the existing rows."""
+    e = cfg.embed
+    return {"model": cfg.model.model_dump(mode="json"), "layer": e.layer, "pooling": e.pooling,
+            "window_tokens": e.window_tokens, "window_overlap": e.window_overlap, "precision": e.precision,
+            "seed": e.seed}  # fmt: skip
+
+
+def _check_resumable(cfg: InferenceConfig, store: PartStore) -> None:
+    """Refuse to append rows computed with other settings to an existing output (they would mix silently)."""
+    import json
+
+    stored = store.stored_info()
+    old = stored.get("settings") if stored else None
+    manifest = store.output.parent / f"{store.output.name}.manifest.json"
+    if old is None and stored is None and store.output.is_file() and manifest.is_file():
+        old = _settings(InferenceConfig.model_validate(json.loads(manifest.read_text())["config"]))
+    new = _settings(cfg)
+    if old is not None and old != new:
+        diff = {k: (old.get(k), v) for k, v in new.items() if old.get(k) != v}
+        raise ValueError(f"embed.output {store.output} holds embeddings made with other settings "
+                         f"(setting: (written, now) = {diff}); resuming would mix them. Write to another output, "
+                         "or set embed.resume: false to start over")  # fmt: skip
 
 
 def _chunk_table(todo: list[Record], vecs: list[np.ndarray], wins: list[int], ntok: list[int], keep_sequence: bool,

@@ -51,8 +51,10 @@ def rows_to_table(frame: pd.DataFrame, vectors: list[np.ndarray], hidden: int, p
 class PartStore:
     """Chunks of an embedding run under ``<output>.parts/``; knows which ids are already written."""
 
-    def __init__(self, output: Path) -> None:
+    def __init__(self, output: Path, keep_previous: bool = True) -> None:
         self.output = output
+        # False (``resume: false``): a previous final output is replaced, never merged with the new rows
+        self.keep_previous = keep_previous
         self.parts_dir = output.parent / f"{output.name}.parts"
 
     def parts(self) -> list[Path]:
@@ -62,9 +64,18 @@ class PartStore:
         ids: set[str] = set()
         for p in self.parts():
             ids.update(pq.read_table(p, columns=["id"]).column("id").to_pylist())
-        if self.output.is_file():
+        if self._previous():
             ids.update(str(i) for i in _final_ids(self.output))
         return ids
+
+    def stored_info(self) -> dict[str, Any] | None:
+        """The ``genomefactory`` metadata of what is already written (a part, else a final Parquet), if any."""
+        sources = self.parts()[:1] or ([self.output] if self.output.suffix.lower() == ".parquet"
+                                        and self._previous() else [])  # fmt: skip
+        if not sources:
+            return None
+        meta = pq.read_schema(sources[0]).metadata or {}
+        return dict(json.loads(meta[_META_KEY])) if _META_KEY in meta else None
 
     def write(self, table: pa.Table) -> Path:
         self.parts_dir.mkdir(parents=True, exist_ok=True)
@@ -78,8 +89,11 @@ class PartStore:
         if self.parts_dir.is_dir():
             shutil.rmtree(self.parts_dir)
 
+    def _previous(self) -> bool:
+        return self.keep_previous and self.output.is_file()
+
     def _sources(self) -> Iterator[pa.Table]:
-        if self.output.is_file():
+        if self._previous():
             yield from _iter_final(self.output)
         for p in self.parts():
             yield pq.read_table(p)
@@ -87,7 +101,7 @@ class PartStore:
     def finalize(self) -> int:
         """Merge previous output + parts into the output (format from its suffix); returns the row count."""
         if not self.parts():
-            return _count_final(self.output) if self.output.is_file() else 0
+            return _count_final(self.output) if self._previous() else 0
         suffix = self.output.suffix.lower()
         with atomic_path(self.output, suffix=suffix) as tmp:
             if suffix == ".parquet":
