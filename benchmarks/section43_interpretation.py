@@ -8,7 +8,6 @@ Usage: ``python benchmarks/section43_interpretation.py [--out /tmp/section43] [-
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ import torch
 
 from genomefactory.infer.config import EmbedConfig, InferenceConfig
 from genomefactory.infer.embed import run_embed
+from genomefactory.io import atomic_write_json
 from genomefactory.interpret.config import ReadoutSpec, SAEConfig, SAERegressionConfig, SAETrainConfig
 from genomefactory.interpret.demo import segment_genomes, write_segments_csv
 from genomefactory.interpret.regress import run_sae_regression
@@ -54,7 +54,9 @@ def main() -> None:
         summary[pooling] = {"sae": sae.metrics, "readouts": {k: {"ridge": v["ridge"], "n_significant": v["n_significant"],
                             "top_units": [(u["unit"], u["pearson_r"]) for u in v["top_units"][:5]]}
                             for k, v in res.report["readouts"].items()}}  # fmt: skip
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    summary["args"] = vars(args)
+    for dest in (out / "summary.json", ROOT / "benchmarks" / "results" / "section43_interpretation.json"):
+        atomic_write_json(dest, summary)
 
 
 if __name__ == "__main__":
