@@ -16,11 +16,11 @@ import torch
 
 from genomefactory.infer.config import EmbedConfig, InferenceConfig
 from genomefactory.infer.embed import run_embed
-from genomefactory.io import atomic_write_json
 from genomefactory.interpret.config import ReadoutSpec, SAEConfig, SAERegressionConfig, SAETrainConfig
 from genomefactory.interpret.demo import segment_genomes, write_segments_csv
 from genomefactory.interpret.regress import run_sae_regression
 from genomefactory.interpret.train_sae import run_sae_train
+from genomefactory.io import atomic_write_json
 from genomefactory.models import ModelConfig
 
 ROOT = Path(__file__).resolve().parents[1]
