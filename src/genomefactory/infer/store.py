@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,7 +107,7 @@ class PartStore:
             if suffix == ".parquet":
                 rows = _write_parquet(self._sources(), tmp)
             elif suffix == ".npy":
-                rows = _write_npy(list(self._sources()), tmp, _index_path(self.output))
+                rows = _write_npy(self._sources, tmp, _index_path(self.output))
             elif suffix == ".csv":
                 rows = _write_csv(self._sources(), tmp)
             else:
@@ -138,11 +138,14 @@ def _split(table: pa.Table) -> tuple[pd.DataFrame, pa.Array]:
     return table.drop(["embedding"]).to_pandas(), emb
 
 
-def _write_npy(tables: list[pa.Table], dest: Path, index: Path) -> int:
-    if any(pa.types.is_list(t.schema.field("embedding").type) for t in tables):
-        raise ValueError("per-token embeddings cannot be written as .npy; use a .parquet or .csv output")
-    total = sum(t.num_rows for t in tables)
-    hidden = tables[0].schema.field("embedding").type.list_size
+def _write_npy(sources: Callable[[], Iterator[pa.Table]], dest: Path, index: Path) -> int:
+    # two passes over the parts (sizes, then rows) keep one part in memory at a time
+    total, hidden = 0, 0
+    for t in sources():
+        if pa.types.is_list(t.schema.field("embedding").type):
+            raise ValueError("per-token embeddings cannot be written as .npy; use a .parquet or .csv output")
+        total, hidden = total + t.num_rows, t.schema.field("embedding").type.list_size
+    tables = sources()
     mat = np.lib.format.open_memmap(dest, mode="w+", dtype=np.float32, shape=(total, hidden))
     row = 0
     with atomic_path(index, suffix=".csv") as tmp_index:
