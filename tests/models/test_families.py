@@ -117,3 +117,13 @@ def test_attention_path_config() -> None:
     torch.testing.assert_close(outs[0], outs[1], atol=1e-4, rtol=1e-4)
     with pytest.raises(ValueError, match="no packed attention path"):
         load_backbone(ModelConfig(family="genomeocean", init="tiny", attention_path="packed"))
+
+
+def test_hf_auto_finds_causal_heads_not_named_causal_lm() -> None:
+    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
+
+    from genomefactory.models.families.hf_auto import _auto_class
+
+    assert _auto_class({"architectures": ["GPT2LMHeadModel"]}) is AutoModelForCausalLM
+    assert _auto_class({"architectures": ["LlamaForCausalLM"]}) is AutoModelForCausalLM
+    assert _auto_class({"architectures": ["BertForMaskedLM"]}) is AutoModelForMaskedLM

@@ -21,8 +21,13 @@ _CHAR_VOCAB = {t: i for i, t in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "
 
 
 def _auto_class(config: dict[str, Any]) -> Any:
-    archs = " ".join(config.get("architectures") or [])
-    if "CausalLM" in archs or config.get("is_decoder"):
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    names = config.get("architectures") or []
+    archs = " ".join(names)
+    # causal heads not named *CausalLM (GPT2LMHeadModel, ...) are found in transformers' own causal-LM table
+    causal = set(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values())
+    if "CausalLM" in archs or any(n in causal for n in names) or config.get("is_decoder"):
         return AutoModelForCausalLM
     if "MaskedLM" in archs:
         return AutoModelForMaskedLM
