@@ -18,15 +18,13 @@ How ``golden/evo.safetensors`` was produced (script kept outside the repo, in ``
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-from safetensors import safe_open
+from reference_golden import load_golden
 
-from genomefactory.models.loading import strict_load
 from genomefactory.models.registry import get_family
 
 GOLDEN = Path(__file__).parent / "golden" / "evo.safetensors"
@@ -36,14 +34,7 @@ ATOL = 2e-5  # float32 reference; FFT vs FFT and SDPA vs explicit softmax differ
 
 @pytest.fixture(scope="module")
 def golden() -> tuple[torch.nn.Module, dict[str, torch.Tensor], dict[str, Any]]:
-    with safe_open(str(GOLDEN), framework="pt") as f:
-        meta = f.metadata()
-        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
-    config = json.loads(meta["config"])
-    model = FAM.build(config).eval()
-    published = {k.removeprefix("weight."): v for k, v in tensors.items() if k.startswith("weight.")}
-    strict_load(model, FAM.remap_state_dict(published, model), str(GOLDEN))
-    return model, tensors, meta
+    return load_golden(GOLDEN, FAM)
 
 
 def test_full_forward_matches_reference_logits_and_block_outputs(golden: Any) -> None:

@@ -25,9 +25,8 @@ from typing import Any
 
 import pytest
 import torch
-from safetensors import safe_open
+from reference_golden import load_golden
 
-from genomefactory.models.loading import strict_load
 from genomefactory.models.registry import get_family
 
 GOLDEN = Path(__file__).parent / "golden" / "hyenadna.safetensors"
@@ -37,14 +36,7 @@ ATOL = 1e-5
 
 @pytest.fixture(scope="module")
 def golden() -> tuple[torch.nn.Module, dict[str, torch.Tensor], dict[str, Any]]:
-    with safe_open(str(GOLDEN), framework="pt") as f:
-        meta = f.metadata()
-        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
-    config = json.loads(meta["config"])
-    model = FAM.build(config).eval()
-    published = {k.removeprefix("weight."): v for k, v in tensors.items() if k.startswith("weight.")}
-    strict_load(model, FAM.remap_state_dict(published, model), str(GOLDEN))
-    return model, tensors, meta
+    return load_golden(GOLDEN, FAM)
 
 
 def _close(a: torch.Tensor, b: torch.Tensor) -> None:
