@@ -111,9 +111,14 @@ def run_packed(layers: nn.ModuleList, x: Tensor, p: Packed, output_hidden_states
     return BaseModelOutput(last_hidden_state=padded[-1], hidden_states=padded)
 
 
+def _cuda_half(x: Tensor) -> bool:
+    """The FlashAttention kernels' domain: CUDA fp16/bf16 tensors."""
+    return x.is_cuda and x.dtype in (torch.float16, torch.bfloat16)
+
+
 def flash_available(x: Tensor) -> bool:
     """True when ``flash_attn`` imports and ``x`` is a CUDA fp16/bf16 tensor."""
-    if not (x.is_cuda and x.dtype in (torch.float16, torch.bfloat16)):
+    if not _cuda_half(x):
         return False
     try:
         import flash_attn  # noqa: F401
@@ -124,7 +129,7 @@ def flash_available(x: Tensor) -> bool:
 
 def _torch_varlen(x: Tensor, p: Packed, dropout_p: float) -> Any:
     """PyTorch's packed FlashAttention when it applies to ``x`` (CUDA fp16/bf16, no bias, no dropout), else None."""
-    if not (x.is_cuda and x.dtype in (torch.float16, torch.bfloat16)) or p.bias is not None or dropout_p > 0:
+    if not _cuda_half(x) or p.bias is not None or dropout_p > 0:
         return None
     try:
         from torch.nn.attention.varlen import varlen_attn
