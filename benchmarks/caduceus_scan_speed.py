@@ -51,6 +51,7 @@ def bench_scan(length: int, repeats: int, channels: int = 512, state: int = 16) 
     B, C = torch.randn(1, state, length, generator=g), torch.randn(1, state, length, generator=g)
     row: dict[str, Any] = {"length": length, "channels": channels, "state": state}
     for name, fn in (("blocked", selective_scan), ("loop", selective_scan_reference)):
+
         def fwd(fn: Callable[..., Any] = fn) -> None:
             with torch.no_grad():
                 fn(u, delta, A, B, C, delta_softplus=True)
@@ -87,8 +88,17 @@ def _model_child(variant: str, batch: int, length: int, repeats: int, threads: i
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     seconds = _best_time(step, repeats)
     params = sum(p.numel() for p in model.parameters())
-    q.put({"variant": variant, "params": params, "batch": batch, "length": length, "step_s": seconds,
-           "tokens_per_s": batch * length / seconds, "peak_mem_mib": peak - base})  # fmt: skip
+    q.put(
+        {
+            "variant": variant,
+            "params": params,
+            "batch": batch,
+            "length": length,
+            "step_s": seconds,
+            "tokens_per_s": batch * length / seconds,
+            "peak_mem_mib": peak - base,
+        }
+    )
 
 
 def bench_model(variant: str, batch: int, length: int, repeats: int, threads: int) -> dict[str, Any]:
@@ -115,15 +125,25 @@ def main() -> None:
     print(f"\nselective scan, channels 512, state 16, batch 1, {args.threads} thread(s); times in ms")
     print(f"{'length':>7} {'loop fwd':>9} {'blk fwd':>9} {'x':>5} {'loop f+b':>9} {'blk f+b':>9} {'x':>5}")
     for r in scan:
-        print(f"{r['length']:>7} {r['loop_fwd_ms']:>9.1f} {r['blocked_fwd_ms']:>9.1f} {r['speedup_fwd']:>5.1f} "
-              f"{r['loop_fwd_bwd_ms']:>9.1f} {r['blocked_fwd_bwd_ms']:>9.1f} {r['speedup_fwd_bwd']:>5.1f}")
+        print(
+            f"{r['length']:>7} {r['loop_fwd_ms']:>9.1f} {r['blocked_fwd_ms']:>9.1f} {r['speedup_fwd']:>5.1f} "
+            f"{r['loop_fwd_bwd_ms']:>9.1f} {r['blocked_fwd_bwd_ms']:>9.1f} {r['speedup_fwd_bwd']:>5.1f}"
+        )
     print("\nCaduceus forward+backward (masked-LM loss), random weights, CPU")
     print(f"{'variant':>8} {'params':>9} {'batch x len':>12} {'step s':>7} {'tok/s':>8} {'peak MiB':>9}")
     for m in models:
-        print(f"{m['variant']:>8} {m['params']:>9,} {m['batch']:>5} x {m['length']:<5} {m['step_s']:>7.2f} "
-              f"{m['tokens_per_s']:>8.0f} {m['peak_mem_mib']:>9.0f}")
-    result = {"scan": scan, "model": models, "threads": args.threads, "torch": torch.__version__,
-              "machine": platform.machine(), "processor": platform.processor() or platform.platform()}  # fmt: skip
+        print(
+            f"{m['variant']:>8} {m['params']:>9,} {m['batch']:>5} x {m['length']:<5} {m['step_s']:>7.2f} "
+            f"{m['tokens_per_s']:>8.0f} {m['peak_mem_mib']:>9.0f}"
+        )
+    result = {
+        "scan": scan,
+        "model": models,
+        "threads": args.threads,
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+        "processor": platform.processor() or platform.platform(),
+    }
     from genomefactory.io import atomic_path
 
     OUT.parent.mkdir(parents=True, exist_ok=True)

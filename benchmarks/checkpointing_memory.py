@@ -84,9 +84,15 @@ def _child(family: str, config: dict[str, Any], length: int, ckpt: bool, threads
     start = time.perf_counter()
     loss().backward()
     seconds = time.perf_counter() - start
-    queue.put({"params": sum(p.numel() for p in base.parameters()), "seconds_per_step": seconds,
-               "peak_rss_mib": peak, "peak_rss_growth_mib": peak - rss_before,
-               "saved_for_backward_mib": sum(kept.values()) / 2**20})  # fmt: skip
+    queue.put(
+        {
+            "params": sum(p.numel() for p in base.parameters()),
+            "seconds_per_step": seconds,
+            "peak_rss_mib": peak,
+            "peak_rss_growth_mib": peak - rss_before,
+            "saved_for_backward_mib": sum(kept.values()) / 2**20,
+        }
+    )
 
 
 def run(dnabert2_length: int, hyena_length: int, threads: int) -> list[dict[str, Any]]:
@@ -99,8 +105,16 @@ def run(dnabert2_length: int, hyena_length: int, threads: int) -> list[dict[str,
             proc.start()
             result = queue.get()
             proc.join()
-            rows.append({"model": name, "family": family, "length": length, "batch": 1,
-                         "gradient_checkpointing": ckpt, **result})  # fmt: skip
+            rows.append(
+                {
+                    "model": name,
+                    "family": family,
+                    "length": length,
+                    "batch": 1,
+                    "gradient_checkpointing": ckpt,
+                    **result,
+                }
+            )
     return rows
 
 
@@ -114,22 +128,34 @@ def main() -> None:
     print(f"one full fine-tuning step, batch 1, {args.threads} thread(s), CPU")
     print(f"{'model':<22}{'tokens':>8}{'ckpt':>6}{'saved MiB':>11}{'peak growth MiB':>17}{'s/step':>8}")
     for r in rows:
-        print(f"{r['model']:<22}{r['length']:>8}{'yes' if r['gradient_checkpointing'] else 'no':>6}"
-              f"{r['saved_for_backward_mib']:>11.1f}{r['peak_rss_growth_mib']:>17.1f}{r['seconds_per_step']:>8.2f}")  # fmt: skip
+        print(
+            f"{r['model']:<22}{r['length']:>8}{'yes' if r['gradient_checkpointing'] else 'no':>6}"
+            f"{r['saved_for_backward_mib']:>11.1f}{r['peak_rss_growth_mib']:>17.1f}{r['seconds_per_step']:>8.2f}"
+        )
     ratios = []
     for plain, ckpt in zip(rows[::2], rows[1::2], strict=True):
-        ratio = {"model": plain["model"], "length": plain["length"],
-                 "saved_ratio": ckpt["saved_for_backward_mib"] / plain["saved_for_backward_mib"],
-                 "peak_growth_ratio": ckpt["peak_rss_growth_mib"] / max(plain["peak_rss_growth_mib"], 1e-9),
-                 "time_ratio": ckpt["seconds_per_step"] / plain["seconds_per_step"]}  # fmt: skip
+        ratio = {
+            "model": plain["model"],
+            "length": plain["length"],
+            "saved_ratio": ckpt["saved_for_backward_mib"] / plain["saved_for_backward_mib"],
+            "peak_growth_ratio": ckpt["peak_rss_growth_mib"] / max(plain["peak_rss_growth_mib"], 1e-9),
+            "time_ratio": ckpt["seconds_per_step"] / plain["seconds_per_step"],
+        }
         ratios.append(ratio)
-        print(f"{plain['model']}: checkpointed/plain saved {ratio['saved_ratio']:.3f}, peak growth "
-              f"{ratio['peak_growth_ratio']:.3f}, time {ratio['time_ratio']:.2f}")  # fmt: skip
+        print(
+            f"{plain['model']}: checkpointed/plain saved {ratio['saved_ratio']:.3f}, peak growth "
+            f"{ratio['peak_growth_ratio']:.3f}, time {ratio['time_ratio']:.2f}"
+        )
     from genomefactory.io import atomic_path
 
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"torch": torch.__version__, "machine": platform.machine(), "processor": platform.processor(),
-            "threads": args.threads, "date": time.strftime("%Y-%m-%d")}  # fmt: skip
+    meta = {
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "threads": args.threads,
+        "date": time.strftime("%Y-%m-%d"),
+    }
     with atomic_path(OUT) as tmp:
         Path(tmp).write_text(json.dumps({"meta": meta, "rows": rows, "ratios": ratios}, indent=2) + "\n")
     print(f"\nwrote {OUT}")

@@ -73,8 +73,12 @@ def run_once(fasta: Path, bases: int) -> tuple[dict[str, float], dict[str, float
     kept, report = run_qc(batch, QCConfig(), rng)
     t3 = time.perf_counter()
     rows = {"read": t1 - t0, "segment": t2 - t1, "qc": t3 - t2, "segment+qc": t3 - t1, "total": t3 - t0}
-    info = {"fragments": n, "fragment_mbp": int(batch.lengths.sum()) / 1e6, "kept": len(kept),
-            "removed": {e["step"]: e["removed"] for e in report}}  # fmt: skip
+    info = {
+        "fragments": n,
+        "fragment_mbp": int(batch.lengths.sum()) / 1e6,
+        "kept": len(kept),
+        "removed": {e["step"]: e["removed"] for e in report},
+    }
     return rows, step_s, info
 
 
@@ -97,12 +101,20 @@ def main() -> None:
     info = runs[0][2]
     assert all(r[2] == info for r in runs), "repeated runs gave different results"
     mbp = bases / 1e6
-    print(f"genome {mbp:.1f} Mbp, {info['fragments']} fragments ({info['fragment_mbp']:.1f} Mbp), kept {info['kept']}")
+    print(
+        f"genome {mbp:.1f} Mbp, {info['fragments']} fragments ({info['fragment_mbp']:.1f} Mbp), kept {info['kept']}"
+    )
     print(f"{'phase':<18}{'seconds':>10}{'Mbp/s':>10}   (best of {len(runs)})")
     for phase, sec in {**rows, **{f"  qc:{k}": v for k, v in steps.items()}}.items():
         print(f"{phase:<18}{sec:>10.3f}{mbp / sec if sec > 0 else float('inf'):>10.1f}")
-    result = {"genome_mbp": mbp, **info, "repeat": len(runs), "seconds": rows, "qc_step_seconds": steps,
-              "mbp_per_s": {k: mbp / v for k, v in rows.items()}}  # fmt: skip
+    result = {
+        "genome_mbp": mbp,
+        **info,
+        "repeat": len(runs),
+        "seconds": rows,
+        "qc_step_seconds": steps,
+        "mbp_per_s": {k: mbp / v for k, v in rows.items()},
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -55,15 +55,30 @@ def run(batch: int, length: int, steps: int, warmup: int, device: str, threads: 
     rows = []
     for name, mask in (("padded SDPA, no padding", full), ("padded SDPA, 12.5% padding", padded)):
         sec = _time(model, ids, mask, steps, warmup)
-        rows.append({"path": name, "seconds_per_step": sec, "tokens_per_s": batch * length / sec,
-                     "real_tokens_per_s": float(mask.sum()) / sec})  # fmt: skip
+        rows.append(
+            {
+                "path": name,
+                "seconds_per_step": sec,
+                "tokens_per_s": batch * length / sec,
+                "real_tokens_per_s": float(mask.sum()) / sec,
+            }
+        )
     return {
-        "model": "dnabert2 117M (random init)", "params": sum(p.numel() for p in model.parameters()),
-        "batch": batch, "length": length, "steps": steps, "warmup": warmup, "device": device,
-        "device_name": torch.cuda.get_device_name() if device.startswith("cuda") else platform.processor() or "cpu",
-        "threads": torch.get_num_threads(), "torch": torch.__version__, "rows": rows,
+        "model": "dnabert2 117M (random init)",
+        "params": sum(p.numel() for p in model.parameters()),
+        "batch": batch,
+        "length": length,
+        "steps": steps,
+        "warmup": warmup,
+        "device": device,
+        "device_name": torch.cuda.get_device_name()
+        if device.startswith("cuda")
+        else platform.processor() or "cpu",
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "rows": rows,
         "varlen_path": "not built (issue 8)",
-    }  # fmt: skip
+    }
 
 
 def main() -> None:
@@ -77,10 +92,14 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=OUT)
     a = ap.parse_args()
     res = run(a.batch, a.length, a.steps, a.warmup, a.device, a.threads)
-    print(f"DNABERT-2 117M fwd+bwd, batch {a.batch} x {a.length} tokens, {res['device']} ({res['threads']} threads)")
+    print(
+        f"DNABERT-2 117M fwd+bwd, batch {a.batch} x {a.length} tokens, {res['device']} ({res['threads']} threads)"
+    )
     print(f"{'path':<30} {'s/step':>8} {'tokens/s':>10} {'real tok/s':>11}")
     for r in res["rows"]:
-        print(f"{r['path']:<30} {r['seconds_per_step']:>8.3f} {r['tokens_per_s']:>10.0f} {r['real_tokens_per_s']:>11.0f}")
+        print(
+            f"{r['path']:<30} {r['seconds_per_step']:>8.3f} {r['tokens_per_s']:>10.0f} {r['real_tokens_per_s']:>11.0f}"
+        )
     a.out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(a.out) as tmp:
         Path(tmp).write_text(json.dumps(res, indent=2) + "\n")

@@ -52,12 +52,21 @@ def main() -> None:
             times.append(time.perf_counter() - t0)
             tokens = sum(ntok)
         t = statistics.median(times)
-        rows.append({"mode": label, "batch_size": bs, "seconds": t, "seq_per_s": len(seqs) / t,
-                     "tok_per_s": tokens / t})  # fmt: skip
+        rows.append(
+            {
+                "mode": label,
+                "batch_size": bs,
+                "seconds": t,
+                "seq_per_s": len(seqs) / t,
+                "tok_per_s": tokens / t,
+            }
+        )
     print(f"{args.family} ({args.init}), {args.n} sequences 100-2000 bp, device {args.device}")
     print(f"{'mode':<16}{'batch':>6}{'s':>9}{'seq/s':>10}{'tok/s':>12}")
     for r in rows:
-        print(f"{r['mode']:<16}{r['batch_size']:>6}{r['seconds']:>9.2f}{r['seq_per_s']:>10.1f}{r['tok_per_s']:>12.0f}")
+        print(
+            f"{r['mode']:<16}{r['batch_size']:>6}{r['seconds']:>9.2f}{r['seq_per_s']:>10.1f}{r['tok_per_s']:>12.0f}"
+        )
     print(f"speed-up of length grouping: {rows[1]['seconds'] / rows[0]['seconds']:.2f}x")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2) + "\n")

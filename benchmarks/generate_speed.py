@@ -23,11 +23,23 @@ from genomefactory.models import ModelConfig, load_backbone
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {
-    "evo": {"hidden_size": 128, "num_filters": 128, "num_layers": 4, "attn_layer_idxs": [2],
-            "hyena_layer_idxs": [0, 1, 3], "num_attention_heads": 4},
-    "genomeocean": {"hidden_size": 128, "num_hidden_layers": 4, "num_attention_heads": 4, "num_key_value_heads": 4,
-                    "intermediate_size": 256, "head_dim": 32},
-}  # fmt: skip
+    "evo": {
+        "hidden_size": 128,
+        "num_filters": 128,
+        "num_layers": 4,
+        "attn_layer_idxs": [2],
+        "hyena_layer_idxs": [0, 1, 3],
+        "num_attention_heads": 4,
+    },
+    "genomeocean": {
+        "hidden_size": 128,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 4,
+        "intermediate_size": 256,
+        "head_dim": 32,
+    },
+}
 
 
 @torch.no_grad()
@@ -44,9 +56,15 @@ def engine(bb, ids: torch.Tensor, new: int) -> torch.Tensor:  # type: ignore[no-
     own = getattr(bb.family, "generate", None)
     if callable(own):
         return own(bb.model, ids, new, None)[:, ids.shape[1] :]  # type: ignore[no-any-return]
-    out = bb.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=new,
-                            min_new_tokens=new, do_sample=False, eos_token_id=None,
-                            pad_token_id=bb.tokenizer.pad_token_id)  # fmt: skip
+    out = bb.model.generate(
+        input_ids=ids,
+        attention_mask=torch.ones_like(ids),
+        max_new_tokens=new,
+        min_new_tokens=new,
+        do_sample=False,
+        eos_token_id=None,
+        pad_token_id=bb.tokenizer.pad_token_id,
+    )
     return out[:, ids.shape[1] :]  # type: ignore[no-any-return]
 
 
@@ -80,16 +98,30 @@ def main() -> None:
         slow, t_slow = _time(plain_loop, bb, ids, args.new)
         same = bool(torch.equal(fast, slow))
         toks = args.batch * args.new
-        rows.append({"family": family, "engine_tok_s": round(toks / t_fast, 1), "plain_tok_s": round(toks / t_slow, 1),
-                     "speedup": round(t_slow / t_fast, 2), "identical_greedy_tokens": same})  # fmt: skip
+        rows.append(
+            {
+                "family": family,
+                "engine_tok_s": round(toks / t_fast, 1),
+                "plain_tok_s": round(toks / t_slow, 1),
+                "speedup": round(t_slow / t_fast, 2),
+                "identical_greedy_tokens": same,
+            }
+        )
     print(f"{'family':12} {'engine tok/s':>13} {'plain tok/s':>12} {'speed-up':>9} {'same tokens':>12}")
     for r in rows:
-        print(f"{r['family']:12} {r['engine_tok_s']:>13.1f} {r['plain_tok_s']:>12.1f} {r['speedup']:>8.2f}x "
-              f"{r['identical_greedy_tokens']!s:>12}")  # fmt: skip
+        print(
+            f"{r['family']:12} {r['engine_tok_s']:>13.1f} {r['plain_tok_s']:>12.1f} {r['speedup']:>8.2f}x "
+            f"{r['identical_greedy_tokens']!s:>12}"
+        )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"device": str(device), "date": time.strftime("%Y-%m-%d"), "settings": vars(args),
-                               "rows": rows}, indent=2) + "\n")  # fmt: skip
+    out.write_text(
+        json.dumps(
+            {"device": str(device), "date": time.strftime("%Y-%m-%d"), "settings": vars(args), "rows": rows},
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"wrote {out}")
 
 

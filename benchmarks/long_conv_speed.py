@@ -44,9 +44,16 @@ def _configs(length: int) -> dict[str, tuple[str, dict[str, Any]]]:
     from genomefactory.models.registry import get_family
 
     hy, evo = get_family("hyenadna"), get_family("evo")
-    small_evo = {**evo.tiny_config(), "hidden_size": 256, "num_filters": 256, "num_layers": 8,
-                 "attn_layer_idxs": [3, 6], "hyena_layer_idxs": [0, 1, 2, 4, 5, 7], "num_attention_heads": 8,
-                 "state_size": 8}  # fmt: skip
+    small_evo = {
+        **evo.tiny_config(),
+        "hidden_size": 256,
+        "num_filters": 256,
+        "num_layers": 8,
+        "attn_layer_idxs": [3, 6],
+        "hyena_layer_idxs": [0, 1, 2, 4, 5, 7],
+        "num_attention_heads": 8,
+        "state_size": 8,
+    }
     return {
         "HyenaDNA tiny-1k": ("hyenadna", {**hy.published_config("tiny-1k"), "max_seq_len": length}),
         "HyenaDNA small-32k": ("hyenadna", {**hy.published_config("small-32k"), "max_seq_len": length}),
@@ -55,8 +62,9 @@ def _configs(length: int) -> dict[str, tuple[str, dict[str, Any]]]:
     }
 
 
-def _model_child(family: str, config: dict[str, Any], length: int, batch: int, repeats: int, threads: int,
-                 queue: Any) -> None:  # fmt: skip
+def _model_child(
+    family: str, config: dict[str, Any], length: int, batch: int, repeats: int, threads: int, queue: Any
+) -> None:
     torch.set_num_threads(threads)
     from genomefactory.models.registry import get_family
 
@@ -76,8 +84,14 @@ def _model_child(family: str, config: dict[str, Any], length: int, batch: int, r
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     seconds = _median_time(step, repeats)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
-    queue.put({"params": params, "seconds_per_step": seconds, "tokens_per_s": batch * length / seconds,
-               "peak_rss_growth_mib": peak_kib / 1024})  # fmt: skip
+    queue.put(
+        {
+            "params": params,
+            "seconds_per_step": seconds,
+            "tokens_per_s": batch * length / seconds,
+            "peak_rss_growth_mib": peak_kib / 1024,
+        }
+    )
 
 
 def bench_models(length: int, batch: int, repeats: int, threads: int) -> list[dict[str, Any]]:
@@ -101,8 +115,15 @@ def bench_conv(lengths: list[int], repeats: int, channels: int = 256) -> list[di
         u, k = torch.randn(1, channels, length), torch.randn(channels, length)
         fft_s = _median_time(lambda: fft_causal_conv(u, k), repeats)  # noqa: B023
         direct_s = _median_time(lambda: direct_causal_conv(u, k), repeats)  # noqa: B023
-        rows.append({"length": length, "channels": channels, "fft_ms": fft_s * 1e3, "direct_ms": direct_s * 1e3,
-                     "speedup": direct_s / fft_s})  # fmt: skip
+        rows.append(
+            {
+                "length": length,
+                "channels": channels,
+                "fft_ms": fft_s * 1e3,
+                "direct_ms": direct_s * 1e3,
+                "speedup": direct_s / fft_s,
+            }
+        )
     return rows
 
 
@@ -119,16 +140,23 @@ def main() -> None:
     print(f"forward+backward, {args.batch} x {args.length} tokens, {args.threads} thread(s), CPU")
     print(f"{'model':<20}{'params':>12}{'s/step':>10}{'tokens/s':>12}{'peak MiB':>10}")
     for r in models:
-        print(f"{r['model']:<20}{r['params']:>12,}{r['seconds_per_step']:>10.3f}{r['tokens_per_s']:>12,.0f}"
-              f"{r['peak_rss_growth_mib']:>10.1f}")  # fmt: skip
+        print(
+            f"{r['model']:<20}{r['params']:>12,}{r['seconds_per_step']:>10.3f}{r['tokens_per_s']:>12,.0f}"
+            f"{r['peak_rss_growth_mib']:>10.1f}"
+        )
     print(f"\n{'causal conv L':<14}{'FFT ms':>10}{'direct ms':>12}{'speedup':>10}   (256 channels)")
     for r in conv:
         print(f"{r['length']:<14}{r['fft_ms']:>10.2f}{r['direct_ms']:>12.2f}{r['speedup']:>10.1f}")
     from genomefactory.io import atomic_path
 
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"torch": torch.__version__, "machine": platform.machine(), "processor": platform.processor(),
-            "threads": args.threads, "repeats": args.repeats}  # fmt: skip
+    meta = {
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "threads": args.threads,
+        "repeats": args.repeats,
+    }
     with atomic_path(OUT) as tmp:
         Path(tmp).write_text(json.dumps({"meta": meta, "models": models, "long_conv": conv}, indent=2) + "\n")
     print(f"\nwrote {OUT}")

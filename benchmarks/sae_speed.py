@@ -33,17 +33,25 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     g = torch.Generator().manual_seed(0)
     atoms = torch.randn(args.d_model, 2 * args.d_model, generator=g)
-    codes = torch.rand(args.n, 2 * args.d_model, generator=g) * (torch.rand(args.n, 2 * args.d_model, generator=g) < 0.02)
+    codes = torch.rand(args.n, 2 * args.d_model, generator=g) * (
+        torch.rand(args.n, 2 * args.d_model, generator=g) < 0.02
+    )
     x = codes @ atoms.t()
     rows = []
-    for name, cfg in (("topk k=32", SAEConfig(d_hidden=args.d_hidden, activation="topk", k=32)),
-                      ("relu+l1", SAEConfig(d_hidden=args.d_hidden, activation="relu", l1_coeff=1e-3))):  # fmt: skip
+    for name, cfg in (
+        ("topk k=32", SAEConfig(d_hidden=args.d_hidden, activation="topk", k=32)),
+        ("relu+l1", SAEConfig(d_hidden=args.d_hidden, activation="relu", l1_coeff=1e-3)),
+    ):
         _, m = train_sae(x, cfg, steps=args.steps, batch_size=args.batch, device=torch.device(args.device))
         rows.append({"sae": name, **m})
-    print(f"d_model {args.d_model}, d_hidden {args.d_hidden}, batch {args.batch}, {args.steps} steps, {args.device}")
+    print(
+        f"d_model {args.d_model}, d_hidden {args.d_hidden}, batch {args.batch}, {args.steps} steps, {args.device}"
+    )
     print(f"{'sae':<12}{'steps/s':>9}{'FVE':>8}{'L0':>8}{'dead':>8}")
     for r in rows:
-        print(f"{r['sae']:<12}{r['steps_per_s']:>9.1f}{r['fve']:>8.3f}{r['mean_l0']:>8.1f}{r['dead_fraction']:>8.1%}")
+        print(
+            f"{r['sae']:<12}{r['steps_per_s']:>9.1f}{r['fve']:>8.3f}{r['mean_l0']:>8.1f}{r['dead_fraction']:>8.1%}"
+        )
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2) + "\n")
 

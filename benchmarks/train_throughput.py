@@ -97,8 +97,17 @@ def _cell(family: str, method: str, padding: str, steps: int, batch: int, n: int
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     seconds = time.perf_counter() - t0
-    q.put({"family": family, "method": method, "padding": padding, "trainable_params": trainable,
-           "peak_mem_mib": round(peak, 1), "tokens_per_s": round(tokens / seconds, 1), "steps": steps})  # fmt: skip
+    q.put(
+        {
+            "family": family,
+            "method": method,
+            "padding": padding,
+            "trainable_params": trainable,
+            "peak_mem_mib": round(peak, 1),
+            "tokens_per_s": round(tokens / seconds, 1),
+            "steps": steps,
+        }
+    )
 
 
 def main() -> None:
@@ -114,14 +123,18 @@ def main() -> None:
     for method in ("full", "lora", "adapter"):
         for padding in ("grouped", "max"):
             q = ctx.Queue()
-            p = ctx.Process(target=_cell, args=(args.family, method, padding, args.steps, args.batch, args.rows, q))
+            p = ctx.Process(
+                target=_cell, args=(args.family, method, padding, args.steps, args.batch, args.rows, q)
+            )
             p.start()
             rows.append(q.get())
             p.join()
     print(f"{'method':8} {'padding':8} {'trainable':>10} {'peak MiB':>9} {'tokens/s':>10}")
     for r in rows:
-        print(f"{r['method']:8} {r['padding']:8} {r['trainable_params']:>10,} {r['peak_mem_mib']:>9.0f} "
-              f"{r['tokens_per_s']:>10.0f}")  # fmt: skip
+        print(
+            f"{r['method']:8} {r['padding']:8} {r['trainable_params']:>10,} {r['peak_mem_mib']:>9.0f} "
+            f"{r['tokens_per_s']:>10.0f}"
+        )
     ratios = {}
     for method in ("full", "lora", "adapter"):
         g = next(r for r in rows if r["method"] == method and r["padding"] == "grouped")
@@ -130,9 +143,19 @@ def main() -> None:
     print("grouped/max-padding tokens/s ratio:", ratios)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"device": "cuda" if torch.cuda.is_available() else platform.processor() or "cpu",
-                               "date": time.strftime("%Y-%m-%d"), "settings": vars(args), "rows": rows,
-                               "grouped_over_max": ratios}, indent=2) + "\n")  # fmt: skip
+    out.write_text(
+        json.dumps(
+            {
+                "device": "cuda" if torch.cuda.is_available() else platform.processor() or "cpu",
+                "date": time.strftime("%Y-%m-%d"),
+                "settings": vars(args),
+                "rows": rows,
+                "grouped_over_max": ratios,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"wrote {out}")
 
 

@@ -47,9 +47,16 @@ def test_bad_choice_lists_choices(tmp_path: Path) -> None:
 
 
 def test_dotted_overrides(tmp_path: Path) -> None:
-    cfg = load_config(TrainConfig, write(tmp_path, "data: {path: x}\n"),
-                      ["training.epochs=5", "method.lora.target_modules=[a, b]", "model.family=dnabert2"])  # fmt: skip
-    assert cfg.training.epochs == 5 and cfg.method.lora.target_modules == ["a", "b"] and cfg.model.family == "dnabert2"
+    cfg = load_config(
+        TrainConfig,
+        write(tmp_path, "data: {path: x}\n"),
+        ["training.epochs=5", "method.lora.target_modules=[a, b]", "model.family=dnabert2"],
+    )
+    assert (
+        cfg.training.epochs == 5
+        and cfg.method.lora.target_modules == ["a", "b"]
+        and cfg.model.family == "dnabert2"
+    )
     assert parse_overrides(["a.b.c=1"]) == {"a": {"b": {"c": 1}}}
     with pytest.raises(ConfigError, match="key=value"):
         parse_overrides(["oops"])
@@ -61,8 +68,15 @@ def test_every_example_loads() -> None:
     examples = sorted((ROOT / "examples").glob("*.yaml"))
     assert len(examples) >= 5
     commands = available_commands()
-    prefixes = {"train": "train", "inference": "inference", "download": "download", "process": "process",
-                "benchmark": "benchmark", "sae_train": "sae_train", "sae_regression": "sae_regression"}  # fmt: skip
+    prefixes = {
+        "train": "train",
+        "inference": "inference",
+        "download": "download",
+        "process": "process",
+        "benchmark": "benchmark",
+        "sae_train": "sae_train",
+        "sae_regression": "sae_regression",
+    }
     for ex in examples:
         name = next((c for p, c in prefixes.items() if ex.stem.startswith(p)), None)
         assert name is not None, f"{ex.name}: no command for this example name"
@@ -74,7 +88,12 @@ def test_every_example_loads() -> None:
 def test_help_lists_every_key(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "--help"]) == 0
     out = capsys.readouterr().out
-    for key in ("training.learning_rate", "method.lora.target_modules", "data.path", "model.trust_remote_code"):
+    for key in (
+        "training.learning_rate",
+        "method.lora.target_modules",
+        "data.path",
+        "model.trust_remote_code",
+    ):
         assert key in out
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
@@ -101,7 +120,9 @@ def test_table_entries_resolve() -> None:
 
 
 def test_python_dash_m() -> None:
-    out = subprocess.run([sys.executable, "-m", "genomefactory", "--help"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "genomefactory", "--help"], capture_output=True, text=True, check=True
+    )
     assert "genomefactory-cli" in out.stdout
 
 
@@ -128,10 +149,15 @@ def test_bad_data_errors(shared_data: Path, tmp_path: Path) -> None:
         "nolabel": (make("nolabel", {"train": ["sequence,y", f"{seq},1"]}), "no label column 'label'"),
         "float": (make("float", {"train": ["sequence,label", f"{seq},0.5"]}), "train.csv row 1: label '0.5'"),
         "nan": (make("nan", {"dev": ["sequence,label", f"{seq},nan"]}), "dev.csv row 1: label 'nan' is NaN"),
-        "range": (make("range", {"test": ["sequence,label", f"{seq},7"]}), "test.csv row 1: label 7 is out of range"),
-        "char": (make("char", {"train": ["sequence,label", seq, f"{seq[:5]}X{seq[6:]},1"]}),
-                 r"train.csv row 2: invalid character 'X' at position 5"),
-    }  # fmt: skip
+        "range": (
+            make("range", {"test": ["sequence,label", f"{seq},7"]}),
+            "test.csv row 1: label 7 is out of range",
+        ),
+        "char": (
+            make("char", {"train": ["sequence,label", seq, f"{seq[:5]}X{seq[6:]},1"]}),
+            r"train.csv row 2: invalid character 'X' at position 5",
+        ),
+    }
     for folder, pattern in cases.values():
         with pytest.raises(DataError, match=pattern):
             load_task(folder, None, "label", "classification", None)
@@ -157,9 +183,12 @@ def test_fasta_with_label_table(shared_data: Path, tmp_path: Path) -> None:
     for split in ("train", "dev", "test"):
         df = pd.read_csv(src / f"{split}.csv").head(5)
         if split == "train":
-            (tmp_path / "train.fasta").write_text("".join(f">r{i} x\n{s}\n" for i, s in enumerate(df["sequence"])))
+            (tmp_path / "train.fasta").write_text(
+                "".join(f">r{i} x\n{s}\n" for i, s in enumerate(df["sequence"]))
+            )
             pd.DataFrame({"id": [f"r{i}" for i in range(5)][::-1], "label": df["label"][::-1]}).to_csv(
-                tmp_path / "train.labels.tsv", sep="\t", index=False)
+                tmp_path / "train.labels.tsv", sep="\t", index=False
+            )
         else:
             df.to_csv(tmp_path / f"{split}.csv", index=False)
     splits, _ = load_task(tmp_path, None, "label", "classification", None)
@@ -180,18 +209,31 @@ def test_fasta_with_label_table(shared_data: Path, tmp_path: Path) -> None:
 def test_help_expands_optional_sections(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["process", "--help"]) == 0
     out = capsys.readouterr().out
-    for key in ("region.annotation.source", "region.genome.accession", "species.fragments_per_species", "qc.kmer"):
+    for key in (
+        "region.annotation.source",
+        "region.genome.accession",
+        "species.fragments_per_species",
+        "qc.kmer",
+    ):
         assert key in out, key
 
 
-def test_unreachable_hub_is_one_error_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                           capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_unreachable_hub_is_one_error_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty cache: nothing to fall back on
     fasta = tmp_path / "in.fa"
     fasta.write_text(">a\nACGTACGT\n")
-    code = main(["inference", "mode=embed", "model.family=dnabert2", f"embed.input={fasta}",
-                 f"embed.output={tmp_path / 'e.parquet'}"])  # fmt: skip
+    code = main(
+        [
+            "inference",
+            "mode=embed",
+            "model.family=dnabert2",
+            f"embed.input={fasta}",
+            f"embed.output={tmp_path / 'e.parquet'}",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert "could not fetch 'zhihan1996/DNABERT-2-117M'" in err and "Traceback" not in err

@@ -40,9 +40,13 @@ def test_every_output_has_a_manifest(tmp_path: Path) -> None:
     """Training, prediction, embeddings, SAE and regression each record config, versions, inputs and seed."""
     main(["--out", str(tmp_path / "demo"), "--epochs", "1"])
     d = tmp_path / "demo"
-    manifests = [d / "run_lora/manifest.json", d / "predictions.csv.manifest.json",
-                 d / "interpret/embeddings.parquet.manifest.json", d / "interpret/sae/manifest.json",
-                 d / "interpret/interpretation/manifest.json"]  # fmt: skip
+    manifests = [
+        d / "run_lora/manifest.json",
+        d / "predictions.csv.manifest.json",
+        d / "interpret/embeddings.parquet.manifest.json",
+        d / "interpret/sae/manifest.json",
+        d / "interpret/interpretation/manifest.json",
+    ]
     for m in manifests:
         data = json.loads(m.read_text())
         assert {"config", "versions", "inputs_sha256", "seed", "git_commit", "command"} <= set(data), m

@@ -29,26 +29,49 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {
-    "train": Command("genomefactory.train.config:TrainConfig", "genomefactory.train.finetune:run_train",
-                     "Fine-tune a model (full / LoRA / adapter) for classification or regression."),
-    "inference": Command("genomefactory.infer.config:InferenceConfig", "genomefactory.infer.config:run_inference",
-                         "Predict with a trained run, extract embeddings, or generate sequences."),
-    "sae_train": Command("genomefactory.interpret.config:SAETrainConfig",
-                         "genomefactory.interpret.train_sae:run_sae_train",
-                         "Train a sparse auto-encoder (TopK or ReLU+L1) on model embeddings."),
-    "sae_regression": Command("genomefactory.interpret.config:SAERegressionConfig",
-                              "genomefactory.interpret.regress:run_sae_regression",
-                              "Relate SAE latent units to readouts (length, GC, motifs, k-mers, CSV columns)."),
-    "download": Command("genomefactory.collect.config:DownloadConfig", "genomefactory.collect.download:run_download",
-                        "Download genomes from NCBI (species, taxa, accessions) or links; no config = interactive.",
-                        no_config="genomefactory.collect.interactive:main"),
-    "process": Command("genomefactory.collect.config:ProcessConfig", "genomefactory.collect.process:run_process",
-                       "Build a species / promoter / enhancer / histone dataset with QC and train/dev/test splits."),
-    "benchmark": Command("genomefactory.benchmark.config:BenchmarkConfig", "genomefactory.benchmark.run:run_benchmark",
-                         "Sweep models × methods × tasks × seeds on GUE / Genomic Benchmarks / custom suites."),
-    "webui": Command("genomefactory.webui.config:WebUIConfig", "genomefactory.webui.config:run_webui",
-                     "Start the web interface (127.0.0.1, no share link) over every command.", config_optional=True),
-}  # fmt: skip
+    "train": Command(
+        "genomefactory.train.config:TrainConfig",
+        "genomefactory.train.finetune:run_train",
+        "Fine-tune a model (full / LoRA / adapter) for classification or regression.",
+    ),
+    "inference": Command(
+        "genomefactory.infer.config:InferenceConfig",
+        "genomefactory.infer.config:run_inference",
+        "Predict with a trained run, extract embeddings, or generate sequences.",
+    ),
+    "sae_train": Command(
+        "genomefactory.interpret.config:SAETrainConfig",
+        "genomefactory.interpret.train_sae:run_sae_train",
+        "Train a sparse auto-encoder (TopK or ReLU+L1) on model embeddings.",
+    ),
+    "sae_regression": Command(
+        "genomefactory.interpret.config:SAERegressionConfig",
+        "genomefactory.interpret.regress:run_sae_regression",
+        "Relate SAE latent units to readouts (length, GC, motifs, k-mers, CSV columns).",
+    ),
+    "download": Command(
+        "genomefactory.collect.config:DownloadConfig",
+        "genomefactory.collect.download:run_download",
+        "Download genomes from NCBI (species, taxa, accessions) or links; no config = interactive.",
+        no_config="genomefactory.collect.interactive:main",
+    ),
+    "process": Command(
+        "genomefactory.collect.config:ProcessConfig",
+        "genomefactory.collect.process:run_process",
+        "Build a species / promoter / enhancer / histone dataset with QC and train/dev/test splits.",
+    ),
+    "benchmark": Command(
+        "genomefactory.benchmark.config:BenchmarkConfig",
+        "genomefactory.benchmark.run:run_benchmark",
+        "Sweep models × methods × tasks × seeds on GUE / Genomic Benchmarks / custom suites.",
+    ),
+    "webui": Command(
+        "genomefactory.webui.config:WebUIConfig",
+        "genomefactory.webui.config:run_webui",
+        "Start the web interface (127.0.0.1, no share link) over every command.",
+        config_optional=True,
+    ),
+}
 
 _EXTRA = {
     "models": "List registered model families, their variants (paper Table 5) and hub ids.",
@@ -84,7 +107,9 @@ def print_overview(console: Console) -> None:
     for name, text in _EXTRA.items():
         table.add_row(name, text)
     console.print(table)
-    console.print("`genomefactory-cli COMMAND --help` lists every config key with its type, default and meaning.")
+    console.print(
+        "`genomefactory-cli COMMAND --help` lists every config key with its type, default and meaning."
+    )
     console.print("Overrides use dotted paths, e.g. training.epochs=3 model.family=dnabert2.")
 
 
@@ -107,8 +132,13 @@ def print_models(console: Console) -> None:
         table.add_column(col, overflow="fold")
     for fam in all_families():
         for i, (variant, hub) in enumerate(fam.variants.items()):
-            table.add_row(fam.name if i == 0 else "", fam.kind if i == 0 else "", variant, hub or "-",
-                          fam.description if i == 0 else "")  # fmt: skip
+            table.add_row(
+                fam.name if i == 0 else "",
+                fam.kind if i == 0 else "",
+                variant,
+                hub or "-",
+                fam.description if i == 0 else "",
+            )
     console.print(table)
 
 
@@ -159,7 +189,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(_load(cmd.config), path, overrides)
         result = _load(cmd.run)(cfg)
-    except (ConfigError, OSError, ValueError) as exc:  # OSError: missing files, permissions, hub fetch failures
+    except (
+        ConfigError,
+        OSError,
+        ValueError,
+    ) as exc:  # OSError: missing files, permissions, hub fetch failures
         err.print(f"[red]error:[/red] {exc}")
         return 2
     except KeyboardInterrupt:

@@ -140,7 +140,9 @@ def _type_name(ann: Any) -> str:
 
 
 def _models_in(ann: Any) -> list[type[BaseModel]]:
-    return [a for a in (ann, *getattr(ann, "__args__", ())) if isinstance(a, type) and issubclass(a, BaseModel)]
+    return [
+        a for a in (ann, *getattr(ann, "__args__", ())) if isinstance(a, type) and issubclass(a, BaseModel)
+    ]
 
 
 def describe_config(cls: type[BaseModel], prefix: str = "") -> list[tuple[str, str, str, str]]:
@@ -156,7 +158,9 @@ def describe_config(cls: type[BaseModel], prefix: str = "") -> list[tuple[str, s
         models = _models_in(ann)
         others = [a for a in getattr(ann, "__args__", ()) if a is not type(None) and a not in models]
         if not models or others or getattr(ann, "__args__", None):
-            default = "(required)" if field.is_required() else repr(field.get_default(call_default_factory=True))
+            default = (
+                "(required)" if field.is_required() else repr(field.get_default(call_default_factory=True))
+            )
             if not (models and len(models) == 1 and ann is models[0]):
                 rows.append((key, _type_name(ann), default, field.description or ""))
         for sub in models[:1] if len(models) == 1 else []:

@@ -42,11 +42,16 @@ def synthetic_task(out: Path, n_per_class: int = 500, length: int = 150, seed: i
     100-200 bp (for ``length=150``) are cut from each genome, labelled by species (A=1, B=0) and split 70/15/15 with no
     fragment in two splits. Returns the task folder (train/dev/test.csv).
     """
-    genomes = {1: synthetic_genome(n_per_class * length, 0.40, 200, seed),
-               0: synthetic_genome(n_per_class * length, 0.50, 0, seed + 1)}  # fmt: skip
+    genomes = {
+        1: synthetic_genome(n_per_class * length, 0.40, 200, seed),
+        0: synthetic_genome(n_per_class * length, 0.50, 0, seed + 1),
+    }
     rng = np.random.default_rng(seed + 2)
     rows: list[tuple[str, int]] = []
-    for label, g in genomes.items():  # consecutive, non-overlapping fragments of length in [2/3, 4/3] x length
+    for (
+        label,
+        g,
+    ) in genomes.items():  # consecutive, non-overlapping fragments of length in [2/3, 4/3] x length
         pos = 0
         while True:
             size = int(rng.integers(2 * length // 3, 4 * length // 3 + 1))
@@ -67,7 +72,9 @@ def synthetic_task(out: Path, n_per_class: int = 500, length: int = 150, seed: i
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--out", default="demo_output", help="output folder (default: demo_output)")
-    parser.add_argument("--data", default=None, help="a task folder (train/dev/test.csv) instead of synthetic data")
+    parser.add_argument(
+        "--data", default=None, help="a task folder (train/dev/test.csv) instead of synthetic data"
+    )
     parser.add_argument("--family", default="hyenadna", help="model family (tiny random variant)")
     parser.add_argument("--epochs", type=float, default=4)
     args = parser.parse_args(argv)
@@ -82,24 +89,47 @@ def main(argv: list[str] | None = None) -> int:
     data = Path(args.data) if args.data else synthetic_task(out / "data")
     print(f"[1/4] dataset: {data} (train/dev/test.csv)")
     run_dir = out / "run_lora"
-    cfg = load_config(TrainConfig, None, {
-        "data": {"path": str(data)}, "output_dir": str(run_dir), "overwrite": True,
-        "model": {"family": args.family, "init": "tiny"},
-        "method": {"name": "lora", "lora": {"r": 8, "alpha": 32, "target_modules": "default"}},
-        "training": {"epochs": args.epochs, "batch_size": 32, "learning_rate": 5e-3, "seed": 42,
-                     "logging_steps": 20},
-    })  # fmt: skip
+    cfg = load_config(
+        TrainConfig,
+        None,
+        {
+            "data": {"path": str(data)},
+            "output_dir": str(run_dir),
+            "overwrite": True,
+            "model": {"family": args.family, "init": "tiny"},
+            "method": {"name": "lora", "lora": {"r": 8, "alpha": 32, "target_modules": "default"}},
+            "training": {
+                "epochs": args.epochs,
+                "batch_size": 32,
+                "learning_rate": 5e-3,
+                "seed": 42,
+                "logging_steps": 20,
+            },
+        },
+    )
     result = run_train(cfg)
-    print(f"[2/4] LoRA fine-tuning done in {result.train_seconds:.0f} s: test MCC {result.test_metrics['mcc']:.3f}, "
-          f"accuracy {result.test_metrics['accuracy']:.3f}")
-    pred = run_inference(load_config(InferenceConfig, None, {
-        "mode": "predict", "model": {"path": str(run_dir)},
-        "predict": {"input": str(data / "test.csv"), "output": str(out / "predictions.csv")}}))  # fmt: skip
+    print(
+        f"[2/4] LoRA fine-tuning done in {result.train_seconds:.0f} s: test MCC {result.test_metrics['mcc']:.3f}, "
+        f"accuracy {result.test_metrics['accuracy']:.3f}"
+    )
+    pred = run_inference(
+        load_config(
+            InferenceConfig,
+            None,
+            {
+                "mode": "predict",
+                "model": {"path": str(run_dir)},
+                "predict": {"input": str(data / "test.csv"), "output": str(out / "predictions.csv")},
+            },
+        )
+    )
     print(f"[3/4] predictions: {pred.output}")
     _interpret(data, run_dir, out)
-    print(f"\nmetrics:     {result.files['metrics']}\npredictions: {result.files['predictions']} and {pred.output}\n"
-          f"model:       {result.files['model']}\nmanifest:    {result.files['manifest']}\n"
-          f"total time:  {time.perf_counter() - t0:.0f} s")  # fmt: skip
+    print(
+        f"\nmetrics:     {result.files['metrics']}\npredictions: {result.files['predictions']} and {pred.output}\n"
+        f"model:       {result.files['model']}\nmanifest:    {result.files['manifest']}\n"
+        f"total time:  {time.perf_counter() - t0:.0f} s"
+    )
     return 0
 
 

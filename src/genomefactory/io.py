@@ -73,8 +73,18 @@ def _git_commit() -> str | None:
 
 
 def package_versions() -> dict[str, str]:
-    names = ["genomefactory", "torch", "transformers", "peft", "accelerate", "tokenizers", "safetensors",
-             "numpy", "pandas", "scikit-learn"]  # fmt: skip
+    names = [
+        "genomefactory",
+        "torch",
+        "transformers",
+        "peft",
+        "accelerate",
+        "tokenizers",
+        "safetensors",
+        "numpy",
+        "pandas",
+        "scikit-learn",
+    ]
     out: dict[str, str] = {"python": platform.python_version()}
     for n in names:
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
@@ -83,7 +93,11 @@ def package_versions() -> dict[str, str]:
 
 
 def write_manifest(
-    run_dir: str | Path, config: dict[str, Any], inputs: Sequence[str | Path], seed: int | None, command: str,
+    run_dir: str | Path,
+    config: dict[str, Any],
+    inputs: Sequence[str | Path],
+    seed: int | None,
+    command: str,
     name: str = "manifest.json",
 ) -> dict[str, Any]:
     """Write ``run_dir/name``: resolved config, package versions, input SHA-256s, seed, git commit.

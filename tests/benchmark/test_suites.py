@@ -65,7 +65,10 @@ def test_headline_scores_match_sklearn() -> None:
 
 def _lambda_fasta(shared_data: Path, tmp_path: Path) -> Path:
     out = tmp_path / "lambda.fa"
-    with gzip.open(shared_data / "genomes" / "lambda_NC_001416.1.fasta.gz", "rb") as src, open(out, "wb") as dst:
+    with (
+        gzip.open(shared_data / "genomes" / "lambda_NC_001416.1.fasta.gz", "rb") as src,
+        open(out, "wb") as dst,
+    ):
         shutil.copyfileobj(src, dst)
     return out
 
@@ -75,19 +78,28 @@ def test_genomic_benchmarks_from_intervals_on_real_genome(shared_data: Path, tmp
     name, genome = next(read_fasta(fasta))
     chrom = name.split()[0]
     ds = tmp_path / "intervals" / "lambda_toy"
-    meta = {"version": 0, "classes": {c: {"type": "fa.gz", "url": "http://x/lambda.fa.gz"} for c in ("pos", "neg")}}
+    meta = {
+        "version": 0,
+        "classes": {c: {"type": "fa.gz", "url": "http://x/lambda.fa.gz"} for c in ("pos", "neg")},
+    }
     (ds).mkdir(parents=True)
     (ds / "metadata.yaml").write_text(yaml.safe_dump(meta))
     rows = {"pos": [(0, 100, "+"), (500, 620, "-")] * 10, "neg": [(48000, 48100, "-"), (7, 57, "+")] * 10}
     for split in ("train", "test"):
         (ds / split).mkdir()
         for cls, ivs in rows.items():
-            df = pd.DataFrame([(i, chrom, s, e, st) for i, (s, e, st) in enumerate(ivs)],
-                              columns=["id", "region", "start", "end", "strand"])
+            df = pd.DataFrame(
+                [(i, chrom, s, e, st) for i, (s, e, st) in enumerate(ivs)],
+                columns=["id", "region", "start", "end", "strand"],
+            )
             with gzip.open(ds / split / f"{cls}.csv.gz", "wt") as fh:
                 df.to_csv(fh, index=False)
-    cfg = SuiteConfig(name="genomic_benchmarks", path=str(tmp_path / "intervals"), genomes={"lambda.fa.gz": str(fasta)},
-                      dev_fraction=0.25)
+    cfg = SuiteConfig(
+        name="genomic_benchmarks",
+        path=str(tmp_path / "intervals"),
+        genomes={"lambda.fa.gz": str(fasta)},
+        dev_fraction=0.25,
+    )
     suite = get_suite("genomic_benchmarks")
     task = next(t for t in suite.list_tasks(cfg) if t.name == "lambda_toy")
     prep = suite.prepare(task, cfg, tmp_path / "work")
@@ -126,7 +138,8 @@ def test_custom_folder_suite_and_entry_point(tmp_path: Path, monkeypatch: pytest
         d.mkdir(parents=True)
         for split in ("train", "test"):
             pd.DataFrame({"sequence": ["ACGT" * 5] * 10, "label": [0.5 * i for i in range(10)]}).to_csv(
-                d / f"{split}.csv", index=False)
+                d / f"{split}.csv", index=False
+            )
     cfg = SuiteConfig(name="custom", path=str(tmp_path / "suite"), task_type="regression")
     suite = get_suite("custom")
     tasks = suite.list_tasks(cfg)
@@ -159,7 +172,9 @@ def test_custom_folder_suite_and_entry_point(tmp_path: Path, monkeypatch: pytest
 def test_published_tables_parse(shared_data: Path) -> None:
     ref = shared_data.parent / "reference"
     t4 = read_published(ref / "genome_factory_table4_benchmark.csv")
-    hit = [r for r in t4 if r["model"] == "GenomeOcean-100M" and r["suite"] == "GUE" and r["method"] == "full"]
+    hit = [
+        r for r in t4 if r["model"] == "GenomeOcean-100M" and r["suite"] == "GUE" and r["method"] == "full"
+    ]
     assert hit[0]["score"] == 65.52 and hit[0]["std"] == 0.57
     assert not [r for r in t4 if r["model"] == "EVO-1-131k" and r["method"] == "full"]  # "—" in the paper
     gue = read_published(ref / "published_scores" / "gue_dnabert2_table4.csv")
@@ -169,20 +184,36 @@ def test_published_tables_parse(shared_data: Path) -> None:
 
 
 def test_overrides_and_bad_keys_fail_before_training() -> None:
-    cfg = validate_dict(BenchmarkConfig, {
-        "models": [{"family": "nucleotide_transformer", "init": "tiny", "label": "nt",
-                    "overrides": {"training": {"learning_rate": 1e-3, "seed": 999}, "method": {"name": "full"}}}],
-        "training": {"learning_rate": 3e-5, "epochs": 2},
-    })  # fmt: skip
+    cfg = validate_dict(
+        BenchmarkConfig,
+        {
+            "models": [
+                {
+                    "family": "nucleotide_transformer",
+                    "init": "tiny",
+                    "label": "nt",
+                    "overrides": {
+                        "training": {"learning_rate": 1e-3, "seed": 999},
+                        "method": {"name": "full"},
+                    },
+                }
+            ],
+            "training": {"learning_rate": 3e-5, "epochs": 2},
+        },
+    )
     d = _train_dict(cfg, cfg.models[0], "lora", 14)
     assert d["training"]["learning_rate"] == 1e-3 and d["training"]["epochs"] == 2
     assert d["training"]["seed"] == 14 and d["method"]["name"] == "lora"  # the sweep's axes win
-    bad = cfg.model_copy(update={"models": [cfg.models[0].model_copy(update={"overrides": {"training": {"lr": 1}}})]})
+    bad = cfg.model_copy(
+        update={"models": [cfg.models[0].model_copy(update={"overrides": {"training": {"lr": 1}}})]}
+    )
     with pytest.raises(ConfigError, match=r"(?s)models\[0\].*training\.lr"):
         _check_models(bad)
 
 
-@pytest.mark.parametrize("name", ["benchmark_gue.yaml", "benchmark_genomic_benchmarks.yaml", "benchmark_custom.yaml"])
+@pytest.mark.parametrize(
+    "name", ["benchmark_gue.yaml", "benchmark_genomic_benchmarks.yaml", "benchmark_custom.yaml"]
+)
 def test_examples_load(name: str) -> None:
     cfg = load_config(BenchmarkConfig, ROOT / "examples" / name)
     assert cfg.suites and cfg.models
@@ -214,8 +245,9 @@ def test_genomic_benchmarks_one_naming_convention_per_reference(shared_data: Pat
     for split in ("train", "test"):
         (ds / split).mkdir()
         for cls, (s, e, st) in {"negative": (100, 160, "-"), "positive": (2000, 2050, "+")}.items():
-            df = pd.DataFrame([(i, "chr3L", s, e, st) for i in range(4)], columns=["id", "region", "start", "end",
-                                                                                  "strand"])  # fmt: skip
+            df = pd.DataFrame(
+                [(i, "chr3L", s, e, st) for i in range(4)], columns=["id", "region", "start", "end", "strand"]
+            )
             with gzip.open(ds / split / f"{cls}.csv.gz", "wt") as fh:
                 df.to_csv(fh, index=False)
     cfg = SuiteConfig(name="genomic_benchmarks", path=str(tmp_path / "intervals"), genomes={ref: str(fasta)})

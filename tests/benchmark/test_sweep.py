@@ -21,16 +21,28 @@ FAIL = ("tf/0", "genomeocean", "adapter", 28)
 
 
 def _config(shared_data: Path, tmp_path: Path) -> BenchmarkConfig:
-    return validate_dict(BenchmarkConfig, {
-        "suites": [{"name": "gue", "path": str(shared_data / "gue"), "tasks": ["tf/0", "prom/prom_core_tata"],
-                    "max_rows_per_split": 32}],
-        "models": [{"family": "nucleotide_transformer", "init": "tiny"}, {"family": "genomeocean", "init": "tiny"}],
-        "methods": ["lora", "adapter"],
-        "seeds": [14, 28],
-        "method": {"adapter": {"cache_dir": str(tmp_path / "cache")}},
-        "training": {"epochs": 1, "batch_size": 16, "eval_batch_size": 32, "logging_steps": 1},
-        "output_dir": str(tmp_path / "sweep"),
-    })  # fmt: skip
+    return validate_dict(
+        BenchmarkConfig,
+        {
+            "suites": [
+                {
+                    "name": "gue",
+                    "path": str(shared_data / "gue"),
+                    "tasks": ["tf/0", "prom/prom_core_tata"],
+                    "max_rows_per_split": 32,
+                }
+            ],
+            "models": [
+                {"family": "nucleotide_transformer", "init": "tiny"},
+                {"family": "genomeocean", "init": "tiny"},
+            ],
+            "methods": ["lora", "adapter"],
+            "seeds": [14, 28],
+            "method": {"adapter": {"cache_dir": str(tmp_path / "cache")}},
+            "training": {"epochs": 1, "batch_size": 16, "eval_batch_size": 32, "logging_steps": 1},
+            "output_dir": str(tmp_path / "sweep"),
+        },
+    )
 
 
 @pytest.fixture
@@ -41,8 +53,12 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     state: dict[str, Any] = {"calls": [], "fail": True}
 
     def wrapper(cfg: Any) -> Any:
-        key = (Path(cfg.data.path).parent.name + "/" + Path(cfg.data.path).name, cfg.model.family, cfg.method.name,
-               cfg.training.seed)
+        key = (
+            Path(cfg.data.path).parent.name + "/" + Path(cfg.data.path).name,
+            cfg.model.family,
+            cfg.method.name,
+            cfg.training.seed,
+        )
         state["calls"].append(key)
         if state["fail"] and key == FAIL:
             raise RuntimeError("injected failure for the test")
@@ -74,16 +90,23 @@ def test_sweep_fail_aggregate_resume(shared_data: Path, tmp_path: Path, counted:
             continue
         pred = pd.read_csv(Path(c["run_dir"]) / "predictions_test.csv")
         assert len(pred) == 32
-        assert c["score"] == pytest.approx(100 * matthews_corrcoef(pred["label"], pred["prediction"]), abs=1e-6)
+        assert c["score"] == pytest.approx(
+            100 * matthews_corrcoef(pred["label"], pred["prediction"]), abs=1e-6
+        )
         assert c["test_metrics"]["f1"] == pytest.approx(
-            f1_score(pred["label"], pred["prediction"], average="macro"), abs=1e-9)
+            f1_score(pred["label"], pred["prediction"], average="macro"), abs=1e-9
+        )
         assert not (Path(c["run_dir"]) / "model").exists()  # keep_models: false
         assert c["throughput_ktok_s"] > 0 and c["samples_per_s"] > 0
 
     agg = json.loads((out / "aggregate.json").read_text())
     for row in agg["tasks"]:
-        scores = [c["score"] for c in cells if c["status"] == "ok" and (c["task"], c["model"], c["method"]) ==
-                  (row["task"], row["model"], row["method"])]  # fmt: skip
+        scores = [
+            c["score"]
+            for c in cells
+            if c["status"] == "ok"
+            and (c["task"], c["model"], c["method"]) == (row["task"], row["model"], row["method"])
+        ]
         assert row["n"] == len(scores)
         assert row["mean"] == pytest.approx(np.mean(scores))
         if len(scores) > 1:
@@ -93,8 +116,13 @@ def test_sweep_fail_aggregate_resume(shared_data: Path, tmp_path: Path, counted:
     for row in agg["suites"]:
         per_seed = []
         for seed in (14, 28):
-            xs = [c["score"] for c in cells if c["status"] == "ok" and c["seed"] == seed
-                  and (c["model"], c["method"]) == (row["model"], row["method"])]  # fmt: skip
+            xs = [
+                c["score"]
+                for c in cells
+                if c["status"] == "ok"
+                and c["seed"] == seed
+                and (c["model"], c["method"]) == (row["model"], row["method"])
+            ]
             per_seed.append(np.mean(xs))
         assert row["mean"] == pytest.approx(np.mean(per_seed))
         assert row["std"] == pytest.approx(np.std(per_seed, ddof=1))

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from genomefactory.collect.segment import read_genome
+
 from .ncbi_server import NCBIServer
 
 
@@ -19,5 +21,18 @@ def ncbi(shared_data: Path) -> Iterator[NCBIServer]:
         server.stop()
 
 
-FAST_HTTP = {"timeout_s": 10, "retries": 3, "backoff_s": 0.001, "max_wait_s": 0.01,
-             "requests_per_second": 1000, "progress": False}  # fmt: skip
+FAST_HTTP = {
+    "timeout_s": 10,
+    "retries": 3,
+    "backoff_s": 0.001,
+    "max_wait_s": 0.01,
+    "requests_per_second": 1000,
+    "progress": False,
+}
+
+
+@pytest.fixture(scope="module")
+def real_dna(shared_data: Path) -> str:
+    """A real bacterial chromosome (NCTC 11397) as one upper-case string."""
+    (contig,) = read_genome(shared_data / "genomes" / "GCF_001457455.1_NCTC11397_genomic.fna.gz")
+    return contig.seq.tobytes().decode()

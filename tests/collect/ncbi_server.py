@@ -21,17 +21,27 @@ from urllib.parse import parse_qs, urlparse
 PAGE_CAP = 2  # smaller than NCBI's 1000 so paging is exercised
 
 
-def assembly(acc: str, asm: str, taxon: int, organism: str, level: str, category: str | None, fasta: Path) -> dict[str, Any]:
+def assembly(
+    acc: str, asm: str, taxon: int, organism: str, level: str, category: str | None, fasta: Path
+) -> dict[str, Any]:
     return {
         "report": {
-            "accession": acc, "current_accession": acc,
-            "source_database": "SOURCE_DATABASE_REFSEQ" if acc.startswith("GCF") else "SOURCE_DATABASE_GENBANK",
+            "accession": acc,
+            "current_accession": acc,
+            "source_database": "SOURCE_DATABASE_REFSEQ"
+            if acc.startswith("GCF")
+            else "SOURCE_DATABASE_GENBANK",
             "organism": {"tax_id": taxon, "organism_name": organism},
-            "assembly_info": {"assembly_level": level, "assembly_status": "current", "assembly_name": asm,
-                              **({"refseq_category": category} if category else {})},
+            "assembly_info": {
+                "assembly_level": level,
+                "assembly_status": "current",
+                "assembly_name": asm,
+                **({"refseq_category": category} if category else {}),
+            },
             "assembly_stats": {"total_sequence_length": "0", "gc_percent": 50.0},
         },
-        "asm": asm, "fasta": fasta,
+        "asm": asm,
+        "fasta": fasta,
     }
 
 
@@ -40,19 +50,43 @@ class NCBIServer:
         cd = genomes / "GCF_001457455.1_NCTC11397_genomic.fna.gz"
         lam = genomes / "lambda_NC_001416.1.fasta.gz"
         self.assemblies = [
-            assembly("GCF_001457455.1", "NCTC11397", 1717, "Corynebacterium diphtheriae", "Complete Genome",
-                     "reference genome", cd),
-            assembly("GCA_001457455.1", "NCTC11397", 1717, "Corynebacterium diphtheriae", "Complete Genome", None, cd),
+            assembly(
+                "GCF_001457455.1",
+                "NCTC11397",
+                1717,
+                "Corynebacterium diphtheriae",
+                "Complete Genome",
+                "reference genome",
+                cd,
+            ),
+            assembly(
+                "GCA_001457455.1",
+                "NCTC11397",
+                1717,
+                "Corynebacterium diphtheriae",
+                "Complete Genome",
+                None,
+                cd,
+            ),
             assembly("GCF_900000001.1", "strainB", 1717, "Corynebacterium diphtheriae", "Contig", None, lam),
-            assembly("GCF_000840245.1", "ViralProj14204", 10710, "Escherichia virus Lambda", "Complete Genome",
-                     "reference genome", lam),
+            assembly(
+                "GCF_000840245.1",
+                "ViralProj14204",
+                10710,
+                "Escherichia virus Lambda",
+                "Complete Genome",
+                "reference genome",
+                lam,
+            ),
         ]
         self.files = {p.name: p.read_bytes() for p in (cd, lam)}
         self.faults: dict[str, list[str]] = {}
         self.log: list[dict[str, Any]] = []
         self._zips: dict[str, bytes] = {}
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -81,13 +115,29 @@ class NCBIServer:
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
             zf.writestr("README.md", "# NCBI Datasets Genome Package\n")
-            zf.writestr("ncbi_dataset/data/assembly_data_report.jsonl", json.dumps(
-                {"accession": acc, "organism": {"organismName": a["report"]["organism"]["organism_name"]}}) + "\n")
-            catalog = {"apiVersion": "V2", "assemblies": [
-                {"files": [{"filePath": "assembly_data_report.jsonl", "fileType": "DATA_REPORT"}]},
-                {"accession": acc, "files": [{"filePath": fna_name.removeprefix("ncbi_dataset/data/"),
-                                              "fileType": "GENOMIC_NUCLEOTIDE_FASTA",
-                                              "uncompressedLengthBytes": str(len(fna))}]}]}
+            zf.writestr(
+                "ncbi_dataset/data/assembly_data_report.jsonl",
+                json.dumps(
+                    {"accession": acc, "organism": {"organismName": a["report"]["organism"]["organism_name"]}}
+                )
+                + "\n",
+            )
+            catalog = {
+                "apiVersion": "V2",
+                "assemblies": [
+                    {"files": [{"filePath": "assembly_data_report.jsonl", "fileType": "DATA_REPORT"}]},
+                    {
+                        "accession": acc,
+                        "files": [
+                            {
+                                "filePath": fna_name.removeprefix("ncbi_dataset/data/"),
+                                "fileType": "GENOMIC_NUCLEOTIDE_FASTA",
+                                "uncompressedLengthBytes": str(len(fna)),
+                            }
+                        ],
+                    },
+                ],
+            }
             zf.writestr("ncbi_dataset/data/dataset_catalog.json", json.dumps(catalog))
             zf.writestr(fna_name, fna)
             if fault == "traversal":
@@ -158,12 +208,18 @@ class NCBIServer:
                 if parts[:1] == ["files"] and len(parts) == 2:
                     key = f"file:{parts[1]}"
                 else:
-                    key = "report" if parts[-1:] == ["dataset_report"] else f"download:{parts[-2] if len(parts) > 1 else ''}"
+                    key = (
+                        "report"
+                        if parts[-1:] == ["dataset_report"]
+                        else f"download:{parts[-2] if len(parts) > 1 else ''}"
+                    )
                 fault = self._fault(key)
                 if fault == "500":
                     return self._send(500, b'{"error": "internal"}', "application/json")
                 if fault == "429":
-                    return self._send(429, b'{"error": "too many requests"}', "application/json", {"Retry-After": "7"})
+                    return self._send(
+                        429, b'{"error": "too many requests"}', "application/json", {"Retry-After": "7"}
+                    )
                 if key.startswith("file:"):
                     if parts[1] not in server.files:
                         return self._send(404, b"not found", "text/plain")

@@ -21,8 +21,10 @@ from genomefactory.collect.sources import Assembly
 
 from .ncbi_server import assembly as report_of
 
-REPORT_HEADER = ("# Sequence-Name\tSequence-Role\tAssigned-Molecule\tAssigned-Molecule-Location/Type\tGenBank-Accn\t"
-                 "Relationship\tRefSeq-Accn\tAssembly-Unit\tSequence-Length\tUCSC-style-name\n")  # fmt: skip
+REPORT_HEADER = (
+    "# Sequence-Name\tSequence-Role\tAssigned-Molecule\tAssigned-Molecule-Location/Type\tGenBank-Accn\t"
+    "Relationship\tRefSeq-Accn\tAssembly-Unit\tSequence-Length\tUCSC-style-name\n"
+)
 
 
 class FileServer:
@@ -30,7 +32,9 @@ class FileServer:
         self.files: dict[str, bytes] = {}
         self.log: list[str] = []
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -49,13 +53,20 @@ class FileServer:
         self.files[urlparse(url).path] = body
 
     def serve_assembly(self, asm: Assembly, chroms: dict[str, str], report_rows: list[str]) -> None:
-        fasta = "".join(f">{name} test chromosome\n" + "".join(seq[i : i + 80] + "\n" for i in range(0, len(seq), 80))
-                        for name, seq in chroms.items()).encode()  # fmt: skip
+        fasta = "".join(
+            f">{name} test chromosome\n" + "".join(seq[i : i + 80] + "\n" for i in range(0, len(seq), 80))
+            for name, seq in chroms.items()
+        ).encode()
         self.serve(asm.file_url("genomic.fna.gz"), gzip.compress(fasta, compresslevel=1))
-        self.serve(asm.file_url("assembly_report.txt"), (REPORT_HEADER + "".join(r + "\n" for r in report_rows)).encode())
+        self.serve(
+            asm.file_url("assembly_report.txt"),
+            (REPORT_HEADER + "".join(r + "\n" for r in report_rows)).encode(),
+        )
         rep = report_of(asm.accession, asm.name, 9606, asm.species, "Chromosome", "reference genome", None)  # type: ignore[arg-type]
         base = f"/datasets/v2/genome/accession/{asm.accession}"
-        self.files[f"{base}/dataset_report"] = json.dumps({"reports": [rep["report"]], "total_count": 1}).encode()
+        self.files[f"{base}/dataset_report"] = json.dumps(
+            {"reports": [rep["report"]], "total_count": 1}
+        ).encode()
         member = f"ncbi_dataset/data/{asm.accession}/{asm.accession}_{asm.name}_genomic.fna"
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:

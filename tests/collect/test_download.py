@@ -27,18 +27,28 @@ def cfg(ncbi: NCBIServer, out: Path, **kw: Any) -> DownloadConfig:
 
 def final_files(out: Path) -> list[str]:
     """Files that look complete (no dot-prefixed temp/partial files)."""
-    return sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and not p.name.startswith("."))
+    return sorted(
+        str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")
+    )
 
 
 def test_species_reference_filter_keeps_ncbi_name_and_checksum(ncbi: NCBIServer, tmp_path: Path) -> None:
     res = run_download(cfg(ncbi, tmp_path, species=["corynebacterium_diphtheriae"]))
-    assert [g.accession for g in res.genomes] == [CD]  # the GenBank twin and the contig assembly are filtered out
+    assert [g.accession for g in res.genomes] == [
+        CD
+    ]  # the GenBank twin and the contig assembly are filtered out
     fna = tmp_path / CD / CD_NAME
     assert fna.read_bytes() == ncbi.fasta_bytes(CD)
     rec = json.loads((tmp_path / "genomes.json").read_text())[0]
     assert rec["sha256"] == hashlib.sha256(ncbi.fasta_bytes(CD)).hexdigest()
-    assert (rec["taxon"], rec["level"], rec["organism"]) == (1717, "Complete Genome", "Corynebacterium diphtheriae")
-    assert rec["size"] == fna.stat().st_size and rec["source_url"].endswith(f"/genome/accession/{CD}/download")
+    assert (rec["taxon"], rec["level"], rec["organism"]) == (
+        1717,
+        "Complete Genome",
+        "Corynebacterium diphtheriae",
+    )
+    assert rec["size"] == fna.stat().st_size and rec["source_url"].endswith(
+        f"/genome/accession/{CD}/download"
+    )
     report_q = next(e["query"] for e in ncbi.log if e["path"].endswith("/genome/taxon/1717/dataset_report"))
     assert report_q["filters.reference_only"] == ["true"]
     assert (tmp_path / "manifest.json").is_file()
@@ -55,8 +65,15 @@ def test_paging_level_and_limit(ncbi: NCBIServer, tmp_path: Path) -> None:
     assert [r["accession"] for r in reports] == [CD, "GCA_001457455.1", "GCF_900000001.1"]
     tokens = [e["query"].get("page_token") for e in ncbi.log]
     assert tokens == [None, ["2"]]  # the server caps pages at 2: the client followed next_page_token
-    c2 = cfg(ncbi, tmp_path, taxa=[1717], reference_only=False, limit_per_taxon=5,
-             assembly_levels=["contig"], source="refseq")  # fmt: skip
+    c2 = cfg(
+        ncbi,
+        tmp_path,
+        taxa=[1717],
+        reference_only=False,
+        limit_per_taxon=5,
+        assembly_levels=["contig"],
+        source="refseq",
+    )
     assert [r["accession"] for r in dataset_reports(HttpClient(c2.http), c2, 1717)] == ["GCF_900000001.1"]
     assert ncbi.log[-1]["query"]["filters.assembly_level"] == ["contig"]
 

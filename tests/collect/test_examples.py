@@ -17,9 +17,14 @@ from .conftest import FAST_HTTP
 from .ncbi_server import NCBIServer
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = {"download_by_species.yaml": DownloadConfig, "download_by_link.yaml": DownloadConfig,
-            "process_normal.yaml": ProcessConfig, "process_promoter.yaml": ProcessConfig,
-            "process_enhancer.yaml": ProcessConfig, "process_emp.yaml": ProcessConfig}  # fmt: skip
+EXAMPLES = {
+    "download_by_species.yaml": DownloadConfig,
+    "download_by_link.yaml": DownloadConfig,
+    "process_normal.yaml": ProcessConfig,
+    "process_promoter.yaml": ProcessConfig,
+    "process_enhancer.yaml": ProcessConfig,
+    "process_emp.yaml": ProcessConfig,
+}
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
@@ -35,24 +40,49 @@ def test_process_normal_through_cli(shared_data: Path, tmp_path: Path) -> None:
     cwd = os.getcwd()
     os.chdir(ROOT)  # the example's paths are relative to the repository root
     try:
-        code = main(["process", "examples/process_normal.yaml", f"output_dir={tmp_path}",
-                     "species.fragments_per_species=200", "plots=true"])  # fmt: skip
+        code = main(
+            [
+                "process",
+                "examples/process_normal.yaml",
+                f"output_dir={tmp_path}",
+                "species.fragments_per_species=200",
+                "plots=true",
+            ]
+        )
     finally:
         os.chdir(cwd)
     assert code == 0
     rep = json.loads((tmp_path / "qc_report.json").read_text())
-    assert rep["survival"] >= 0.95 and set(rep["labels"].values()) == {"phage_lambda", "c_diphtheriae",
-                                                                      "a_thaliana_chloroplast"}  # fmt: skip
+    assert rep["survival"] >= 0.95 and set(rep["labels"].values()) == {
+        "phage_lambda",
+        "c_diphtheriae",
+        "a_thaliana_chloroplast",
+    }
     assert (tmp_path / "gc_histogram.png").stat().st_size > 1000
     assert (tmp_path / "length_histogram.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_download_folder_feeds_process(ncbi: NCBIServer, tmp_path: Path) -> None:
-    dl = DownloadConfig.model_validate({"output_dir": tmp_path / "dl", "base_url": ncbi.url, "http": FAST_HTTP,
-                                        "species": ["Corynebacterium diphtheriae", "Escherichia virus Lambda"]})
+    dl = DownloadConfig.model_validate(
+        {
+            "output_dir": tmp_path / "dl",
+            "base_url": ncbi.url,
+            "http": FAST_HTTP,
+            "species": ["Corynebacterium diphtheriae", "Escherichia virus Lambda"],
+        }
+    )
     run_download(dl)
-    cfg = ProcessConfig.model_validate({"output_dir": tmp_path / "ds", "plots": False, "species": {
-        "input_dir": tmp_path / "dl", "fragments_per_species": 300, "length": {"min": 200, "max": 400}}})
+    cfg = ProcessConfig.model_validate(
+        {
+            "output_dir": tmp_path / "ds",
+            "plots": False,
+            "species": {
+                "input_dir": tmp_path / "dl",
+                "fragments_per_species": 300,
+                "length": {"min": 200, "max": 400},
+            },
+        }
+    )
     res = run_process(cfg)
     assert res.labels == {0: "Corynebacterium diphtheriae", 1: "Escherichia virus Lambda"}
     assert sum(res.counts.values()) >= 0.95 * 600

@@ -19,7 +19,9 @@ class Terminal:
     def __init__(self, args: list[str], cwd: Path) -> None:
         self.master, slave = pty.openpty()
         env = {**os.environ, "TERM": "dumb", "COLUMNS": "200"}
-        self.proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env, close_fds=True)
+        self.proc = subprocess.Popen(
+            args, stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env, close_fds=True
+        )
         os.close(slave)
         self.buffer = ""
 

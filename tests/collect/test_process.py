@@ -20,8 +20,13 @@ GENOMES = ["lambda_NC_001416.1.fasta.gz", "GCF_001457455.1_NCTC11397_genomic.fna
 
 def species_cfg(shared_data: Path, out: Path, **kw: object) -> ProcessConfig:
     genomes = [{"path": shared_data / "genomes" / g, "label": g.split("_")[0]} for g in GENOMES]
-    base = {"task": "species", "output_dir": out, "plots": False, "seed": 7,
-            "species": {"genomes": genomes, "fragments_per_species": 600, "length": {"min": 300, "max": 600}}}
+    base = {
+        "task": "species",
+        "output_dir": out,
+        "plots": False,
+        "seed": 7,
+        "species": {"genomes": genomes, "fragments_per_species": 600, "length": {"min": 300, "max": 600}},
+    }
     return ProcessConfig.model_validate({**base, **kw})
 
 
@@ -80,7 +85,9 @@ def test_seeded_and_reverse_complement(shared_data: Path, tmp_path: Path) -> Non
 
 def batch(seqs: list[str], labels: list[int]) -> SeqBatch:
     n = len(seqs)
-    return SeqBatch.from_sequences([s.encode() for s in seqs], np.array(labels), np.arange(n), np.arange(n), np.zeros(n))
+    return SeqBatch.from_sequences(
+        [s.encode() for s in seqs], np.array(labels), np.arange(n), np.arange(n), np.zeros(n)
+    )
 
 
 def test_ambiguous_modes(tmp_path: Path) -> None:
@@ -92,7 +99,9 @@ def test_ambiguous_modes(tmp_path: Path) -> None:
     assert b.sequences()[0] == seqs[0]  # the input batch is not modified
     out, e = run_qc(b, QCConfig(steps=["ambiguous"], ambiguous="resolve", max_n_fraction=0.3), rng)
     resolved = out.sequences()[0]
-    assert all(resolved[i] in "AG" for i in range(4, 100, 10)) and all(resolved[i] in "CT" for i in range(5, 100, 10))
+    assert all(resolved[i] in "AG" for i in range(4, 100, 10)) and all(
+        resolved[i] in "CT" for i in range(5, 100, 10)
+    )
     assert e[0]["bases_resolved"] == 30 and len(out) == 3 and set(out.sequences()[2]) <= set("ACGT")
     # max_n_fraction holds in resolve mode too: a run of N (an assembly gap) is not turned into random bases
     out, e = run_qc(b, QCConfig(steps=["ambiguous"], ambiguous="resolve", max_n_fraction=0.0), rng)
@@ -140,7 +149,10 @@ def test_process_config_errors() -> None:
     with pytest.raises(ConfigError, match="needs a `species:` section"):
         load_config(ProcessConfig, overrides={"task": "species"})
     with pytest.raises(ConfigError, match="must sum to 1"):
-        load_config(ProcessConfig, overrides={"split": {"train": 0.9, "dev": 0.1, "test": 0.1}, "species": {"input_dir": "x"}})
+        load_config(
+            ProcessConfig,
+            overrides={"split": {"train": 0.9, "dev": 0.1, "test": 0.1}, "species": {"input_dir": "x"}},
+        )
     with pytest.raises(ConfigError, match=r"unknown key .qc\.stepz."):
         load_config(ProcessConfig, overrides={"qc": {"stepz": []}, "species": {"input_dir": "x"}})
 
@@ -149,15 +161,30 @@ def test_repeat_leakage_is_measured_like_a_brute_force_kmer_match(shared_data: P
     # The chloroplast's inverted repeat puts the same sequence (reverse-complemented) at two loci: splits that
     # share no base can still share sequence, and the report must say so rather than hide it.
     genomes = [{"path": shared_data / "genomes" / "NC_000932.gb", "label": "chloroplast"}]
-    cfg = ProcessConfig.model_validate({"task": "species", "output_dir": tmp_path, "plots": False, "seed": 3,
-                                        "species": {"genomes": genomes, "fragments_per_species": 400,
-                                                    "length": {"min": 300, "max": 600}}})  # fmt: skip
+    cfg = ProcessConfig.model_validate(
+        {
+            "task": "species",
+            "output_dir": tmp_path,
+            "plots": False,
+            "seed": 3,
+            "species": {"genomes": genomes, "fragments_per_species": 400, "length": {"min": 300, "max": 600}},
+        }
+    )
     rep = json.loads(run_process(cfg).qc_report.read_text())["repeat_leakage"]
     splits = {s: [q for q, _ in read_split(tmp_path, s)] for s in ("train", "dev", "test")}
-    train = {min(x[i : i + 32], reverse_complement(x[i : i + 32])) for x in splits["train"] for i in range(len(x) - 31)}
+    train = {
+        min(x[i : i + 32], reverse_complement(x[i : i + 32]))
+        for x in splits["train"]
+        for i in range(len(x) - 31)
+    }
     for name in ("dev", "test"):
-        exact = sum(any(q[i : i + 32] in train or reverse_complement(q[i : i + 32]) in train
-                        for i in range(len(q) - 31)) for q in splits[name])  # fmt: skip
+        exact = sum(
+            any(
+                q[i : i + 32] in train or reverse_complement(q[i : i + 32]) in train
+                for i in range(len(q) - 31)
+            )
+            for q in splits[name]
+        )
         got = rep[name]["0"]
         assert got["rows"] == len(splits[name]) and got["sharing_with_train"] <= exact
         assert got["sharing_with_train"] >= 0.9 * exact  # sampling 1 in 16 k-mers misses only short matches
@@ -168,6 +195,8 @@ def test_repeat_leakage_is_measured_like_a_brute_force_kmer_match(shared_data: P
     b = batch(seqs, [0] * n)
     split = np.array([0] * len(splits["train"]) + [2] * len(splits["test"]))
     full = shared_kmer_report(b, split, keep_one_in=1)
-    exact_test = sum(any(q[i : i + 32] in train or reverse_complement(q[i : i + 32]) in train
-                         for i in range(len(q) - 31)) for q in splits["test"])  # fmt: skip
+    exact_test = sum(
+        any(q[i : i + 32] in train or reverse_complement(q[i : i + 32]) in train for i in range(len(q) - 31))
+        for q in splits["test"]
+    )
     assert full["test"]["0"]["sharing_with_train"] == exact_test

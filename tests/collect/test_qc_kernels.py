@@ -64,14 +64,19 @@ def ref_duplicates(seqs: list[str]) -> tuple[np.ndarray, int, int]:
 
 def make_batch(seqs: list[str]) -> SeqBatch:
     n = len(seqs)
-    return SeqBatch.from_sequences([s.encode() for s in seqs], np.zeros(n), np.arange(n), np.zeros(n), np.zeros(n))
+    return SeqBatch.from_sequences(
+        [s.encode() for s in seqs], np.zeros(n), np.arange(n), np.zeros(n), np.zeros(n)
+    )
 
 
 @pytest.fixture(scope="module")
 def fragments(shared_data: Path) -> list[str]:
     rng = np.random.default_rng(7)
-    genomes = [c.seq.tobytes().decode() for name in ("lambda_NC_001416.1.fasta.gz", "NC_000932.gb")
-               for c in read_genome(shared_data / "genomes" / name)]  # fmt: skip
+    genomes = [
+        c.seq.tobytes().decode()
+        for name in ("lambda_NC_001416.1.fasta.gz", "NC_000932.gb")
+        for c in read_genome(shared_data / "genomes" / name)
+    ]
     seqs = []
     for i in range(260):
         g = genomes[i % 2]
@@ -98,12 +103,19 @@ def test_base_and_kmer_counts_match_reference(fragments: list[str]) -> None:
     for k in (1, 2, 3, 4):
         ref = ref_kmer_counts(fragments, k)
         np.testing.assert_array_equal(kmer_counts(b, k), ref, err_msg=f"k={k}")
-        np.testing.assert_array_equal(kmer_profiles(b, k), ref / np.maximum(ref.sum(axis=1, keepdims=True), 1))
+        np.testing.assert_array_equal(
+            kmer_profiles(b, k), ref / np.maximum(ref.sum(axis=1, keepdims=True), 1)
+        )
 
 
 def test_counts_on_rows_longer_than_one_lane_block(shared_data: Path) -> None:
     lam = read_genome(shared_data / "genomes" / "lambda_NC_001416.1.fasta.gz")[0].seq.tobytes().decode()
-    seqs = [lam[:5003], lam[9000:11500].replace("GATC", "GNTC"), lam[20000:20001], "A" * 3000 + lam[30000:31100]]
+    seqs = [
+        lam[:5003],
+        lam[9000:11500].replace("GATC", "GNTC"),
+        lam[20000:20001],
+        "A" * 3000 + lam[30000:31100],
+    ]
     b = make_batch(seqs)
     assert b.mat.shape[1] > 2 * 255 * 8  # three column blocks of 255 words; a byte lane would overflow in one
     np.testing.assert_array_equal(base_counts(b), ref_base_counts(seqs))
@@ -125,7 +137,9 @@ def test_hash_collisions_never_drop_a_row(fragments: list[str]) -> None:
     """Rows with equal ends and equal base counts share a hash; only byte-identical ones may go."""
     base = next(s for s in fragments if len(s) > 200 and set(s) <= set("ACGT"))
     middle = base[32:-32]
-    variants = [base[:32] + middle[i:] + middle[:i] + base[-32:] for i in range(0, 60, 3)]  # same counts, ends
+    variants = [
+        base[:32] + middle[i:] + middle[:i] + base[-32:] for i in range(0, 60, 3)
+    ]  # same counts, ends
     variants = list(dict.fromkeys(variants))
     seqs = [*variants, variants[0], reverse_complement(variants[1])]
     b = make_batch(seqs)
@@ -139,8 +153,10 @@ def test_leakage_check_matches_reference(fragments: list[str]) -> None:
     rng = np.random.default_rng(1)
     split = rng.integers(0, 3, size=len(fragments))
     owner: dict[str, int] = {}
-    shared = sum(owner.setdefault(min(s, reverse_complement(s)), int(sp)) != sp
-                 for s, sp in zip(fragments, split, strict=True))  # fmt: skip
+    shared = sum(
+        owner.setdefault(min(s, reverse_complement(s)), int(sp)) != sp
+        for s, sp in zip(fragments, split, strict=True)
+    )
     b = make_batch(fragments)
     b.start[:] = np.arange(len(fragments)) * 1000  # loci never overlap: only shared sequences count
     assert shared > 0
@@ -149,7 +165,10 @@ def test_leakage_check_matches_reference(fragments: list[str]) -> None:
     keep, _, _ = ref_duplicates(fragments)
     unique = make_batch([s for s, k in zip(fragments, keep, strict=True) if k])
     unique.start[:] = np.arange(len(unique)) * 1000
-    assert leakage_check(unique, rng.integers(0, 3, size=len(unique))) == {"shared_sequences": 0, "overlapping_loci": 0}
+    assert leakage_check(unique, rng.integers(0, 3, size=len(unique))) == {
+        "shared_sequences": 0,
+        "overlapping_loci": 0,
+    }
 
 
 def test_run_qc_compaction_leaves_callers_batch_and_matches_take(fragments: list[str]) -> None:

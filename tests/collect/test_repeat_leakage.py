@@ -41,9 +41,16 @@ def sampled(seq: str) -> list[int]:
 
 def chloroplast(shared_data: Path, out: Path, **qc: Any) -> ProcessConfig:
     genomes = [{"path": shared_data / "genomes" / "NC_000932.gb", "label": "chloroplast"}]
-    return ProcessConfig.model_validate({"task": "species", "output_dir": out, "plots": False, "seed": 3, "qc": qc,
-                                         "species": {"genomes": genomes, "fragments_per_species": 400,
-                                                     "length": {"min": 300, "max": 600}}})  # fmt: skip
+    return ProcessConfig.model_validate(
+        {
+            "task": "species",
+            "output_dir": out,
+            "plots": False,
+            "seed": 3,
+            "qc": qc,
+            "species": {"genomes": genomes, "fragments_per_species": 400, "length": {"min": 300, "max": 600}},
+        }
+    )
 
 
 def splits(out: Path) -> dict[str, list[str]]:
@@ -78,7 +85,11 @@ def test_drops_exactly_the_dev_test_rows_over_threshold(shared_data: Path, tmp_p
     assert 10 <= removed_total == step["removed"] == step["reasons"]["shares_kmers_with_train"]
     n = rep["initial"]
     for s in rep["steps"]:  # the chain of counts still adds up, through the new last step
-        assert s["before"] == n and s["before"] - s["removed"] == s["after"] and sum(s["reasons"].values()) == s["removed"]
+        assert (
+            s["before"] == n
+            and s["before"] - s["removed"] == s["after"]
+            and sum(s["reasons"].values()) == s["removed"]
+        )
         n = s["after"]
     assert n == rep["after_qc"] == sum(rep["split_counts"].values())
     # measured after the step: every dropped row was sharing, the survivors share as before (train is unchanged)
@@ -92,7 +103,9 @@ def test_drops_exactly_the_dev_test_rows_over_threshold(shared_data: Path, tmp_p
 
 def test_lowest_threshold_leaves_no_sharing_and_default_is_off(shared_data: Path, tmp_path: Path) -> None:
     assert QCConfig().drop_repeat_leakage is False
-    on = run_process(chloroplast(shared_data, tmp_path, drop_repeat_leakage=True, repeat_leakage_min_shared=0.001))
+    on = run_process(
+        chloroplast(shared_data, tmp_path, drop_repeat_leakage=True, repeat_leakage_min_shared=0.001)
+    )
     rep = json.loads(on.qc_report.read_text())
     assert all(rep["repeat_leakage"][s]["0"]["sharing_with_train"] == 0 for s in ("dev", "test"))
     train = {c for q in splits(tmp_path)["train"] for c in sampled(q)}
@@ -101,8 +114,13 @@ def test_lowest_threshold_leaves_no_sharing_and_default_is_off(shared_data: Path
 
 def _batch(seqs: list[str]) -> SeqBatch:
     n = len(seqs)
-    return SeqBatch.from_sequences([s.encode() for s in seqs], np.zeros(n, dtype=np.int64), np.arange(n),
-                                   np.arange(n), np.zeros(n, dtype=np.int64))  # fmt: skip
+    return SeqBatch.from_sequences(
+        [s.encode() for s in seqs],
+        np.zeros(n, dtype=np.int64),
+        np.arange(n),
+        np.arange(n),
+        np.zeros(n, dtype=np.int64),
+    )
 
 
 def test_threshold_is_a_fraction_and_an_emptied_split_is_an_error() -> None:
@@ -110,7 +128,9 @@ def test_threshold_is_a_fraction_and_an_emptied_split_is_an_error() -> None:
     a, b, c = ("".join(rng.choice(list("ACGT"), size=600)) for _ in range(3))
     half = reverse_complement(a[:300]) + c[:300]  # half of it is in train, on the other strand
     cfg = QCConfig(drop_repeat_leakage=True, repeat_leakage_min_shared=0.4)
-    kept, split, entry, report = drop_repeat_leakage(_batch([a, half, b, c[300:]]), np.array([0, 2, 2, 1]), cfg)
+    kept, split, entry, report = drop_repeat_leakage(
+        _batch([a, half, b, c[300:]]), np.array([0, 2, 2, 1]), cfg
+    )
     assert kept.sequences() == [a, b, c[300:]] and split.tolist() == [0, 2, 1]
     assert entry is not None and entry["by_split"]["test"]["0"] == {"before": 2, "removed": 1, "after": 1}
     assert report["test"]["0"] == {"rows": 1, "sharing_with_train": 0}

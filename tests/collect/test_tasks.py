@@ -18,14 +18,7 @@ import pytest
 
 from genomefactory.collect.config import ProcessConfig
 from genomefactory.collect.process import run_process
-from genomefactory.collect.segment import read_genome
 from genomefactory.sequence import reverse_complement
-
-
-@pytest.fixture(scope="module")
-def real_dna(shared_data: Path) -> str:
-    (contig,) = read_genome(shared_data / "genomes" / "GCF_001457455.1_NCTC11397_genomic.fna.gz")
-    return contig.seq.tobytes().decode()
 
 
 def write_genome(path: Path, chroms: dict[str, str]) -> Path:
@@ -51,8 +44,9 @@ def gtf_rows(path: Path, feature: str) -> list[list[str]]:
 
 
 def process(tmp: Path, task: str, region: dict, **qc: object) -> tuple[Path, dict]:
-    cfg = ProcessConfig.model_validate({"task": task, "output_dir": tmp / "out", "region": region, "plots": False,
-                                        "seed": 1, "qc": qc})  # fmt: skip
+    cfg = ProcessConfig.model_validate(
+        {"task": task, "output_dir": tmp / "out", "region": region, "plots": False, "seed": 1, "qc": qc}
+    )
     res = run_process(cfg)
     return res.output_dir, json.loads(res.qc_report.read_text())
 
@@ -71,7 +65,9 @@ def test_promoter_from_gencode_gtf(tmp_path: Path, shared_data: Path, real_dna: 
     tss = int(minus[4]) - 1  # minus strand: the TSS is the GTF end
     assert got.get(reverse_complement(dna[tss - 50 : tss + 250])) == 1
     assert {len(s) for s in got} == {300}
-    assert rep["build"]["tss_unknown_chromosome"] == 0 and rep["build"]["negatives"] == rep["build"]["positives"]
+    assert (
+        rep["build"]["tss_unknown_chromosome"] == 0 and rep["build"]["negatives"] == rep["build"]["positives"]
+    )
     assert sum(s["removed"] for s in rep["steps"]) == rep["initial"] - rep["after_qc"]
     assert set(got.values()) == {0, 1}
 
@@ -98,24 +94,39 @@ def test_enhancer_bed_with_harmonised_names(tmp_path: Path, shared_data: Path, r
     pos_len = sorted(len(x) for x, lab in got.items() if lab == 1)
     neg_len = sorted(len(x) for x, lab in got.items() if lab == 0)
     assert abs(np.median(pos_len) - np.median(neg_len)) <= 5  # matched-length negatives
-    _out2, rep2 = process(tmp_path / "norm", "enhancer", region, steps=["ambiguous", "duplicates", "gc_normalize"],
-                         gc_bins=10)  # fmt: skip
+    _out2, rep2 = process(
+        tmp_path / "norm", "enhancer", region, steps=["ambiguous", "duplicates", "gc_normalize"], gc_bins=10
+    )
     gc_norm = rep2["steps"][-1]
-    assert gc_norm["histogram_after"]["0"] == gc_norm["histogram_after"]["1"] != gc_norm["histogram_before"]["1"]
+    assert (
+        gc_norm["histogram_after"]["0"] == gc_norm["histogram_after"]["1"] != gc_norm["histogram_before"]["1"]
+    )
 
 
 def test_histone_bigwig_with_assembly_report(tmp_path: Path, shared_data: Path, real_dna: str) -> None:
     dna = (real_dna * 2)[:3_500_000]
     genome = write_genome(tmp_path / "g.fa", {"NC_004354.4": dna})
     report = tmp_path / "assembly_report.txt"
-    report.write_text("# Sequence-Name\tSequence-Role\tAssigned-Molecule\tAssigned-Molecule-Location/Type\tGenBank-Accn\t"
-                      "Relationship\tRefSeq-Accn\tAssembly-Unit\tSequence-Length\tUCSC-style-name\n"
-                      "X\tassembled-molecule\tX\tChromosome\tAE014298.4\t=\tNC_004354.4\tPrimary Assembly\t23542271\tchrX\n")
+    report.write_text(
+        "# Sequence-Name\tSequence-Role\tAssigned-Molecule\tAssigned-Molecule-Location/Type\tGenBank-Accn\t"
+        "Relationship\tRefSeq-Accn\tAssembly-Unit\tSequence-Length\tUCSC-style-name\n"
+        "X\tassembled-molecule\tX\tChromosome\tAE014298.4\t=\tNC_004354.4\tPrimary Assembly\t23542271\tchrX\n"
+    )
     gtf = shared_data / "tracks" / "dm3_subset_BDGP5.78.gtf.gz"
     bw_path = shared_data / "tracks" / "bigwig_chrx_2e6_5e6.bw"
-    out, rep = process(tmp_path, "histone", {"genome": genome, "annotation": gtf, "signal": bw_path,
-                                             "chrom_aliases": report, "max_length": 1000, "min_length": 100},
-                       steps=["length", "ambiguous", "duplicates"])  # fmt: skip
+    out, rep = process(
+        tmp_path,
+        "histone",
+        {
+            "genome": genome,
+            "annotation": gtf,
+            "signal": bw_path,
+            "chrom_aliases": report,
+            "max_length": 1000,
+            "min_length": 100,
+        },
+        steps=["length", "ambiguous", "duplicates"],
+    )
     got = rows(out)
     b = rep["build"]
     assert b["gene_unknown_chromosome"] == 0 and b["high"] + b["low"] == rep["initial"]
@@ -143,9 +154,13 @@ def test_negatives_on_both_strands_outside_positives(tmp_path: Path, real_dna: s
 
     dna = real_dna[:200_000]
     genome = Genome(write_genome(tmp_path / "g.fa", {"chr1": dna}))
-    pos = pd.DataFrame({"chrom": ["chr1"] * 50, "start": np.arange(50) * 4000, "end": np.arange(50) * 4000 + 300})
+    pos = pd.DataFrame(
+        {"chrom": ["chr1"] * 50, "start": np.arange(50) * 4000, "end": np.arange(50) * 4000 + 300}
+    )
     neg = sample_negatives(np.full(400, 300), ["chr1"], genome, pos, np.random.default_rng(0))
     assert set(neg["strand"]) == {"+", "-"} and 120 < (neg["strand"] == "-").sum() < 280
     assert ((neg["start"] % 4000) >= 300).all() and ((neg["start"] % 4000) + 300 <= 4000).all()
     row = neg[neg["strand"] == "-"].iloc[0]
-    assert genome.fetch("chr1", int(row.start), int(row.end), "-").decode() == reverse_complement(dna[row.start : row.end])
+    assert genome.fetch("chr1", int(row.start), int(row.end), "-").decode() == reverse_complement(
+        dna[row.start : row.end]
+    )

@@ -36,25 +36,56 @@ NO_DROPOUT = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
 
 
 def _train(data: Path, out: Path, method: str, batch: int, cache: Path) -> dict[str, Any]:
-    return {"data": {"path": str(data)}, "output_dir": str(out),
-            "model": {"family": "nucleotide_transformer", "init": "tiny", "tiny_overrides": NO_DROPOUT},
-            "method": {"name": method, "head_dropout": 0.0, "adapter": {"cache_dir": str(cache), "dropout": 0.0}},
-            "training": {"epochs": 2, "batch_size": batch, "eval_batch_size": 8, "learning_rate": 1e-3,
-                         "logging_steps": 2, "seed": 7, "group_by_length": False}}  # fmt: skip
+    return {
+        "data": {"path": str(data)},
+        "output_dir": str(out),
+        "model": {"family": "nucleotide_transformer", "init": "tiny", "tiny_overrides": NO_DROPOUT},
+        "method": {"name": method, "head_dropout": 0.0, "adapter": {"cache_dir": str(cache), "dropout": 0.0}},
+        "training": {
+            "epochs": 2,
+            "batch_size": batch,
+            "eval_batch_size": 8,
+            "learning_rate": 1e-3,
+            "logging_steps": 2,
+            "seed": 7,
+            "group_by_length": False,
+        },
+    }
 
 
 def _embed(inp: Path, out: Path) -> dict[str, Any]:
-    return {"mode": "embed", "model": {"family": "nucleotide_transformer", "init": "tiny"},
-            "embed": {"input": str(inp), "output": str(out), "batch_size": 4, "chunk_size": 16, "progress": False}}  # fmt: skip
+    return {
+        "mode": "embed",
+        "model": {"family": "nucleotide_transformer", "init": "tiny"},
+        "embed": {
+            "input": str(inp),
+            "output": str(out),
+            "batch_size": 4,
+            "chunk_size": 16,
+            "progress": False,
+        },
+    }
 
 
 def _sweep(gue: Path, out: Path, batch: int) -> dict[str, Any]:
-    return {"suites": [{"name": "gue", "path": str(gue), "tasks": ["prom/prom_core_tata"], "max_rows_per_split": 32}],
-            "models": [{"family": "nucleotide_transformer", "init": "tiny", "tiny_overrides": NO_DROPOUT}],
-            "methods": ["full"], "seeds": [5], "method": {"head_dropout": 0.0},
-            "training": {"epochs": 2, "batch_size": batch, "eval_batch_size": 8, "learning_rate": 1e-3,
-                         "logging_steps": 2, "group_by_length": False},
-            "output_dir": str(out)}  # fmt: skip
+    return {
+        "suites": [
+            {"name": "gue", "path": str(gue), "tasks": ["prom/prom_core_tata"], "max_rows_per_split": 32}
+        ],
+        "models": [{"family": "nucleotide_transformer", "init": "tiny", "tiny_overrides": NO_DROPOUT}],
+        "methods": ["full"],
+        "seeds": [5],
+        "method": {"head_dropout": 0.0},
+        "training": {
+            "epochs": 2,
+            "batch_size": batch,
+            "eval_batch_size": 8,
+            "learning_rate": 1e-3,
+            "logging_steps": 2,
+            "group_by_length": False,
+        },
+        "output_dir": str(out),
+    }
 
 
 @pytest.fixture
@@ -71,25 +102,39 @@ def task(shared_data: Path, tmp_path: Path) -> tuple[Path, Path]:
 
 
 @pytest.mark.skipif(TORCHRUN is None, reason="torchrun not installed")
-def test_torchrun_two_ranks_match_single_process(task: tuple[Path, Path], tmp_path: Path, shared_data: Path) -> None:
+def test_torchrun_two_ranks_match_single_process(
+    task: tuple[Path, Path], tmp_path: Path, shared_data: Path
+) -> None:
     data, emb_in = task
     ddp = tmp_path / "ddp"
     ddp.mkdir()
-    spec = {"train": [_train(data, ddp / "full", "full", 8, ddp / "cache"),
-                      _train(data, ddp / "adapter", "adapter", 8, ddp / "cache")],
-            "embed": _embed(emb_in, ddp / "emb.parquet"), "benchmark": _sweep(shared_data / "gue", ddp / "sweep", 8),
-            "out": str(ddp)}  # fmt: skip
+    spec = {
+        "train": [
+            _train(data, ddp / "full", "full", 8, ddp / "cache"),
+            _train(data, ddp / "adapter", "adapter", 8, ddp / "cache"),
+        ],
+        "embed": _embed(emb_in, ddp / "emb.parquet"),
+        "benchmark": _sweep(shared_data / "gue", ddp / "sweep", 8),
+        "out": str(ddp),
+    }
     (ddp / "spec.json").write_text(json.dumps(spec))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-    proc = subprocess.run([str(TORCHRUN), "--standalone", "--nproc_per_node", "2", str(WORKER),
-                           str(ddp / "spec.json")], env=env, capture_output=True, text=True, timeout=240)  # fmt: skip
+    proc = subprocess.run(
+        [str(TORCHRUN), "--standalone", "--nproc_per_node", "2", str(WORKER), str(ddp / "spec.json")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     ranks = [json.loads((ddp / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert [r["world"] for r in ranks] == [2, 2]
 
     single = tmp_path / "single"
-    ref = [run_train(load_config(TrainConfig, None, _train(data, single / m, m, 16, single / "cache")))
-           for m in ("full", "adapter")]  # fmt: skip
+    ref = [
+        run_train(load_config(TrainConfig, None, _train(data, single / m, m, 16, single / "cache")))
+        for m in ("full", "adapter")
+    ]
     for i, res in enumerate(ref):
         for rank in ranks:  # every rank reports the gathered metrics, equal to one process's
             for split, want in (("dev", res.dev_metrics), ("test", res.test_metrics)):
@@ -98,7 +143,10 @@ def test_torchrun_two_ranks_match_single_process(task: tuple[Path, Path], tmp_pa
                 assert got["mcc"] == pytest.approx(want["mcc"], abs=1e-6)
                 assert got["accuracy"] == pytest.approx(want["accuracy"], abs=1e-6)
     # outputs written once, by rank 0; adapter features computed once (rank 1 read rank 0's cache)
-    assert [r["train"][0]["files"] for r in ranks] == [["log", "manifest", "metrics", "model", "predictions"], []]
+    assert [r["train"][0]["files"] for r in ranks] == [
+        ["log", "manifest", "metrics", "model", "predictions"],
+        [],
+    ]
     assert [r["train"][1]["cache_hits"] for r in ranks] == [0, 3]
     assert len(list((ddp / "cache").glob("*.safetensors"))) == 3
     for m in ("full", "adapter"):
@@ -124,9 +172,10 @@ def test_torchrun_two_ranks_match_single_process(task: tuple[Path, Path], tmp_pa
     want_score = sweep.cells[0].score
     assert want_score is not None
     for r in ranks:
-        (status, score), = r["benchmark"]["cells"]
+        ((status, score),) = r["benchmark"]["cells"]
         assert status == "ok" and score == pytest.approx(want_score, abs=1e-4)
     assert ranks[0]["benchmark"]["files"] and not ranks[1]["benchmark"]["files"]  # reports by rank 0 only
     assert len(list((ddp / "sweep" / "cells").rglob("cell.json"))) == 1
-    assert json.loads(next((ddp / "sweep" / "cells").rglob("cell.json")).read_text())["score"] == pytest.approx(
-        want_score, abs=1e-4)
+    assert json.loads(next((ddp / "sweep" / "cells").rglob("cell.json")).read_text())[
+        "score"
+    ] == pytest.approx(want_score, abs=1e-4)

@@ -31,13 +31,22 @@ def main(spec_path: str) -> None:
     report: dict[str, object] = {"world": int(os.environ["WORLD_SIZE"]), "train": []}
     for overrides in spec["train"]:
         res = run_train(load_config(TrainConfig, None, overrides))
-        report["train"].append({"dev": res.dev_metrics, "test": res.test_metrics,  # type: ignore[union-attr]
-                                "cache_hits": res.feature_cache_hits, "files": sorted(res.files)})  # fmt: skip
+        report["train"].append(
+            {
+                "dev": res.dev_metrics,
+                "test": res.test_metrics,  # type: ignore[union-attr]
+                "cache_hits": res.feature_cache_hits,
+                "files": sorted(res.files),
+            }
+        )
     emb = run_embed(load_config(InferenceConfig, None, spec["embed"]))
     report["embed"] = {"rows": emb.rows, "embedded": emb.embedded}
     sweep = run_benchmark(validate_dict(BenchmarkConfig, spec["benchmark"]))
-    report["benchmark"] = {"cells": [[c.status, c.score] for c in sweep.cells], "ran": sweep.ran,
-                           "files": sorted(sweep.files)}  # fmt: skip
+    report["benchmark"] = {
+        "cells": [[c.status, c.score] for c in sweep.cells],
+        "ran": sweep.ran,
+        "files": sorted(sweep.files),
+    }
     (Path(spec["out"]) / f"rank{rank}.json").write_text(json.dumps(report))
 
 

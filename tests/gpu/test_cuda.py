@@ -45,7 +45,9 @@ def test_cuda_forward_equals_cpu(family: str) -> None:
     with torch.no_grad():
         cpu = bb.family.encode(bb.base, enc["input_ids"], enc["attention_mask"]).last_hidden_state
         bb.base.cuda()
-        gpu = bb.family.encode(bb.base, enc["input_ids"].cuda(), enc["attention_mask"].cuda()).last_hidden_state
+        gpu = bb.family.encode(
+            bb.base, enc["input_ids"].cuda(), enc["attention_mask"].cuda()
+        ).last_hidden_state
     real = enc["attention_mask"].bool()
     torch.testing.assert_close(gpu.cpu()[real], cpu[real], atol=5e-4, rtol=5e-4)
 
@@ -57,8 +59,11 @@ def test_bf16_training_step(family: str) -> None:
     enc = bb.tokenizer(SEQS, padding=True, return_tensors="pt")
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3, fused=True)
     with torch.autocast("cuda", dtype=torch.bfloat16):
-        out = model(input_ids=enc["input_ids"].cuda(), attention_mask=enc["attention_mask"].cuda(),
-                    labels=torch.tensor([0, 1, 2]).cuda())  # fmt: skip
+        out = model(
+            input_ids=enc["input_ids"].cuda(),
+            attention_mask=enc["attention_mask"].cuda(),
+            labels=torch.tensor([0, 1, 2]).cuda(),
+        )
     out.loss.backward()
     opt.step()
     assert torch.isfinite(out.loss)
@@ -106,10 +111,23 @@ def test_embedding_bf16_on_cuda_close_to_cpu_fp32(family: str, tmp_path: Any) ->
     vecs = []
     for device, precision in (("cpu", "fp32"), ("cuda", "bf16")):
         out = tmp_path / f"{device}.parquet"
-        run_inference(validate_dict(InferenceConfig, {
-            "mode": "embed", "model": {"family": family, "init": "tiny"},
-            "embed": {"input": str(fasta), "output": str(out), "device": device, "precision": precision,
-                      "batch_size": 4, "progress": False}}))  # fmt: skip
+        run_inference(
+            validate_dict(
+                InferenceConfig,
+                {
+                    "mode": "embed",
+                    "model": {"family": family, "init": "tiny"},
+                    "embed": {
+                        "input": str(fasta),
+                        "output": str(out),
+                        "device": device,
+                        "precision": precision,
+                        "batch_size": 4,
+                        "progress": False,
+                    },
+                },
+            )
+        )
         vecs.append(read_embeddings(out).vectors)
     cos = (vecs[0] * vecs[1]).sum(1) / (np.linalg.norm(vecs[0], axis=1) * np.linalg.norm(vecs[1], axis=1))
     assert cos.min() > 0.99, cos
@@ -123,9 +141,22 @@ def test_greedy_generation_on_cuda_matches_cpu(family: str, tmp_path: Any) -> No
     texts = []
     for device in ("cpu", "cuda"):
         out = tmp_path / f"{device}.fa"
-        run_inference(validate_dict(InferenceConfig, {
-            "mode": "generate", "model": {"family": family, "init": "tiny"},
-            "generate": {"prompts": ["ACGTACGTAA"], "output": str(out), "greedy": True, "max_new_tokens": 16,
-                         "device": device, "precision": "fp32"}}))  # fmt: skip
+        run_inference(
+            validate_dict(
+                InferenceConfig,
+                {
+                    "mode": "generate",
+                    "model": {"family": family, "init": "tiny"},
+                    "generate": {
+                        "prompts": ["ACGTACGTAA"],
+                        "output": str(out),
+                        "greedy": True,
+                        "max_new_tokens": 16,
+                        "device": device,
+                        "precision": "fp32",
+                    },
+                },
+            )
+        )
         texts.append(out.read_text())
     assert texts[0] == texts[1]

@@ -29,7 +29,9 @@ class _Bag(nn.Module):
         super().__init__()
         self.emb = nn.Embedding(vocab, hidden)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: Any = None, output_hidden_states: bool = False) -> Any:
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: Any = None, output_hidden_states: bool = False
+    ) -> Any:
         h = self.emb(input_ids)
         return SimpleNamespace(last_hidden_state=h, hidden_states=(h, h))
 
@@ -51,9 +53,12 @@ class _BagFamily(ModelFamily):
 
 
 def _bag_backbone() -> Backbone:
-    tok = load_backbone(ModelConfig(family="hf_auto", init="tiny")).tokenizer  # char tokenizer, [CLS] $A [SEP]
-    fam = _BagFamily(name="bag", kind="encoder", description="test", variants={}, default_variant="",
-                     lora_targets=())  # fmt: skip
+    tok = load_backbone(
+        ModelConfig(family="hf_auto", init="tiny")
+    ).tokenizer  # char tokenizer, [CLS] $A [SEP]
+    fam = _BagFamily(
+        name="bag", kind="encoder", description="test", variants={}, default_variant="", lora_targets=()
+    )
     return Backbone(fam, _Bag(len(tok), 8), tok, {"hidden_size": 8, "max_position_embeddings": 512})
 
 
@@ -66,7 +71,9 @@ def test_windowed_embedding_equals_direct(how: str) -> None:
     bb = _bag_backbone()
     seqs = [_random_dna(n, random.Random(n)) for n in (300, 47, 130)]
     direct, wins_d, ntok_d = Embedder(bb, how).embed(seqs)
-    windowed, wins_w, ntok_w = Embedder(bb, how, window_tokens=24, window_overlap=0.3, batch_size=5).embed(seqs)
+    windowed, wins_w, ntok_w = Embedder(bb, how, window_tokens=24, window_overlap=0.3, batch_size=5).embed(
+        seqs
+    )
     assert wins_d == [1, 1, 1] and wins_w[0] > 10 and wins_w[1] > 1
     assert ntok_w == ntok_d == [n + 2 for n in (300, 47, 130)]  # every base once, plus [CLS] and [SEP]
     for d, w in zip(direct, windowed, strict=True):
@@ -104,12 +111,18 @@ def _write_fasta(path: Path, n: int, seed: int = 0, lo: int = 40, hi: int = 160)
 
 
 def _cfg(inp: Path, out: Path, **embed: Any) -> InferenceConfig:
-    return InferenceConfig.model_validate({"mode": "embed", "model": {"family": "hf_auto", "init": "tiny"},
-                                          "embed": {"input": str(inp), "output": str(out), "progress": False,
-                                                    "chunk_size": 16, **embed}})  # fmt: skip
+    return InferenceConfig.model_validate(
+        {
+            "mode": "embed",
+            "model": {"family": "hf_auto", "init": "tiny"},
+            "embed": {"input": str(inp), "output": str(out), "progress": False, "chunk_size": 16, **embed},
+        }
+    )
 
 
-def test_resume_after_interruption_writes_no_duplicates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resume_after_interruption_writes_no_duplicates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fa = tmp_path / "in.fa"
     _write_fasta(fa, 40)
     clean = run_inference(_cfg(fa, tmp_path / "clean.parquet"))
@@ -142,7 +155,9 @@ def test_resume_after_interruption_writes_no_duplicates(tmp_path: Path, monkeypa
 def test_other_layouts_match_parquet(tmp_path: Path, suffix: str) -> None:
     csv = tmp_path / "in.csv"
     rng = random.Random(1)
-    csv.write_text("id,sequence,label\n" + "".join(f"r{i},{_random_dna(60 + i, rng)},{i % 2}\n" for i in range(20)))
+    csv.write_text(
+        "id,sequence,label\n" + "".join(f"r{i},{_random_dna(60 + i, rng)},{i % 2}\n" for i in range(20))
+    )
     run_inference(_cfg(csv, tmp_path / "e.parquet"))
     run_inference(_cfg(csv, tmp_path / f"e{suffix}"))
     a, b = read_embeddings(tmp_path / "e.parquet"), read_embeddings(tmp_path / f"e{suffix}")

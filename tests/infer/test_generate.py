@@ -14,9 +14,19 @@ from genomefactory.sequence import read_fasta
 
 def _run(tmp_path: Path, family: str, name: str, **gen: object) -> list[tuple[str, str]]:
     out = tmp_path / name
-    cfg = InferenceConfig.model_validate({"mode": "generate", "model": {"family": family, "init": "tiny"},
-                                          "generate": {"prompts": ["ACGTACGTAA", "GGGCCCAAATTTG"], "output": str(out),
-                                                       "num_samples": 2, "max_new_tokens": 12, **gen}})  # fmt: skip
+    cfg = InferenceConfig.model_validate(
+        {
+            "mode": "generate",
+            "model": {"family": family, "init": "tiny"},
+            "generate": {
+                "prompts": ["ACGTACGTAA", "GGGCCCAAATTTG"],
+                "output": str(out),
+                "num_samples": 2,
+                "max_new_tokens": 12,
+                **gen,
+            },
+        }
+    )
     run_inference(cfg)
     headers = [line[1:].strip() for line in out.read_text().splitlines() if line.startswith(">")]
     return list(zip(headers, [s for _, s in read_fasta(out)], strict=True))

@@ -35,7 +35,9 @@ def test_pwm_hits(tmp_path: Path) -> None:
     counts = read_jaspar(f)
     assert counts.shape == (4, 4)
     assert count_pwm_hits("TTACGTTT", counts, 0.99, both_strands=False) == 1
-    assert count_pwm_hits("TTACGTTT", counts, 0.99, both_strands=True) == 2  # ACGT is its own reverse complement
+    assert (
+        count_pwm_hits("TTACGTTT", counts, 0.99, both_strands=True) == 2
+    )  # ACGT is its own reverse complement
     assert count_pwm_hits("TTTTTTTT", counts, 0.9) == 0
     bad = tmp_path / "bad.jaspar"
     bad.write_text("A [ 1 2 ]\nC [ 1 x ]\n")
@@ -44,12 +46,18 @@ def test_pwm_hits(tmp_path: Path) -> None:
 
 
 def test_compute_readouts_table(tmp_path: Path) -> None:
-    frame = pd.DataFrame({"id": ["a", "b", "c"], "sequence": ["ACGTACGT", "GGGGCC", "ATATNAT"],
-                          "species": ["x", "y", "x"]})
+    frame = pd.DataFrame(
+        {"id": ["a", "b", "c"], "sequence": ["ACGTACGT", "GGGGCC", "ATATNAT"], "species": ["x", "y", "x"]}
+    )
     (tmp_path / "m.jaspar").write_text(JASPAR)
-    specs = [ReadoutSpec(kind="length"), ReadoutSpec(kind="gc"), ReadoutSpec(kind="motif", motif="ACG"),
-             ReadoutSpec(kind="pwm", pwm_file=str(tmp_path / "m.jaspar"), threshold=0.99),
-             ReadoutSpec(kind="kmer", k=1), ReadoutSpec(kind="column", column="species")]
+    specs = [
+        ReadoutSpec(kind="length"),
+        ReadoutSpec(kind="gc"),
+        ReadoutSpec(kind="motif", motif="ACG"),
+        ReadoutSpec(kind="pwm", pwm_file=str(tmp_path / "m.jaspar"), threshold=0.99),
+        ReadoutSpec(kind="kmer", k=1),
+        ReadoutSpec(kind="column", column="species"),
+    ]
     out = compute_readouts(frame, specs)
     assert list(out["length"]) == [8, 6, 7]
     assert out["gc"].tolist() == pytest.approx([0.5, 1.0, 0.0])

@@ -50,18 +50,29 @@ def test_pipeline_links_planted_column_and_not_its_shuffle(tmp_path: Path) -> No
     x = (rng.random((n, 8)) < 0.3) * rng.uniform(0.5, 1.5, (n, 8)) @ atoms + signal[:, None] * atoms[0] * 0.0
     direction = rng.normal(size=d)
     x = x + signal[:, None] * direction
-    frame = pd.DataFrame({"id": [f"s{i}" for i in range(n)], "length": rng.integers(100, 200, n),
-                          "signal": signal, "noise": rng.permutation(signal)})
+    frame = pd.DataFrame(
+        {
+            "id": [f"s{i}" for i in range(n)],
+            "length": rng.integers(100, 200, n),
+            "signal": signal,
+            "noise": rng.permutation(signal),
+        }
+    )
     path = tmp_path / "emb.parquet"
     import pyarrow.parquet as pq
 
     pq.write_table(rows_to_table(frame, list(x.astype(np.float32)), d, False, {}), path)
-    sae, _ = train_sae(__import__("torch").from_numpy(x.astype(np.float32)), SAEConfig(d_hidden=64, k=4), steps=300,
-                       lr=5e-3)
+    sae, _ = train_sae(
+        __import__("torch").from_numpy(x.astype(np.float32)), SAEConfig(d_hidden=64, k=4), steps=300, lr=5e-3
+    )
     sae.save(tmp_path / "sae")
-    cfg = SAERegressionConfig(embeddings=str(path), sae_checkpoint=str(tmp_path / "sae"), figures=True,
-                              readouts=[ReadoutSpec(kind="column", column="signal"),
-                                        ReadoutSpec(kind="column", column="noise")], output=str(tmp_path / "out"))
+    cfg = SAERegressionConfig(
+        embeddings=str(path),
+        sae_checkpoint=str(tmp_path / "sae"),
+        figures=True,
+        readouts=[ReadoutSpec(kind="column", column="signal"), ReadoutSpec(kind="column", column="noise")],
+        output=str(tmp_path / "out"),
+    )
     res = run_sae_regression(cfg)
     report = json.loads(res.output.read_text())
     sig, noise = report["readouts"]["signal"], report["readouts"]["noise"]
@@ -69,6 +80,9 @@ def test_pipeline_links_planted_column_and_not_its_shuffle(tmp_path: Path) -> No
     assert abs(sig["top_units"][0]["pearson_r"]) > 0.5
     assert noise["n_significant"] == 0 and noise["ridge"]["r2_cv"] < 0.1
     top = sig["top_units"][0]
-    assert len(top["top_sequences"]) == 5 and top["top_sequences"][0]["activation"] >= top["top_sequences"][-1]["activation"]
+    assert (
+        len(top["top_sequences"]) == 5
+        and top["top_sequences"][0]["activation"] >= top["top_sequences"][-1]["activation"]
+    )
     assert (tmp_path / "out" / "signal_bars.png").stat().st_size > 1000
     assert (tmp_path / "out" / "unit_correlations.csv").is_file()

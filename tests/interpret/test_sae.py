@@ -12,7 +12,9 @@ from genomefactory.interpret.sae import SparseAutoencoder
 from genomefactory.interpret.train_sae import train_sae
 
 
-def _planted(n: int = 6000, d: int = 24, atoms: int = 48, active: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+def _planted(
+    n: int = 6000, d: int = 24, atoms: int = 48, active: int = 3
+) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
     dictionary = torch.randn(d, atoms, generator=g)
     dictionary /= dictionary.norm(dim=0, keepdim=True)

@@ -9,8 +9,10 @@ from pathlib import Path
 
 from genomefactory.interpret.demo import run_small_interpretation, segment_genomes, write_segments_csv
 
-GENOMES = {"lambda": "genomes/lambda_NC_001416.1.fasta.gz",
-           "cdiphtheriae": "genomes/GCF_001457455.1_NCTC11397_genomic.fna.gz"}  # fmt: skip
+GENOMES = {
+    "lambda": "genomes/lambda_NC_001416.1.fasta.gz",
+    "cdiphtheriae": "genomes/GCF_001457455.1_NCTC11397_genomic.fna.gz",
+}
 
 
 def test_segments_are_random_valid_and_reproducible(shared_data: Path) -> None:

@@ -17,7 +17,9 @@ from genomefactory.models.loading import strict_load
 from genomefactory.models.registry import ModelFamily
 
 
-def load_golden(path: Path, fam: ModelFamily) -> tuple[torch.nn.Module, dict[str, torch.Tensor], dict[str, Any]]:
+def load_golden(
+    path: Path, fam: ModelFamily
+) -> tuple[torch.nn.Module, dict[str, torch.Tensor], dict[str, Any]]:
     """(our model in eval mode with the fixture's weights loaded strictly, all tensors, metadata)."""
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata()

@@ -88,8 +88,10 @@ def test_ps_fused_path_swaps_halves_like_the_published_kernel_path() -> None:
 def test_ps_fused_and_unfused_differ_on_the_same_weights() -> None:
     fused, _ = _model(fused_add_norm=True)
     unfused, _ = _model(fused_add_norm=False)
-    state = {k.replace(".norm.submodule.", ".norm.").replace("norm_f.submodule.", "norm_f."): v
-             for k, v in unfused.state_dict().items()}  # fmt: skip
+    state = {
+        k.replace(".norm.submodule.", ".norm.").replace("norm_f.submodule.", "norm_f."): v
+        for k, v in unfused.state_dict().items()
+    }
     fused.load_state_dict(state)
     x = _ids()
     with torch.no_grad():
@@ -100,7 +102,9 @@ def test_ps_mean_pooled_embedding_is_rc_invariant() -> None:
     model, cfg = _model()
     x = _ids()
     with torch.no_grad():
-        e, e_rc = (CADUCEUS.encode(CADUCEUS.base(model), i, None).last_hidden_state for i in (x, rc_ids(x, COMP)))
+        e, e_rc = (
+            CADUCEUS.encode(CADUCEUS.base(model), i, None).last_hidden_state for i in (x, rc_ids(x, COMP))
+        )
     assert e.shape[-1] == CADUCEUS.hidden_size(cfg) == cfg["d_model"]
     torch.testing.assert_close(e_rc.mean(1), e.mean(1))
 
@@ -131,15 +135,23 @@ def test_left_padding_with_mask_equals_unpadded(rcps: bool) -> None:
     with torch.no_grad():
         both = model.caduceus(enc["input_ids"], enc["attention_mask"]).last_hidden_state
         one = model.caduceus(alone["input_ids"], alone["attention_mask"]).last_hidden_state
-    torch.testing.assert_close(both[1, -one.shape[1]:], one[0])
+    torch.testing.assert_close(both[1, -one.shape[1] :], one[0])
 
 
 def _layer_manifest(i: int, d: int, rcps: bool) -> dict[str, tuple[int, ...]]:
     e, r, n = 2 * d, -(-d // 16), 16
     pre = f"caduceus.backbone.layers.{i}.mixer." + ("submodule." if rcps else "")
-    shapes = {"in_proj.weight": (2 * e, d), "conv1d.weight": (e, 1, 4), "conv1d.bias": (e,),
-              "x_proj.weight": (r + 2 * n, e), "dt_proj.weight": (e, r), "dt_proj.bias": (e,), "A_log": (e, n),
-              "D": (e,), "out_proj.weight": (d, e)}  # fmt: skip
+    shapes = {
+        "in_proj.weight": (2 * e, d),
+        "conv1d.weight": (e, 1, 4),
+        "conv1d.bias": (e,),
+        "x_proj.weight": (r + 2 * n, e),
+        "dt_proj.weight": (e, r),
+        "dt_proj.bias": (e,),
+        "A_log": (e, n),
+        "D": (e,),
+        "out_proj.weight": (d, e),
+    }
     out = {f"{pre}{m}.{k}": v for m in ("mamba_fwd", "mamba_rev") for k, v in shapes.items()}
     out[f"caduceus.backbone.layers.{i}.norm.weight"] = (d,)
     return out
@@ -155,9 +167,12 @@ def test_published_key_manifest_and_parameter_count_at_full_size(variant: str) -
     for i in range(cfg["n_layer"]):
         want.update(_layer_manifest(i, d, rcps))
     if rcps:
-        want |= {"caduceus.backbone.embeddings.word_embeddings.embedding.weight": (16, d),
-                 "caduceus.backbone.embeddings.word_embeddings.complement_map": (16,),
-                 "lm_head.lm_head.weight": (16, d), "lm_head.complement_map": (16,)}  # fmt: skip
+        want |= {
+            "caduceus.backbone.embeddings.word_embeddings.embedding.weight": (16, d),
+            "caduceus.backbone.embeddings.word_embeddings.complement_map": (16,),
+            "lm_head.lm_head.weight": (16, d),
+            "lm_head.complement_map": (16,),
+        }
     else:
         want |= {"caduceus.backbone.embeddings.word_embeddings.weight": (16, d), "lm_head.weight": (16, d)}
     assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == want
@@ -167,8 +182,13 @@ def test_published_key_manifest_and_parameter_count_at_full_size(variant: str) -
 
 def test_checkpoint_without_tied_duplicates_loads_strictly(tmp_path: Path) -> None:
     model, cfg = _model()
-    state = {k: v.float() for k, v in model.float().state_dict().items()
-             if ".mamba_rev.in_proj." not in k and ".mamba_rev.out_proj." not in k and k != "lm_head.lm_head.weight"}  # fmt: skip
+    state = {
+        k: v.float()
+        for k, v in model.float().state_dict().items()
+        if ".mamba_rev.in_proj." not in k
+        and ".mamba_rev.out_proj." not in k
+        and k != "lm_head.lm_head.weight"
+    }
     save_file(state, str(tmp_path / "model.safetensors"))
     fresh = CADUCEUS.build(cfg)
     CADUCEUS.load_state(fresh, tmp_path)
@@ -213,7 +233,9 @@ def test_save_load_round_trip_is_bit_exact_in_published_layout(tmp_path: Path, r
 def test_lora_default_count_at_full_size() -> None:
     peft = pytest.importorskip("peft")
     model = CADUCEUS.build(CADUCEUS.published_config("ps-131k"))
-    lora = peft.get_peft_model(model, peft.LoraConfig(r=8, lora_alpha=32, target_modules=list(CADUCEUS.lora_targets)))
+    lora = peft.get_peft_model(
+        model, peft.LoraConfig(r=8, lora_alpha=32, target_modules=list(CADUCEUS.lora_targets))
+    )
     n = sum(p.numel() for name, p in lora.named_parameters() if "lora_" in name)
     assert n == 16 * (8 * (256 + 1024) + 8 * (512 + 256) + 2 * (8 * (512 + 48) + 8 * (16 + 512)))  # 540,672
 
@@ -223,7 +245,9 @@ def test_lora_on_tied_projections_merges_exactly() -> None:
     model, _ = _model()
     model.float()
     x = _ids()
-    lora = peft.get_peft_model(model, peft.LoraConfig(r=2, lora_alpha=4, target_modules=list(CADUCEUS.lora_targets)))
+    lora = peft.get_peft_model(
+        model, peft.LoraConfig(r=2, lora_alpha=4, target_modules=list(CADUCEUS.lora_targets))
+    )
     with torch.no_grad():
         before = lora(x).logits
         for name, p in lora.named_parameters():

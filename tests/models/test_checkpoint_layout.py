@@ -20,12 +20,18 @@ torch.set_num_threads(1)
 
 # the paper's Table 5 (model, variants) as printed
 TABLE5 = {
-    "hyenadna": {"1K": "tiny-1k", "16K": "tiny-16k", "32K": "small-32k", "160K": "medium-160k",
-                 "450K": "medium-450k", "1M": "large-1m"},
+    "hyenadna": {
+        "1K": "tiny-1k",
+        "16K": "tiny-16k",
+        "32K": "small-32k",
+        "160K": "medium-160k",
+        "450K": "medium-450k",
+        "1M": "large-1m",
+    },
     "dnabert2": {"117M": "117M"},
     "nucleotide_transformer_v2": {"50M": "50m", "100M": "100m", "250M": "250m", "500M": "500m"},
     "evo": {"8K": "8k", "131K": "131k"},
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("family", sorted(TABLE5))
@@ -71,7 +77,7 @@ def _shard(directory: Path, ext: str) -> None:
     keys = sorted(state)
     stem = "model" if ext == "safetensors" else "pytorch_model"
     names = [f"{stem}-0000{i}-of-00002.{ext}" for i in (1, 2)]
-    parts = [keys[: len(keys) // 2], keys[len(keys) // 2:]]
+    parts = [keys[: len(keys) // 2], keys[len(keys) // 2 :]]
     for name, part in zip(names, parts, strict=True):
         tensors = {k: state[k].contiguous() for k in part}
         if ext == "safetensors":
@@ -79,7 +85,9 @@ def _shard(directory: Path, ext: str) -> None:
         else:
             torch.save(tensors, directory / name)
     weight_map = {k: name for name, part in zip(names, parts, strict=True) for k in part}
-    (directory / f"{stem}.{ext}.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    (directory / f"{stem}.{ext}.index.json").write_text(
+        json.dumps({"metadata": {}, "weight_map": weight_map})
+    )
 
 
 @pytest.mark.parametrize("ext", ["safetensors", "bin"])
@@ -111,7 +119,9 @@ def test_index_naming_a_missing_shard_is_a_clear_error(tmp_path: Path) -> None:
     directory, _ = _saved(tmp_path)
     _shard(directory, "safetensors")
     (directory / "model-00002-of-00002.safetensors").unlink()
-    with pytest.raises(FileNotFoundError, match=r"model\.safetensors\.index\.json lists shards .*model-00002"):
+    with pytest.raises(
+        FileNotFoundError, match=r"model\.safetensors\.index\.json lists shards .*model-00002"
+    ):
         load_state_dict_file(directory)
 
 
@@ -119,8 +129,10 @@ def test_tensor_repeated_across_shards_is_an_error(tmp_path: Path) -> None:
     directory, want = _saved(tmp_path)
     _shard(directory, "safetensors")
     key = sorted(want)[0]
-    save_file({key: want[key].contiguous(), "esm.extra": torch.zeros(1)},
-              str(directory / "model-00002-of-00002.safetensors"))  # fmt: skip
+    save_file(
+        {key: want[key].contiguous(), "esm.extra": torch.zeros(1)},
+        str(directory / "model-00002-of-00002.safetensors"),
+    )
     with pytest.raises(ValueError, match=rf"repeats tensors .*{key}"):
         load_state_dict_file(directory)
 

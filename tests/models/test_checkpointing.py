@@ -52,8 +52,9 @@ def _loss(fam: ModelFamily, base: nn.Module, ids: torch.Tensor, mask: torch.Tens
     return (pool(states, mask, "mean") * weights).sum() + (states * mask[..., None]).pow(2).mean()
 
 
-def _grads(fam: ModelFamily, base: nn.Module, ids: torch.Tensor, mask: torch.Tensor
-           ) -> tuple[torch.Tensor, dict[str, torch.Tensor | None]]:  # fmt: skip
+def _grads(
+    fam: ModelFamily, base: nn.Module, ids: torch.Tensor, mask: torch.Tensor
+) -> tuple[torch.Tensor, dict[str, torch.Tensor | None]]:
     base.zero_grad(set_to_none=True)
     loss = _loss(fam, base, ids, mask)
     loss.backward()
@@ -104,9 +105,10 @@ def test_same_loss_and_gradients(name: str, side: str) -> None:
     assert _saved_bytes(fam, base, ids, mask) < 0.7 * saved0, "blocks were not checkpointed"
     with torch.no_grad():  # inference is untouched
         base.eval()
-        torch.testing.assert_close(fam.encode(base, ids, mask).last_hidden_state[mask.bool()],
-                                   fam.encode(fam.base(_tiny(name)[1]).eval(), ids, mask).last_hidden_state[
-                                       mask.bool()])  # fmt: skip
+        torch.testing.assert_close(
+            fam.encode(base, ids, mask).last_hidden_state[mask.bool()],
+            fam.encode(fam.base(_tiny(name)[1]).eval(), ids, mask).last_hidden_state[mask.bool()],
+        )
     disable_checkpointing(fam, base)
     assert checkpointed_blocks(base) == 0
 

@@ -16,34 +16,51 @@ from genomefactory.models import ModelConfig, get_family, load_backbone
 FAM = get_family("dnabert2")
 
 
-def published_manifest(layers: int = 12, h: int = 768, inter: int = 3072, vocab: int = 4096) -> dict[str, tuple]:
+def published_manifest(
+    layers: int = 12, h: int = 768, inter: int = 3072, vocab: int = 4096
+) -> dict[str, tuple]:
     """Key -> shape of the published BertForMaskedLM state dict, written out from MODELS.md §2.2(b)."""
     m: dict[str, tuple] = {
         "bert.embeddings.word_embeddings.weight": (vocab, h),
         "bert.embeddings.token_type_embeddings.weight": (2, h),
-        "bert.embeddings.LayerNorm.weight": (h,), "bert.embeddings.LayerNorm.bias": (h,),
-    }  # fmt: skip
+        "bert.embeddings.LayerNorm.weight": (h,),
+        "bert.embeddings.LayerNorm.bias": (h,),
+    }
     for i in range(layers):
         p = f"bert.encoder.layer.{i}."
-        m.update({
-            p + "attention.self.Wqkv.weight": (3 * h, h), p + "attention.self.Wqkv.bias": (3 * h,),
-            p + "attention.output.dense.weight": (h, h), p + "attention.output.dense.bias": (h,),
-            p + "attention.output.LayerNorm.weight": (h,), p + "attention.output.LayerNorm.bias": (h,),
-            p + "mlp.gated_layers.weight": (2 * inter, h),
-            p + "mlp.wo.weight": (h, inter), p + "mlp.wo.bias": (h,),
-            p + "mlp.layernorm.weight": (h,), p + "mlp.layernorm.bias": (h,),
-        })  # fmt: skip
-    m.update({
-        "cls.predictions.transform.dense.weight": (h, h), "cls.predictions.transform.dense.bias": (h,),
-        "cls.predictions.transform.LayerNorm.weight": (h,), "cls.predictions.transform.LayerNorm.bias": (h,),
-        "cls.predictions.decoder.weight": (vocab, h), "cls.predictions.decoder.bias": (vocab,),
-    })  # fmt: skip
+        m.update(
+            {
+                p + "attention.self.Wqkv.weight": (3 * h, h),
+                p + "attention.self.Wqkv.bias": (3 * h,),
+                p + "attention.output.dense.weight": (h, h),
+                p + "attention.output.dense.bias": (h,),
+                p + "attention.output.LayerNorm.weight": (h,),
+                p + "attention.output.LayerNorm.bias": (h,),
+                p + "mlp.gated_layers.weight": (2 * inter, h),
+                p + "mlp.wo.weight": (h, inter),
+                p + "mlp.wo.bias": (h,),
+                p + "mlp.layernorm.weight": (h,),
+                p + "mlp.layernorm.bias": (h,),
+            }
+        )
+    m.update(
+        {
+            "cls.predictions.transform.dense.weight": (h, h),
+            "cls.predictions.transform.dense.bias": (h,),
+            "cls.predictions.transform.LayerNorm.weight": (h,),
+            "cls.predictions.transform.LayerNorm.bias": (h,),
+            "cls.predictions.decoder.weight": (vocab, h),
+            "cls.predictions.decoder.bias": (vocab,),
+        }
+    )
     return m
 
 
 def _tiny_shapes() -> dict[str, Any]:
     c = FAM.tiny_config()
-    return dict(layers=c["num_hidden_layers"], h=c["hidden_size"], inter=c["intermediate_size"], vocab=c["vocab_size"])
+    return dict(
+        layers=c["num_hidden_layers"], h=c["hidden_size"], inter=c["intermediate_size"], vocab=c["vocab_size"]
+    )
 
 
 def test_registry_entry() -> None:
@@ -64,7 +81,9 @@ def test_full_size_matches_published_manifest_and_count() -> None:
     assert sum(p.numel() for p in model.parameters()) == 117_074_176  # tied decoder counted once
 
 
-def _reference(sd: dict[str, torch.Tensor], cfg: dict[str, Any], ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def _reference(
+    sd: dict[str, torch.Tensor], cfg: dict[str, Any], ids: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
     """The published math written out with plain tensor ops (scores + ALiBi + -10000 padding mask)."""
     h, heads, inter = cfg["hidden_size"], cfg["num_attention_heads"], cfg["intermediate_size"]
     d, eps = h // heads, cfg["layer_norm_eps"]
@@ -72,10 +91,15 @@ def _reference(sd: dict[str, torch.Tensor], cfg: dict[str, Any], ids: torch.Tens
     def ln(x: torch.Tensor, p: str) -> torch.Tensor:
         return F.layer_norm(x, (h,), sd[p + ".weight"], sd[p + ".bias"], eps)
 
-    x = sd["bert.embeddings.word_embeddings.weight"][ids] + sd["bert.embeddings.token_type_embeddings.weight"][0]
+    x = (
+        sd["bert.embeddings.word_embeddings.weight"][ids]
+        + sd["bert.embeddings.token_type_embeddings.weight"][0]
+    )
     x = ln(x, "bert.embeddings.LayerNorm")
     p2 = 2 ** math.floor(math.log2(heads))
-    slopes = [2 ** (-8 * (k + 1) / p2) for k in range(p2)] + [2 ** (-8 * (k + 0.5) / p2) for k in range(heads - p2)]
+    slopes = [2 ** (-8 * (k + 1) / p2) for k in range(p2)] + [
+        2 ** (-8 * (k + 0.5) / p2) for k in range(heads - p2)
+    ]
     n = ids.shape[1]
     dist = torch.tensor([[abs(i - j) for j in range(n)] for i in range(n)], dtype=x.dtype)
     alibi = torch.stack([-s * dist for s in slopes])
@@ -86,8 +110,10 @@ def _reference(sd: dict[str, torch.Tensor], cfg: dict[str, Any], ids: torch.Tens
         q, k, v = (t.reshape(*t.shape[:2], heads, d).transpose(1, 2) for t in qkv.split(h, dim=-1))
         probs = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d) + alibi + pad, dim=-1)
         ctx = (probs @ v).transpose(1, 2).reshape(x.shape)
-        x = ln(ctx @ sd[p + "attention.output.dense.weight"].T + sd[p + "attention.output.dense.bias"] + x,
-               p + "attention.output.LayerNorm")  # fmt: skip
+        x = ln(
+            ctx @ sd[p + "attention.output.dense.weight"].T + sd[p + "attention.output.dense.bias"] + x,
+            p + "attention.output.LayerNorm",
+        )
         gu = x @ sd[p + "mlp.gated_layers.weight"].T
         y = F.gelu(gu[..., :inter]) * gu[..., inter:]
         x = ln(y @ sd[p + "mlp.wo.weight"].T + sd[p + "mlp.wo.bias"] + x, p + "mlp.layernorm")
@@ -149,10 +175,19 @@ def _write_published_checkpoint(directory: Path) -> dict[str, torch.Tensor]:
     torch.save(state, directory / "pytorch_model.bin")
     published = {k: v for k, v in cfg.items() if k not in ("initializer_range",)}
     published.pop("pad_token_id")
-    published.update({"auto_map": {"AutoConfig": "configuration_bert.BertConfig",
-                                   "AutoModelForMaskedLM": "bert_layers.BertForMaskedLM"},
-                      "classifier_dropout": None, "position_embedding_type": "absolute", "use_cache": True,
-                      "torch_dtype": "float32", "transformers_version": "4.28.0"})  # fmt: skip
+    published.update(
+        {
+            "auto_map": {
+                "AutoConfig": "configuration_bert.BertConfig",
+                "AutoModelForMaskedLM": "bert_layers.BertForMaskedLM",
+            },
+            "classifier_dropout": None,
+            "position_embedding_type": "absolute",
+            "use_cache": True,
+            "torch_dtype": "float32",
+            "transformers_version": "4.28.0",
+        }
+    )
     (directory / "config.json").write_text(json.dumps(published))
     FAM.tokenizer(None, cfg).save_pretrained(str(directory))
     return state
@@ -179,7 +214,9 @@ def test_load_accepts_single_copy_of_tied_matrix_and_names_bad_keys(tmp_path: Pa
     one = {k: v.clone() for k, v in state.items() if k != "cls.predictions.decoder.weight"}
     save_file(one, str(tmp_path / "ckpt" / "model.safetensors"))
     bb = load_backbone(ModelConfig(family="dnabert2", path=str(tmp_path / "ckpt")))
-    assert torch.equal(bb.model.cls.predictions.decoder.weight, state["bert.embeddings.word_embeddings.weight"])
+    assert torch.equal(
+        bb.model.cls.predictions.decoder.weight, state["bert.embeddings.word_embeddings.weight"]
+    )
     one["bert.encoder.layer.0.mlp.wo.weightx"] = one.pop("bert.encoder.layer.0.mlp.wo.weight")
     save_file(one, str(tmp_path / "ckpt" / "model.safetensors"))
     with pytest.raises(ValueError, match=r"missing keys: bert\.encoder\.layer\.0\.mlp\.wo\.weight"):

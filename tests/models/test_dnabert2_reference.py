@@ -58,7 +58,11 @@ def model(golden: Golden) -> torch.nn.Module:
 
 
 def _inputs(t: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {"input_ids": t["input_ids"], "attention_mask": t["attention_mask"], "token_type_ids": t["token_type_ids"]}
+    return {
+        "input_ids": t["input_ids"],
+        "attention_mask": t["attention_mask"],
+        "token_type_ids": t["token_type_ids"],
+    }
 
 
 def test_every_hidden_state_and_logits_equal_the_reference(golden: Golden, model: torch.nn.Module) -> None:
@@ -70,7 +74,9 @@ def test_every_hidden_state_and_logits_equal_the_reference(golden: Golden, model
     n = meta["config"]["num_hidden_layers"] + 1
     assert len(out.hidden_states) == n
     for i in range(n):  # the reference never computes padded positions inside the encoder
-        torch.testing.assert_close(out.hidden_states[i][real], t[f"hidden_states.{i}"][real], atol=ATOL, rtol=0)
+        torch.testing.assert_close(
+            out.hidden_states[i][real], t[f"hidden_states.{i}"][real], atol=ATOL, rtol=0
+        )
     # padded positions: exactly zero in the published last hidden state, and the head's output on zeros
     torch.testing.assert_close(out.hidden_states[-1], t["last_hidden_state"], atol=ATOL, rtol=0)
     assert (out.hidden_states[-1][~real] == 0).all()

@@ -70,16 +70,34 @@ def test_full_size_keys_shapes_and_parameter_count() -> None:
     with torch.device("meta"):
         model = FAM.build(FAM.published_config("8k"))
     shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    hyena = {"pre_norm.scale": (4096,), "post_norm.scale": (4096,), "projections.weight": (12288, 4096),
-             "projections.bias": (12288,), "filter.short_filter_weight": (12288, 1, 3),
-             "filter.short_filter_bias": (12288,), "filter.D": (4096,), "filter.poles": (4096, 8, 1, 2),
-             "filter.residues": (4096, 8, 1, 2), "out_filter_dense.weight": (4096, 4096),
-             "out_filter_dense.bias": (4096,), "mlp.l1.weight": (10928, 4096), "mlp.l2.weight": (10928, 4096),
-             "mlp.l3.weight": (4096, 10928)}  # fmt: skip
-    attn = {"pre_norm.scale": (4096,), "post_norm.scale": (4096,), "inner_mha_cls.Wqkv.weight": (12288, 4096),
-            "inner_mha_cls.Wqkv.bias": (12288,), "inner_mha_cls.out_proj.weight": (4096, 4096),
-            "inner_mha_cls.out_proj.bias": (4096,), "inner_mha_cls.rotary_emb.inv_freq": (64,),
-            "mlp.l1.weight": (10928, 4096), "mlp.l2.weight": (10928, 4096), "mlp.l3.weight": (4096, 10928)}  # fmt: skip
+    hyena = {
+        "pre_norm.scale": (4096,),
+        "post_norm.scale": (4096,),
+        "projections.weight": (12288, 4096),
+        "projections.bias": (12288,),
+        "filter.short_filter_weight": (12288, 1, 3),
+        "filter.short_filter_bias": (12288,),
+        "filter.D": (4096,),
+        "filter.poles": (4096, 8, 1, 2),
+        "filter.residues": (4096, 8, 1, 2),
+        "out_filter_dense.weight": (4096, 4096),
+        "out_filter_dense.bias": (4096,),
+        "mlp.l1.weight": (10928, 4096),
+        "mlp.l2.weight": (10928, 4096),
+        "mlp.l3.weight": (4096, 10928),
+    }
+    attn = {
+        "pre_norm.scale": (4096,),
+        "post_norm.scale": (4096,),
+        "inner_mha_cls.Wqkv.weight": (12288, 4096),
+        "inner_mha_cls.Wqkv.bias": (12288,),
+        "inner_mha_cls.out_proj.weight": (4096, 4096),
+        "inner_mha_cls.out_proj.bias": (4096,),
+        "inner_mha_cls.rotary_emb.inv_freq": (64,),
+        "mlp.l1.weight": (10928, 4096),
+        "mlp.l2.weight": (10928, 4096),
+        "mlp.l3.weight": (4096, 10928),
+    }
     want = {"embedding_layer.weight": (512, 4096), "unembed.weight": (512, 4096), "norm.scale": (4096,)}
     for i in range(32):
         want |= {f"blocks.{i}.{k}": v for k, v in (attn if i in (8, 16, 24) else hyena).items()}

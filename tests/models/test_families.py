@@ -38,7 +38,9 @@ def test_tokenize_and_forward_shapes(tiny) -> None:  # type: ignore[no-untyped-d
     assert enc["input_ids"].shape[0] == 3 and enc["attention_mask"].sum(1).min() > 0
     tiny.model.eval()
     with torch.no_grad():
-        out = tiny.family.encode(tiny.base, enc["input_ids"], enc["attention_mask"], output_hidden_states=True)
+        out = tiny.family.encode(
+            tiny.base, enc["input_ids"], enc["attention_mask"], output_hidden_states=True
+        )
     h = out.last_hidden_state
     assert h.shape == (3, enc["input_ids"].shape[1], tiny.hidden_size)
     assert torch.isfinite(h).all()
@@ -52,10 +54,16 @@ def test_padding_invariance(tiny) -> None:  # type: ignore[no-untyped-def]
     one = tiny.tokenizer([SEQS[1]], return_tensors="pt")
     many = tiny.tokenizer(SEQS, padding=True, return_tensors="pt")
     with torch.no_grad():
-        a = pool(tiny.family.encode(tiny.base, one["input_ids"], one["attention_mask"]).last_hidden_state,
-                 one["attention_mask"], "mean")  # fmt: skip
-        b = pool(tiny.family.encode(tiny.base, many["input_ids"], many["attention_mask"]).last_hidden_state,
-                 many["attention_mask"], "mean")  # fmt: skip
+        a = pool(
+            tiny.family.encode(tiny.base, one["input_ids"], one["attention_mask"]).last_hidden_state,
+            one["attention_mask"],
+            "mean",
+        )
+        b = pool(
+            tiny.family.encode(tiny.base, many["input_ids"], many["attention_mask"]).last_hidden_state,
+            many["attention_mask"],
+            "mean",
+        )
     torch.testing.assert_close(a[0], b[1], atol=1e-5, rtol=1e-4)
 
 
@@ -67,7 +75,9 @@ def test_training_step(tiny, method: str) -> None:  # type: ignore[no-untyped-de
     opt = torch.optim.AdamW(trainable, lr=1e-2)
     enc = tiny.tokenizer(SEQS, padding=True, return_tensors="pt")
     model.train()
-    out = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], labels=torch.tensor([0, 1, 2]))
+    out = model(
+        input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], labels=torch.tensor([0, 1, 2])
+    )
     assert torch.isfinite(out.loss)
     out.loss.backward()
     opt.step()

@@ -17,25 +17,43 @@ FAM = get_family("HyenaDNA")
 
 def _published_manifest(d: int, n_layer: int, max_len: int, emb: int = 5, order: int = 64) -> dict:
     """Key -> shape of the published HyenaDNAForCausalLM checkpoint (MODELS.md §2.1; freq stored once)."""
-    out = {"hyena.backbone.embeddings.word_embeddings.weight": (16, d), "lm_head.weight": (16, d),
-           "hyena.backbone.ln_f.weight": (d,), "hyena.backbone.ln_f.bias": (d,)}  # fmt: skip
+    out = {
+        "hyena.backbone.embeddings.word_embeddings.weight": (16, d),
+        "lm_head.weight": (16, d),
+        "hyena.backbone.ln_f.weight": (d,),
+        "hyena.backbone.ln_f.bias": (d,),
+    }
     for i in range(n_layer):
         p = f"hyena.backbone.layers.{i}."
         f = p + "mixer.filter_fn."
         out |= {
-            p + "mixer.in_proj.weight": (3 * d, d), p + "mixer.in_proj.bias": (3 * d,),
-            p + "mixer.short_filter.weight": (3 * d, 1, 3), p + "mixer.short_filter.bias": (3 * d,),
-            p + "mixer.out_proj.weight": (d, d), p + "mixer.out_proj.bias": (d,),
-            f + "bias": (d,), f + "pos_emb.z": (1, max_len, emb), f + "pos_emb.t": (1, max_len, 1),
-            f + "implicit_filter.0.weight": (order, emb), f + "implicit_filter.0.bias": (order,),
+            p + "mixer.in_proj.weight": (3 * d, d),
+            p + "mixer.in_proj.bias": (3 * d,),
+            p + "mixer.short_filter.weight": (3 * d, 1, 3),
+            p + "mixer.short_filter.bias": (3 * d,),
+            p + "mixer.out_proj.weight": (d, d),
+            p + "mixer.out_proj.bias": (d,),
+            f + "bias": (d,),
+            f + "pos_emb.z": (1, max_len, emb),
+            f + "pos_emb.t": (1, max_len, 1),
+            f + "implicit_filter.0.weight": (order, emb),
+            f + "implicit_filter.0.bias": (order,),
             f + "implicit_filter.1.freq": (1, order),
-            f + "implicit_filter.2.weight": (order, order), f + "implicit_filter.2.bias": (order,),
-            f + "implicit_filter.4.weight": (order, order), f + "implicit_filter.4.bias": (order,),
-            f + "implicit_filter.6.weight": (d, order), f + "modulation.deltas": (1, 1, d),
-            p + "norm1.weight": (d,), p + "norm1.bias": (d,), p + "norm2.weight": (d,), p + "norm2.bias": (d,),
-            p + "mlp.fc1.weight": (4 * d, d), p + "mlp.fc1.bias": (4 * d,),
-            p + "mlp.fc2.weight": (d, 4 * d), p + "mlp.fc2.bias": (d,),
-        }  # fmt: skip
+            f + "implicit_filter.2.weight": (order, order),
+            f + "implicit_filter.2.bias": (order,),
+            f + "implicit_filter.4.weight": (order, order),
+            f + "implicit_filter.4.bias": (order,),
+            f + "implicit_filter.6.weight": (d, order),
+            f + "modulation.deltas": (1, 1, d),
+            p + "norm1.weight": (d,),
+            p + "norm1.bias": (d,),
+            p + "norm2.weight": (d,),
+            p + "norm2.bias": (d,),
+            p + "mlp.fc1.weight": (4 * d, d),
+            p + "mlp.fc1.bias": (4 * d,),
+            p + "mlp.fc2.weight": (d, 4 * d),
+            p + "mlp.fc2.bias": (d,),
+        }
     return out
 
 

@@ -13,7 +13,7 @@ from genomefactory.models.layers.rotary import RotaryEmbedding, rotary_inv_freq
 
 def test_alibi_slopes_12_heads_closed_form() -> None:
     # DNABERT-2's 12 heads: the 8-head series 2^-1..2^-8, then the odd terms of the 16-head series
-    expected = [2.0 ** -k for k in range(1, 9)] + [2.0**-0.5, 2.0**-1.5, 2.0**-2.5, 2.0**-3.5]
+    expected = [2.0**-k for k in range(1, 9)] + [2.0**-0.5, 2.0**-1.5, 2.0**-2.5, 2.0**-3.5]
     assert alibi_slopes(12).tolist() == pytest.approx(expected, rel=1e-7)
 
 

@@ -44,8 +44,9 @@ def test_feed_forward_default_and_all_linear_matches_table2(
     assert abs(every / 1e6 - paper_millions) / paper_millions < 0.01, every
 
 
-@pytest.mark.parametrize(("family", "variant", "paper_millions"), [("hyenadna", "medium-160k", 0.10),
-                                                                   ("evo", "131k", 0.39)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("family", "variant", "paper_millions"), [("hyenadna", "medium-160k", 0.10), ("evo", "131k", 0.39)]
+)
 def test_hyenadna_and_evo_defaults_match_table2(family: str, variant: str, paper_millions: float) -> None:
     fam = get_family(family)
     cfg = fam.published_config(variant)

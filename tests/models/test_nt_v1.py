@@ -128,13 +128,17 @@ def test_attention_path_from_model_config() -> None:
 
 
 # published totals (the same counts transformers' EsmForMaskedLM gives for these configs)
-@pytest.mark.parametrize(("variant", "count"), [("500m-human-ref", 485_699_306), ("2.5b-multi-species", 2_547_801_866)])
+@pytest.mark.parametrize(
+    ("variant", "count"), [("500m-human-ref", 485_699_306), ("2.5b-multi-species", 2_547_801_866)]
+)
 def test_full_size_keys_and_parameter_count(variant: str, count: int) -> None:
     cfg = FAM.published_config(variant)
     with torch.device("meta"):
         ours = FAM.build(cfg)
         hf_cfg = EsmConfig(**cfg)
-        hf_cfg.num_hidden_layers = 2  # key names and shapes per layer are what matter; keep the reference small
+        hf_cfg.num_hidden_layers = (
+            2  # key names and shapes per layer are what matter; keep the reference small
+        )
         hf = HfEsmForMaskedLM(hf_cfg)
     assert sum(p.numel() for p in ours.parameters()) == count
     own = {k: tuple(v.shape) for k, v in ours.state_dict().items()}
@@ -151,9 +155,16 @@ def test_full_size_keys_and_parameter_count(variant: str, count: int) -> None:
 def _write_checkpoint(directory: Path, hf: HfEsmForMaskedLM, cfg: dict, legacy: bool) -> None:
     state = {k: v.clone() for k, v in hf.state_dict().items()}
     if legacy:  # LayerNorm gamma/beta names and the position_ids buffer older transformers saved
-        state = {(k[: -len("weight")] + "gamma" if k.endswith("LayerNorm.weight") else
-                  k[: -len("bias")] + "beta" if k.endswith("LayerNorm.bias") else k): v
-                 for k, v in state.items()}  # fmt: skip
+        state = {
+            (
+                k[: -len("weight")] + "gamma"
+                if k.endswith("LayerNorm.weight")
+                else k[: -len("bias")] + "beta"
+                if k.endswith("LayerNorm.bias")
+                else k
+            ): v
+            for k, v in state.items()
+        }
         state["esm.embeddings.position_ids"] = torch.arange(cfg["max_position_embeddings"])[None]
     directory.mkdir(parents=True, exist_ok=True)
     torch.save(state, directory / "pytorch_model.bin")
@@ -195,4 +206,6 @@ def test_save_load_round_trip_bit_exact(tmp_path: Path) -> None:
     a, b = model.state_dict(), back.state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     ids, mask = _batch([7, 3], 7)
-    assert torch.equal(model(input_ids=ids, attention_mask=mask).logits, back(input_ids=ids, attention_mask=mask).logits)
+    assert torch.equal(
+        model(input_ids=ids, attention_mask=mask).logits, back(input_ids=ids, attention_mask=mask).logits
+    )

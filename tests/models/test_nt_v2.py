@@ -19,48 +19,78 @@ from genomefactory.models import ModelConfig, get_family, load_backbone
 FAM = get_family("nt_v2")
 
 
-def published_manifest(layers: int, h: int, heads: int, inter: int, vocab: int = 4107, max_pos: int = 2050,
-                       ) -> dict[str, tuple]:  # fmt: skip
+def published_manifest(
+    layers: int,
+    h: int,
+    heads: int,
+    inter: int,
+    vocab: int = 4107,
+    max_pos: int = 2050,
+) -> dict[str, tuple]:
     """Key -> shape of the published v2 EsmForMaskedLM state dict (MODELS.md §2.4(b))."""
-    m: dict[str, tuple] = {"esm.embeddings.word_embeddings.weight": (vocab, h),
-                           "esm.embeddings.position_embeddings.weight": (max_pos, h)}  # fmt: skip
+    m: dict[str, tuple] = {
+        "esm.embeddings.word_embeddings.weight": (vocab, h),
+        "esm.embeddings.position_embeddings.weight": (max_pos, h),
+    }
     for i in range(layers):
         p = f"esm.encoder.layer.{i}."
         for name in ("query", "key", "value"):
             m[p + f"attention.self.{name}.weight"] = (h, h)
             m[p + f"attention.self.{name}.bias"] = (h,)
-        m.update({
-            p + "attention.self.rotary_embeddings.inv_freq": (h // heads // 2,),
-            p + "attention.output.dense.weight": (h, h), p + "attention.output.dense.bias": (h,),
-            p + "attention.LayerNorm.weight": (h,), p + "attention.LayerNorm.bias": (h,),
-            p + "intermediate.dense.weight": (2 * inter, h), p + "output.dense.weight": (h, inter),
-            p + "LayerNorm.weight": (h,), p + "LayerNorm.bias": (h,),
-        })  # fmt: skip
-    m.update({
-        "esm.encoder.emb_layer_norm_after.weight": (h,), "esm.encoder.emb_layer_norm_after.bias": (h,),
-        "esm.contact_head.regression.weight": (1, layers * heads), "esm.contact_head.regression.bias": (1,),
-        "lm_head.dense.weight": (h, h), "lm_head.dense.bias": (h,),
-        "lm_head.layer_norm.weight": (h,), "lm_head.layer_norm.bias": (h,),
-        "lm_head.decoder.weight": (vocab, h), "lm_head.bias": (vocab,),
-    })  # fmt: skip
+        m.update(
+            {
+                p + "attention.self.rotary_embeddings.inv_freq": (h // heads // 2,),
+                p + "attention.output.dense.weight": (h, h),
+                p + "attention.output.dense.bias": (h,),
+                p + "attention.LayerNorm.weight": (h,),
+                p + "attention.LayerNorm.bias": (h,),
+                p + "intermediate.dense.weight": (2 * inter, h),
+                p + "output.dense.weight": (h, inter),
+                p + "LayerNorm.weight": (h,),
+                p + "LayerNorm.bias": (h,),
+            }
+        )
+    m.update(
+        {
+            "esm.encoder.emb_layer_norm_after.weight": (h,),
+            "esm.encoder.emb_layer_norm_after.bias": (h,),
+            "esm.contact_head.regression.weight": (1, layers * heads),
+            "esm.contact_head.regression.bias": (1,),
+            "lm_head.dense.weight": (h, h),
+            "lm_head.dense.bias": (h,),
+            "lm_head.layer_norm.weight": (h,),
+            "lm_head.layer_norm.bias": (h,),
+            "lm_head.decoder.weight": (vocab, h),
+            "lm_head.bias": (vocab,),
+        }
+    )
     return m
 
 
 def _shapes(cfg: dict[str, Any]) -> dict[str, int]:
-    return dict(layers=cfg["num_hidden_layers"], h=cfg["hidden_size"], heads=cfg["num_attention_heads"],
-                inter=cfg["intermediate_size"], vocab=cfg["vocab_size"], max_pos=cfg["max_position_embeddings"])  # fmt: skip
+    return dict(
+        layers=cfg["num_hidden_layers"],
+        h=cfg["hidden_size"],
+        heads=cfg["num_attention_heads"],
+        inter=cfg["intermediate_size"],
+        vocab=cfg["vocab_size"],
+        max_pos=cfg["max_position_embeddings"],
+    )
 
 
 def test_registry_entry() -> None:
     assert get_family("nucleotide_transformer_v2") is FAM
-    assert FAM.variants == {v: f"InstaDeepAI/nucleotide-transformer-v2-{v}-multi-species"
-                            for v in ("50m", "100m", "250m", "500m")}  # fmt: skip
+    assert FAM.variants == {
+        v: f"InstaDeepAI/nucleotide-transformer-v2-{v}-multi-species" for v in ("50m", "100m", "250m", "500m")
+    }
     assert get_family("nt") is not FAM  # v1 stays its own family
 
 
 # 50m is the count reported for the real checkpoint; the others follow from the published config.json files
-@pytest.mark.parametrize(("variant", "count"), [("50m", 55_904_972), ("100m", 97_889_132),
-                                                ("250m", 235_120_780), ("500m", 498_345_436)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("variant", "count"),
+    [("50m", 55_904_972), ("100m", 97_889_132), ("250m", 235_120_780), ("500m", 498_345_436)],
+)
 def test_full_size_manifest_and_parameter_count(variant: str, count: int) -> None:
     cfg = FAM.published_config(variant)
     with torch.device("meta"):
@@ -79,7 +109,9 @@ def _rot(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([a * cos - b * sin, b * cos + a * sin], dim=-1)
 
 
-def _reference(sd: dict[str, torch.Tensor], cfg: dict[str, Any], ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def _reference(
+    sd: dict[str, torch.Tensor], cfg: dict[str, Any], ids: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
     h, heads, eps = cfg["hidden_size"], cfg["num_attention_heads"], cfg["layer_norm_eps"]
     d = h // heads
 
@@ -93,8 +125,10 @@ def _reference(sd: dict[str, torch.Tensor], cfg: dict[str, Any], ids: torch.Tens
     for i in range(cfg["num_hidden_layers"]):
         p = f"esm.encoder.layer.{i}."
         y = ln(x, p + "attention.LayerNorm")
-        q, k, v = (heads_of(y @ sd[p + f"attention.self.{n}.weight"].T + sd[p + f"attention.self.{n}.bias"])
-                   for n in ("query", "key", "value"))  # fmt: skip
+        q, k, v = (
+            heads_of(y @ sd[p + f"attention.self.{n}.weight"].T + sd[p + f"attention.self.{n}.bias"])
+            for n in ("query", "key", "value")
+        )
         scores = _rot(q / math.sqrt(d)) @ _rot(k).transpose(-1, -2)
         scores = scores.masked_fill(mask[:, None, None, :] == 0, -1e30)
         ctx = (torch.softmax(scores, -1) @ v).transpose(1, 2).reshape(x.shape)
@@ -154,7 +188,9 @@ def _instadeep_vocab(order: str) -> dict[str, int]:
     return {t: i for i, t in enumerate(tokens)}
 
 
-@pytest.mark.parametrize(("family", "order"), [("nucleotide_transformer_v2", "v2"), ("nucleotide_transformer", "v1")])
+@pytest.mark.parametrize(
+    ("family", "order"), [("nucleotide_transformer_v2", "v2"), ("nucleotide_transformer", "v1")]
+)
 def test_kmer_tokenizer_matches_instadeep_algorithm(family: str, order: str) -> None:
     fam = get_family(family)
     tok = fam.tokenizer(None, fam.tiny_config())
@@ -167,7 +203,9 @@ def test_kmer_tokenizer_matches_instadeep_algorithm(family: str, order: str) -> 
     assert tok.pad_token_id == 1 and tok.mask_token_id == 2 and tok.cls_token_id == 3
 
 
-@pytest.mark.parametrize(("family", "order"), [("nucleotide_transformer_v2", "v2"), ("nucleotide_transformer", "v1")])
+@pytest.mark.parametrize(
+    ("family", "order"), [("nucleotide_transformer_v2", "v2"), ("nucleotide_transformer", "v1")]
+)
 def test_run_of_ambiguity_codes_is_one_unk(family: str, order: str) -> None:
     """The published EsmTokenizer maps each stretch of non-ACGTN characters to one <unk> (checked against
     transformers' EsmTokenizer on the NT vocab.txt); one <unk> per character would shift every later position."""
@@ -198,11 +236,15 @@ def _write_checkpoint(directory: Path, drop_inv_freq: bool = False, gamma_beta: 
         state[k] = 1.0 / 10000 ** (torch.arange(0, d, 2).float() / d)
         if drop_inv_freq:
             del state[k]
-    saved = {(k[: -len("weight")] + "gamma" if gamma_beta and "LayerNorm.weight" in k else k): v
-             for k, v in state.items()}  # fmt: skip
+    saved = {
+        (k[: -len("weight")] + "gamma" if gamma_beta and "LayerNorm.weight" in k else k): v
+        for k, v in state.items()
+    }
     directory.mkdir(parents=True, exist_ok=True)
     torch.save(saved, directory / "pytorch_model.bin")
-    (directory / "config.json").write_text(json.dumps({**cfg, "auto_map": {"AutoConfig": "esm_config.EsmConfig"}}))
+    (directory / "config.json").write_text(
+        json.dumps({**cfg, "auto_map": {"AutoConfig": "esm_config.EsmConfig"}})
+    )
     vocab = sorted(_instadeep_vocab("v2"), key=_instadeep_vocab("v2").__getitem__)
     (directory / "vocab.txt").write_text("\n".join(vocab) + "\n")
     return state

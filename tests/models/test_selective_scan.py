@@ -16,10 +16,17 @@ def _inputs(batch: int, channels: int, state: int, length: int, dtype: torch.dty
     def r(*shape: int) -> torch.Tensor:
         return torch.randn(*shape, generator=g, dtype=dtype)
 
-    return dict(u=r(batch, channels, length), delta=r(batch, channels, length),
-                A=-torch.rand(channels, state, generator=g, dtype=dtype) * 4, B=r(batch, state, length),
-                C=r(batch, state, length), D=r(channels), z=r(batch, channels, length), delta_bias=r(channels),
-                initial_state=r(batch, channels, state))  # fmt: skip
+    return dict(
+        u=r(batch, channels, length),
+        delta=r(batch, channels, length),
+        A=-torch.rand(channels, state, generator=g, dtype=dtype) * 4,
+        B=r(batch, state, length),
+        C=r(batch, state, length),
+        D=r(channels),
+        z=r(batch, channels, length),
+        delta_bias=r(channels),
+        initial_state=r(batch, channels, state),
+    )
 
 
 @pytest.mark.parametrize("length", [1, 2, 3, 7, 16, 33, 64])
@@ -35,9 +42,12 @@ def test_scan_equals_stepwise_recurrence(length: int, chunk_size: int | None) ->
 def test_scan_gradients_equal_the_recurrence() -> None:
     x = {k: v.requires_grad_() for k, v in _inputs(2, 4, 3, 19).items()}
     names = list(x)
-    g_fast = torch.autograd.grad((selective_scan(**x, delta_softplus=True, block=8) ** 2).sum(),
-                                 [x[k] for k in names])  # fmt: skip
-    g_slow = torch.autograd.grad((selective_scan_reference(**x, delta_softplus=True) ** 2).sum(), [x[k] for k in names])
+    g_fast = torch.autograd.grad(
+        (selective_scan(**x, delta_softplus=True, block=8) ** 2).sum(), [x[k] for k in names]
+    )
+    g_slow = torch.autograd.grad(
+        (selective_scan_reference(**x, delta_softplus=True) ** 2).sum(), [x[k] for k in names]
+    )
     for name, a, b in zip(names, g_fast, g_slow, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10, msg=f"gradient of {name}")
 
@@ -49,7 +59,9 @@ def test_scan_gradcheck(length: int, block: int | None) -> None:
     args = [x[k].requires_grad_() for k in names]
 
     def f(*a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return selective_scan(**dict(zip(names, a, strict=True)), return_last_state=True, block=block, delta_softplus=True)  # type: ignore[return-value]
+        return selective_scan(
+            **dict(zip(names, a, strict=True)), return_last_state=True, block=block, delta_softplus=True
+        )  # type: ignore[return-value]
 
     assert torch.autograd.gradcheck(f, args)  # softplus keeps decays <= 1: finite differences stay accurate
 
@@ -121,6 +133,8 @@ def test_mixer_matches_reference_scan_end_to_end(monkeypatch: pytest.MonkeyPatch
     m = _mixer()
     h = torch.randn(2, 33, 8, dtype=torch.float64)
     fast = m(h)
-    monkeypatch.setattr("genomefactory.models.layers.mamba.selective_scan",
-                        lambda *a, backend="auto", **k: selective_scan_reference(*a, **k))  # fmt: skip
+    monkeypatch.setattr(
+        "genomefactory.models.layers.mamba.selective_scan",
+        lambda *a, backend="auto", **k: selective_scan_reference(*a, **k),
+    )
     torch.testing.assert_close(fast, m(h), rtol=1e-12, atol=1e-12)

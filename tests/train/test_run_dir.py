@@ -18,8 +18,9 @@ from genomefactory.train.metrics import resolve_best_metric
 
 @pytest.fixture
 def rows(shared_data: Path, tmp_path: Path) -> Path:
-    return subsample_task(shared_data / "gue/prom/prom_core_tata", tmp_path / "rows",
-                          {"train": 48, "dev": 16, "test": 16})  # fmt: skip
+    return subsample_task(
+        shared_data / "gue/prom/prom_core_tata", tmp_path / "rows", {"train": 48, "dev": 16, "test": 16}
+    )
 
 
 def _steps(run: Path) -> list[int]:
@@ -29,7 +30,9 @@ def _steps(run: Path) -> list[int]:
 
 
 def test_unknown_best_metric_fails_before_training(rows: Path, tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"metric_for_best: 'f1_macro' is not a classification metric.*'f1'"):
+    with pytest.raises(
+        ConfigError, match=r"metric_for_best: 'f1_macro' is not a classification metric.*'f1'"
+    ):
         run_train(cfg_for(rows, tmp_path / "bad", "full", training__metric_for_best="f1_macro"))
     assert not (tmp_path / "bad").exists()  # nothing trained, nothing written
     with pytest.raises(ConfigError, match="not a regression metric"):
@@ -39,13 +42,17 @@ def test_unknown_best_metric_fails_before_training(rows: Path, tmp_path: Path) -
     assert resolve_best_metric("classification", None) == "mcc"
 
 
-def test_truncation_count_and_resolved_manifest(rows: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_truncation_count_and_resolved_manifest(
+    rows: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     run = tmp_path / "t"
     with caplog.at_level(logging.WARNING, logger="genomefactory.train"):
         res = run_train(cfg_for(rows, run, "lora", training__epochs=1, data__max_length=8))
     assert res.truncated_rows == 48 + 16 + 16  # 70-bp promoters are ~16 NT tokens
     assert json.loads((run / "metrics.json").read_text())["truncated_rows"] == 80
-    assert any("train.csv: 48 of 48 sequences truncated to 8 tokens" in r.getMessage() for r in caplog.records)
+    assert any(
+        "train.csv: 48 of 48 sequences truncated to 8 tokens" in r.getMessage() for r in caplog.records
+    )
     resolved = json.loads((run / "manifest.json").read_text())["config"]
     # defaults resolved at run time are recorded as used, so the manifest's config reproduces the run
     assert resolved["training"]["metric_for_best"] == "mcc" and resolved["training"]["learning_rate"] == 1e-3
@@ -61,7 +68,9 @@ def test_truncation_count_and_resolved_manifest(rows: Path, tmp_path: Path, capl
 
 def test_overwrite_starts_a_fresh_curve(rows: Path, tmp_path: Path) -> None:
     run = tmp_path / "o"
-    run_train(cfg_for(rows, run, "full", training__epochs=1, training__batch_size=8, training__logging_steps=1))
+    run_train(
+        cfg_for(rows, run, "full", training__epochs=1, training__batch_size=8, training__logging_steps=1)
+    )
     assert (run / "checkpoint-6").is_dir()
     cfg = cfg_for(rows, run, "full", training__epochs=1, training__batch_size=16, training__logging_steps=1)
     cfg.overwrite = True
@@ -79,7 +88,9 @@ def test_resume_after_crash_between_checkpoints_keeps_one_curve(
     run_train(cfg_for(rows, tmp_path / "u", "lora", **kw))
 
     class Crash(finetune._JsonlLog):
-        def on_log(self, args: object, state: object, control: object, logs: object = None, **k: object) -> None:
+        def on_log(
+            self, args: object, state: object, control: object, logs: object = None, **k: object
+        ) -> None:
             super().on_log(args, state, control, logs, **k)  # type: ignore[arg-type]
             if state.global_step == 8:  # type: ignore[attr-defined]
                 raise KeyboardInterrupt("interrupted two steps after checkpoint-6")
@@ -109,13 +120,18 @@ def test_adapter_backbone_stays_in_eval_mode() -> None:
     from genomefactory.train.config import MethodConfig
     from genomefactory.train.methods import build_task_model
 
-    bb = load_backbone(ModelConfig(family="nucleotide_transformer", init="tiny",
-                                   tiny_overrides={"hidden_dropout_prob": 0.5}))  # fmt: skip
+    bb = load_backbone(
+        ModelConfig(family="nucleotide_transformer", init="tiny", tiny_overrides={"hidden_dropout_prob": 0.5})
+    )
     model = build_task_model(bb, MethodConfig(name="adapter"), "classification", 2).train()
     assert model.head.training and model.backbone is not None and not model.backbone.training
     ids = bb.tokenizer(["ACGTACGTACGTAAACCCGGGTTT"], return_tensors="pt")["input_ids"]
     mask = torch.ones_like(ids)
     torch.testing.assert_close(model.backbone_states(ids, mask), model.backbone_states(ids, mask))
-    lora = build_task_model(load_backbone(ModelConfig(family="nucleotide_transformer", init="tiny")),
-                            MethodConfig(name="lora"), "classification", 2).train()  # fmt: skip
+    lora = build_task_model(
+        load_backbone(ModelConfig(family="nucleotide_transformer", init="tiny")),
+        MethodConfig(name="lora"),
+        "classification",
+        2,
+    ).train()
     assert lora.backbone is not None and lora.backbone.training  # a backbone that learns keeps its dropout

@@ -28,14 +28,19 @@ def subsample_task(src: Path, dst: Path, rows: dict[str, int], regression: bool 
 
 @pytest.fixture
 def tata(shared_data: Path, tmp_path: Path) -> Path:
-    return subsample_task(shared_data / "gue/prom/prom_core_tata", tmp_path / "tata",
-                          {"train": 96, "dev": 32, "test": 32})  # fmt: skip
+    return subsample_task(
+        shared_data / "gue/prom/prom_core_tata", tmp_path / "tata", {"train": 96, "dev": 32, "test": 32}
+    )
 
 
 @pytest.fixture
 def tata_regression(shared_data: Path, tmp_path: Path) -> Path:
-    return subsample_task(shared_data / "gue/prom/prom_core_tata", tmp_path / "tata_reg",
-                          {"train": 96, "dev": 32, "test": 32}, regression=True)  # fmt: skip
+    return subsample_task(
+        shared_data / "gue/prom/prom_core_tata",
+        tmp_path / "tata_reg",
+        {"train": 96, "dev": 32, "test": 32},
+        regression=True,
+    )
 
 
 def run_tokenizer_ids(seqs: list[str]) -> list[list[int]]:
@@ -48,12 +53,20 @@ def run_tokenizer_ids(seqs: list[str]) -> list[list[int]]:
 
 def cfg_for(data: Path, out: Path, method: str, task: str = "classification", **extra: object) -> TrainConfig:
     overrides = {
-        "data": {"path": str(data)}, "output_dir": str(out), "task": {"type": task},
+        "data": {"path": str(data)},
+        "output_dir": str(out),
+        "task": {"type": task},
         "model": {"family": "nucleotide_transformer", "init": "tiny"},
         "method": {"name": method, "adapter": {"cache_dir": str(out.parent / "cache")}},
-        "training": {"epochs": 2, "batch_size": 16, "eval_batch_size": 32, "learning_rate": 1e-3,
-                     "logging_steps": 2, "seed": 7},
-    }  # fmt: skip
+        "training": {
+            "epochs": 2,
+            "batch_size": 16,
+            "eval_batch_size": 32,
+            "learning_rate": 1e-3,
+            "logging_steps": 2,
+            "seed": 7,
+        },
+    }
     for key, value in extra.items():
         section, field = key.split("__")
         overrides[section][field] = value  # type: ignore[index]
@@ -62,12 +75,17 @@ def cfg_for(data: Path, out: Path, method: str, task: str = "classification", **
 
 @pytest.mark.parametrize("method", ["full", "lora", "adapter"])
 @pytest.mark.parametrize("task", ["classification", "regression"])
-def test_methods_end_to_end(method: str, task: str, tata: Path, tata_regression: Path, tmp_path: Path) -> None:
+def test_methods_end_to_end(
+    method: str, task: str, tata: Path, tata_regression: Path, tmp_path: Path
+) -> None:
     data = tata if task == "classification" else tata_regression
     res = run_train(cfg_for(data, tmp_path / "run", method, task))
     metrics = json.loads((tmp_path / "run/metrics.json").read_text())
-    keys = {"accuracy", "f1", "precision", "recall", "mcc"} if task == "classification" else {
-        "mse", "mae", "pearson", "spearman", "r2"}  # fmt: skip
+    keys = (
+        {"accuracy", "f1", "precision", "recall", "mcc"}
+        if task == "classification"
+        else {"mse", "mae", "pearson", "spearman", "r2"}
+    )
     assert keys <= set(metrics["test"]) and keys <= set(metrics["dev"])
     preds = pd.read_csv(tmp_path / "run/predictions_test.csv")
     assert len(preds) == 32
@@ -84,8 +102,12 @@ def test_methods_end_to_end(method: str, task: str, tata: Path, tata_regression:
     # throughput in the paper's unit: real tokens of the training sequences (padding never counted)
     train_seqs = pd.read_csv(data / "train.csv")["sequence"].tolist()
     mean_tokens = np.mean([len(x) for x in run_tokenizer_ids(train_seqs)])
-    assert metrics["train_tokens_per_s"] == pytest.approx(metrics["train_samples_per_s"] * mean_tokens, rel=1e-9)
-    assert res.train_tokens_per_s == pytest.approx(metrics["train_tokens_per_s"]) and res.train_tokens_per_s > 0
+    assert metrics["train_tokens_per_s"] == pytest.approx(
+        metrics["train_samples_per_s"] * mean_tokens, rel=1e-9
+    )
+    assert (
+        res.train_tokens_per_s == pytest.approx(metrics["train_tokens_per_s"]) and res.train_tokens_per_s > 0
+    )
     # the saved model reproduces the test predictions
     run = load_run_model(tmp_path / "run")
     df = pd.read_csv(data / "test.csv")
@@ -108,7 +130,9 @@ def test_lora_head_trainable_and_all_targets(tata: Path, tmp_path: Path) -> None
     linears = {n for n, m in bb.base.named_modules() if isinstance(m, torch.nn.Linear)}
     model = build_task_model(bb, cfg.method, "classification", 2)
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
-    assert {n for n in trainable if n.startswith("head.")} == {n for n, _ in model.head.named_parameters(prefix="head")}
+    assert {n for n in trainable if n.startswith("head.")} == {
+        n for n, _ in model.head.named_parameters(prefix="head")
+    }
     lora_layers = {n.split(".lora_")[0].removeprefix("backbone.") for n in trainable if ".lora_" in n}
     assert lora_layers == linears  # every backbone linear, nothing else (the head is not LoRA-wrapped)
     assert not any(".lora_" in n for n in trainable if n.startswith("head."))
@@ -134,7 +158,9 @@ def test_lora_bad_target_is_clear_error(tata: Path, tmp_path: Path) -> None:
         run_train(cfg)
 
 
-def test_adapter_cache_hit_skips_backbone(tata: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_adapter_cache_hit_skips_backbone(
+    tata: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first = run_train(cfg_for(tata, tmp_path / "a1", "adapter"))
     assert first.feature_cache_hits == 0
     from genomefactory.train import heads
@@ -155,8 +181,9 @@ def test_adapter_masked_pooling_ignores_padding(tata: Path, tmp_path: Path) -> N
     bb = load_backbone(ModelConfig(family="nucleotide_transformer", init="tiny"))
     model = build_task_model(bb, cfg_for(tata, tmp_path / "r", "adapter").method, "classification", 2).eval()
     enc_one = bb.tokenizer(["ACGTACGTAC"], return_tensors="pt")
-    enc_pad = bb.tokenizer(["ACGTACGTAC", "ACGTACGTACGTACGTACGTACGTACGTAAAAAAAAAAAAAA"], padding=True,
-                           return_tensors="pt")  # fmt: skip
+    enc_pad = bb.tokenizer(
+        ["ACGTACGTAC", "ACGTACGTACGTACGTACGTACGTACGTAAAAAAAAAAAAAA"], padding=True, return_tensors="pt"
+    )
     with torch.no_grad():
         a = model.pooled(enc_one["input_ids"], enc_one["attention_mask"])[0]
         b = model.pooled(enc_pad["input_ids"], enc_pad["attention_mask"])[0]
@@ -240,5 +267,8 @@ def test_training_arguments_follow_config(tata: Path, tmp_path: Path) -> None:
     args = _training_args(cfg, tmp_path / "x", 1e-3, "mcc", on_features=False)
     assert args.torch_compile and args.gradient_accumulation_steps == 4 and args.eval_steps == 5
     assert args.train_sampling_strategy == "group_by_length" and args.greater_is_better
-    assert getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type) == "cosine" and args.learning_rate == 1e-3
+    assert (
+        getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type) == "cosine"
+        and args.learning_rate == 1e-3
+    )
     assert not _training_args(cfg, tmp_path / "x", 1e-3, "mse", on_features=True).greater_is_better

@@ -14,8 +14,9 @@ from genomefactory.train.finetune import run_train
 
 @pytest.fixture
 def tata_rows(shared_data: Path, tmp_path: Path) -> Path:
-    return subsample_task(shared_data / "gue/prom/prom_core_tata", tmp_path / "tata",
-                          {"train": 96, "dev": 32, "test": 32})  # fmt: skip
+    return subsample_task(
+        shared_data / "gue/prom/prom_core_tata", tmp_path / "tata", {"train": 96, "dev": 32, "test": 32}
+    )
 
 
 def _losses(run: Path) -> list[float]:
@@ -27,8 +28,11 @@ def test_gradient_checkpointing_end_to_end(
     tata_rows: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="genomefactory")
-    ckpt = run_train(cfg_for(tata_rows, tmp_path / "ckpt", "lora", training__gradient_checkpointing=True,
-                             training__epochs=1))  # fmt: skip
+    ckpt = run_train(
+        cfg_for(
+            tata_rows, tmp_path / "ckpt", "lora", training__gradient_checkpointing=True, training__epochs=1
+        )
+    )
     assert "nucleotide_transformer: activation checkpointing on 2 blocks" in caplog.text
     plain = run_train(cfg_for(tata_rows, tmp_path / "plain", "lora", training__epochs=1))
     # recomputation replays the same dropout draws: the same training curve and the same metrics
@@ -38,10 +42,14 @@ def test_gradient_checkpointing_end_to_end(
     assert (tmp_path / "ckpt/model").is_dir() and (tmp_path / "ckpt/predictions_test.csv").is_file()
 
 
-def test_adapter_ignores_gradient_checkpointing(tata_rows: Path, tmp_path: Path,
-                                                caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+def test_adapter_ignores_gradient_checkpointing(
+    tata_rows: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="genomefactory")
-    run_train(cfg_for(tata_rows, tmp_path / "run", "adapter", training__gradient_checkpointing=True,
-                      training__epochs=1))  # fmt: skip
+    run_train(
+        cfg_for(
+            tata_rows, tmp_path / "run", "adapter", training__gradient_checkpointing=True, training__epochs=1
+        )
+    )
     assert "gradient_checkpointing ignored for method adapter" in caplog.text
     assert "activation checkpointing on" not in caplog.text

@@ -9,8 +9,15 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def _unavailable(reason: str) -> None:
@@ -24,7 +31,9 @@ def chromium_path() -> Path:
     if not CHROMIUM.exists():
         script = Path(__file__).with_name("setup_browser.sh")
         try:
-            r = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=900, check=False)
+            r = subprocess.run(
+                ["bash", str(script)], capture_output=True, text=True, timeout=900, check=False
+            )
             detail = (r.stderr or r.stdout)[-400:]
         except (OSError, subprocess.TimeoutExpired) as exc:
             detail = str(exc)

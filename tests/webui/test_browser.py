@@ -87,11 +87,17 @@ def _log(page: Any, command: str) -> str:
 
 def _wait_for(page: Any, sel: str, needle: str, timeout_ms: int = 15_000) -> None:
     # interval polling: requestAnimationFrame polling (the default) can stall in a headless page
-    page.wait_for_function("([s, n]) => (document.querySelector(s)?.innerText || '').includes(n)", arg=[sel, needle],
-                           timeout=timeout_ms, polling=200)  # fmt: skip
+    page.wait_for_function(
+        "([s, n]) => (document.querySelector(s)?.innerText || '').includes(n)",
+        arg=[sel, needle],
+        timeout=timeout_ms,
+        polling=200,
+    )
 
 
-def _watch(page: Any, command: str, while_running: Callable[[str, str], bool], limit_s: float = 80) -> tuple[bool, str]:
+def _watch(
+    page: Any, command: str, while_running: Callable[[str, str], bool], limit_s: float = 80
+) -> tuple[bool, str]:
     """Poll the page until the run ends: (whether ``while_running(status, log)`` held while it ran, last status)."""
     seen = False
     deadline = time.time() + limit_s
@@ -154,10 +160,18 @@ def test_equivalent_yaml_and_cli_follow_the_form(page: Any) -> None:
     page.locator("#train-training-max_steps textarea").fill("17")
     page.locator("#train-data-path textarea").fill("my data/tata")
     page.locator("#train-data-path textarea").press("Tab")
-    page.wait_for_function("(v => v.includes('max_steps: 17') && v.includes('path: my data/tata'))"
-                           "(document.querySelector('#train-yaml textarea').value)", timeout=30_000, polling=200)  # fmt: skip
-    page.wait_for_function("(v => v.includes('max_steps=17') && v.includes('my data/tata'))"
-                           "(document.querySelector('#train-cli textarea').value)", timeout=30_000, polling=200)  # fmt: skip
+    page.wait_for_function(
+        "(v => v.includes('max_steps: 17') && v.includes('path: my data/tata'))"
+        "(document.querySelector('#train-yaml textarea').value)",
+        timeout=30_000,
+        polling=200,
+    )
+    page.wait_for_function(
+        "(v => v.includes('max_steps=17') && v.includes('my data/tata'))"
+        "(document.querySelector('#train-cli textarea').value)",
+        timeout=30_000,
+        polling=200,
+    )
     shown = yaml.safe_load(page.locator("#train-yaml textarea").input_value())
     assert shown["training"]["max_steps"] == 17 and shown["data"]["path"] == "my data/tata"
     cli = shlex.split(page.locator("#train-cli textarea").input_value())
@@ -177,7 +191,9 @@ def test_inference_embed_shows_log_and_outputs(server: Any, page: Any) -> None:
     page.locator("#inference-embed-chunk_size input").press("Tab")
     before = set(manager.runs)
     page.locator("#inference-run").click()
-    seen_log, status = _watch(page, "inference", lambda s, log: re.search(r"embedding: [1-9]\d*seq", log) is not None)
+    seen_log, status = _watch(
+        page, "inference", lambda s, log: re.search(r"embedding: [1-9]\d*seq", log) is not None
+    )
     page.screenshot(path=str(_artifact("webui-inference.png")), full_page=True)
     link = page.locator('#inference-files a[download="embeddings.parquet"]')
     link.wait_for(timeout=15_000)
@@ -186,16 +202,23 @@ def test_inference_embed_shows_log_and_outputs(server: Any, page: Any) -> None:
     assert "embedded 4904 sequences" in _log(page, "inference")
     out = ws / "emb" / "embeddings.parquet"
     assert out.is_file() and out.stat().st_size > 0
-    assert page.request.get(link.get_attribute("href")).body() == out.read_bytes()  # the link serves the output
+    assert (
+        page.request.get(link.get_attribute("href")).body() == out.read_bytes()
+    )  # the link serves the output
     assert _new_run(manager, before).returncode == 0
 
 
 def test_benchmark_sweep_shows_progress_and_aggregate(server: Any, page: Any) -> None:
     _, ws, manager = server
     page.get_by_role("tab", name="Benchmark").click()
-    fields = {"suites": "[{name: custom, path: tasks, max_rows_per_split: 40}]",
-              "models": "[{family: nucleotide_transformer, init: tiny, label: tinynt}]",
-              "methods": "[lora]", "seeds": "[42]", "training-max_steps": "4", "output_dir": "runs/bench"}  # fmt: skip
+    fields = {
+        "suites": "[{name: custom, path: tasks, max_rows_per_split: 40}]",
+        "models": "[{family: nucleotide_transformer, init: tiny, label: tinynt}]",
+        "methods": "[lora]",
+        "seeds": "[42]",
+        "training-max_steps": "4",
+        "output_dir": "runs/bench",
+    }
     for key, value in fields.items():
         page.locator(f"#benchmark-{key} textarea").fill(value)
     page.locator("#benchmark-output_dir textarea").press("Tab")
@@ -225,8 +248,11 @@ def test_stop_ends_a_running_job(server: Any, page: Any) -> None:
     page.locator("#train-data-path textarea").press("Tab")
     before = set(manager.runs)
     page.locator("#train-run").click()
-    page.wait_for_function("document.querySelector('#train-log textarea').value.includes('model nucleotide')",
-                           timeout=40_000, polling=200)  # fmt: skip  # the job is at work
+    page.wait_for_function(
+        "document.querySelector('#train-log textarea').value.includes('model nucleotide')",
+        timeout=40_000,
+        polling=200,
+    )  # the job is at work
     assert _text(page, "#train-status").startswith("running")
     run = _new_run(manager, before)
     assert run.proc is not None

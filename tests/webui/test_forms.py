@@ -19,13 +19,24 @@ from genomefactory.webui.runner import RunManager, progress_of
 def test_train_form_generated_from_config() -> None:
     specs = {s.key: s for s in form_fields(TrainConfig)}
     assert specs["data.path"].required and specs["data.path"].kind == "text"
-    assert specs["method.name"].choices == ["full", "lora", "adapter"] and specs["method.name"].default == "lora"
+    assert (
+        specs["method.name"].choices == ["full", "lora", "adapter"] and specs["method.name"].default == "lora"
+    )
     assert specs["training.learning_rate"].optional and specs["training.learning_rate"].kind == "float"
-    assert specs["training.epochs"].help == TrainConfig.model_fields["training"].annotation.model_fields[  # type: ignore[union-attr]
-        "epochs"].description
+    assert (
+        specs["training.epochs"].help
+        == TrainConfig.model_fields["training"]
+        .annotation.model_fields[  # type: ignore[union-attr]
+            "epochs"
+        ]
+        .description
+    )
     # fields appear according to the chosen method / adapter kind / init
     assert specs["method.lora.r"].show_if == [("method.name", "lora")]
-    assert specs["method.adapter.cnn_channels"].show_if == [("method.name", "adapter"), ("method.adapter.kind", "cnn")]
+    assert specs["method.adapter.cnn_channels"].show_if == [
+        ("method.name", "adapter"),
+        ("method.adapter.kind", "cnn"),
+    ]
     assert specs["model.tiny_overrides"].show_if == [("model.init", "tiny")]
     assert specs["training.epochs"].show_if == []
     inf = {s.key: s for s in form_fields(InferenceConfig)}
@@ -41,8 +52,12 @@ def test_build_data_keeps_only_changes_and_validates() -> None:
     values[keys.index("training.max_steps")] = "5"
     values[keys.index("method.adapter.hidden_sizes")] = "[64, 32]"
     data = build_data(specs, values)
-    assert data == {"model": {"init": "tiny"}, "data": {"path": "tasks/tata"},
-                    "method": {"adapter": {"hidden_sizes": [64, 32]}}, "training": {"max_steps": 5}}
+    assert data == {
+        "model": {"init": "tiny"},
+        "data": {"path": "tasks/tata"},
+        "method": {"adapter": {"hidden_sizes": [64, 32]}},
+        "training": {"max_steps": 5},
+    }
     cfg = validate_dict(TrainConfig, yaml.safe_load(yaml.safe_dump(data)))
     assert cfg.training.max_steps == 5 and cfg.training.epochs == 3
     values[keys.index("training.max_steps")] = "five"
@@ -53,8 +68,14 @@ def test_build_data_keeps_only_changes_and_validates() -> None:
 @pytest.mark.parametrize("bad", ["/etc", "../outside", "runs/../../x", "~/data"])
 def test_paths_outside_workspace_refused(tmp_path: Path, bad: str) -> None:
     ws = tmp_path / "ws"
-    ok = validate_dict(TrainConfig, {"data": {"path": "tasks/a"}, "output_dir": str(ws / "runs" / "x"),
-                                     "model": {"path": "InstaDeepAI/some-model"}})  # fmt: skip
+    ok = validate_dict(
+        TrainConfig,
+        {
+            "data": {"path": "tasks/a"},
+            "output_dir": str(ws / "runs" / "x"),
+            "model": {"path": "InstaDeepAI/some-model"},
+        },
+    )
     check_paths(ok, ws)
     with pytest.raises(PathError, match="outside the workspace"):
         check_paths(ok.model_copy(update={"data": ok.data.model_copy(update={"path": bad})}), ws)
@@ -66,9 +87,15 @@ def test_paths_outside_workspace_refused(tmp_path: Path, bad: str) -> None:
 def test_nested_list_paths_checked(tmp_path: Path) -> None:
     from genomefactory.benchmark.config import BenchmarkConfig
 
-    cfg = validate_dict(BenchmarkConfig, {"suites": [{"name": "gue", "path": "gue"},
-                                                     {"name": "genomic_benchmarks", "path": "gb",
-                                                      "genomes": {"x.fa.gz": "/data/x.fa"}}]})  # fmt: skip
+    cfg = validate_dict(
+        BenchmarkConfig,
+        {
+            "suites": [
+                {"name": "gue", "path": "gue"},
+                {"name": "genomic_benchmarks", "path": "gb", "genomes": {"x.fa.gz": "/data/x.fa"}},
+            ]
+        },
+    )
     with pytest.raises(PathError, match=r"suites\[1\]\.genomes"):
         check_paths(cfg, tmp_path)
 
@@ -118,10 +145,19 @@ def test_cli_line_is_the_same_config_as_the_yaml() -> None:
     from genomefactory.config import parse_overrides
     from genomefactory.webui.forms import cli_line
 
-    data = {"model": {"init": "tiny"}, "data": {"path": "my data/tata"}, "training": {"max_steps": 5},
-            "suites": [{"name": "custom", "path": "tasks"}], "label": "yes", "num": "3", "gone": None}  # fmt: skip
+    data = {
+        "model": {"init": "tiny"},
+        "data": {"path": "my data/tata"},
+        "training": {"max_steps": 5},
+        "suites": [{"name": "custom", "path": "tasks"}],
+        "label": "yes",
+        "num": "3",
+        "gone": None,
+    }
     line = cli_line("benchmark", data)
-    assert line.startswith("genomefactory-cli benchmark model.init=tiny 'data.path=my data/tata' training.max_steps=5")
+    assert line.startswith(
+        "genomefactory-cli benchmark model.init=tiny 'data.path=my data/tata' training.max_steps=5"
+    )
     assert parse_overrides(shlex.split(line)[2:]) == data  # "yes" / "3" stay strings, None stays None
 
 
@@ -184,12 +220,26 @@ def test_every_file_field_of_every_command_is_confined(tmp_path: Path) -> None:
             if spec.kind == "text" and re.search(r"\b(file|folder|directory)\b", spec.help, re.I):
                 assert _path_like(leaf, None), f"{name}: {spec.key}"
     ws = tmp_path / "ws"
-    sae = validate_dict(SAERegressionConfig, {"embeddings": "emb.parquet", "sae_checkpoint": "sae", "output": "o"})
+    sae = validate_dict(
+        SAERegressionConfig, {"embeddings": "emb.parquet", "sae_checkpoint": "sae", "output": "o"}
+    )
     check_paths(sae, ws)
     for key in ("embeddings", "sae_checkpoint"):
         with pytest.raises(PathError, match=key):
             check_paths(sae.model_copy(update={key: "/etc/secret"}), ws)
-    bench = validate_dict(BenchmarkConfig, {"models": [{"family": "nucleotide_transformer", "overrides": {
-        "method": {"adapter": {"cache_dir": "/tmp/elsewhere"}}, "training": {"learning_rate": 1e-3}}}]})  # fmt: skip
+    bench = validate_dict(
+        BenchmarkConfig,
+        {
+            "models": [
+                {
+                    "family": "nucleotide_transformer",
+                    "overrides": {
+                        "method": {"adapter": {"cache_dir": "/tmp/elsewhere"}},
+                        "training": {"learning_rate": 1e-3},
+                    },
+                }
+            ]
+        },
+    )
     with pytest.raises(PathError, match=r"models\[0\]\.overrides\.method\.adapter\.cache_dir"):
         check_paths(bench, ws)

@@ -35,9 +35,14 @@ def _points(agg: dict[str, Any], efficiency_csv: str | None) -> tuple[list[dict[
         df = pd.read_csv(efficiency_csv)
         missing = {"model", "method", "peak_mem_gb", "throughput_ktok_s"} - set(df.columns)
         if missing:
-            raise ValueError(f"efficiency_csv {efficiency_csv}: missing column(s) {', '.join(sorted(missing))}")
+            raise ValueError(
+                f"efficiency_csv {efficiency_csv}: missing column(s) {', '.join(sorted(missing))}"
+            )
         for _, r in df.iterrows():
-            external[(_norm(r["model"]), str(r["method"]).lower())] = (r["throughput_ktok_s"], r["peak_mem_gb"])
+            external[(_norm(r["model"]), str(r["method"]).lower())] = (
+                r["throughput_ktok_s"],
+                r["peak_mem_gb"],
+            )
         unit = f"throughput (ktok/s, {Path(efficiency_csv).name})"
     pts = []
     for r in agg["suites"]:
@@ -48,7 +53,9 @@ def _points(agg: dict[str, Any], efficiency_csv: str | None) -> tuple[list[dict[
         else:
             eff = next(e for e in agg["efficiency"] if (e["model"], e["method"]) == (r["model"], r["method"]))
             tp, mem = eff.get("throughput_ktok_s"), eff["peak_mem_gb"]
-        pts.append({"model": r["model"], "method": r["method"], "score": r["mean"], "throughput": tp, "mem": mem})
+        pts.append(
+            {"model": r["model"], "method": r["method"], "score": r["mean"], "throughput": tp, "mem": mem}
+        )
     return pts, f"{suite}|{unit}"
 
 
@@ -70,12 +77,25 @@ def plot_tradeoff(agg: dict[str, Any], efficiency_csv: str | None, path: Path) -
     for ax, key, xlabel in ((axes[0], "throughput", unit), (axes[1], "mem", "peak GPU memory (GB)")):
         drawn = [p for p in pts if p[key] is not None]
         for p in drawn:
-            ax.scatter(p[key], p["score"], color=colours[p["model"]], marker=_MARKERS.get(p["method"], "x"), s=60)
-            ax.annotate(f"{p['model']} {p['method']}", (p[key], p["score"]), fontsize=7,
-                        xytext=(4, 3), textcoords="offset points")  # fmt: skip
+            ax.scatter(
+                p[key], p["score"], color=colours[p["model"]], marker=_MARKERS.get(p["method"], "x"), s=60
+            )
+            ax.annotate(
+                f"{p['model']} {p['method']}",
+                (p[key], p["score"]),
+                fontsize=7,
+                xytext=(4, 3),
+                textcoords="offset points",
+            )
         if not drawn:
-            ax.text(0.5, 0.5, "not measured\n(CPU run; set efficiency_csv)", ha="center", va="center",
-                    transform=ax.transAxes)  # fmt: skip
+            ax.text(
+                0.5,
+                0.5,
+                "not measured\n(CPU run; set efficiency_csv)",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+            )
         ax.set_xlabel(xlabel)
         ax.set_ylabel(f"{suite} score (mean over tasks)")
         ax.grid(alpha=0.3)

@@ -87,10 +87,22 @@ def aggregate(cells: list[CellRecord], cfg: Any) -> dict[str, Any]:
         mine = [c for c in cells if (c.suite, c.task, c.model, c.method) == (suite, task, model, method)]
         ok = [c for c in mine if c.status == "ok" and c.score is not None]
         mean, std = mean_std([c.score for c in ok if c.score is not None])
-        tasks.append({"suite": suite, "task": task, "group": mine[0].group, "metric": mine[0].metric,
-                      "model": model, "method": method, "n": len(ok), "mean": mean, "std": std,
-                      "seeds": [c.seed for c in ok], "scores": [c.score for c in ok],
-                      "not_ok": {str(c.seed): c.status for c in mine if c.status != "ok"}})  # fmt: skip
+        tasks.append(
+            {
+                "suite": suite,
+                "task": task,
+                "group": mine[0].group,
+                "metric": mine[0].metric,
+                "model": model,
+                "method": method,
+                "n": len(ok),
+                "mean": mean,
+                "std": std,
+                "seeds": [c.seed for c in ok],
+                "scores": [c.score for c in ok],
+                "not_ok": {str(c.seed): c.status for c in mine if c.status != "ok"},
+            }
+        )
     suites: list[dict[str, Any]] = []
     for key in _order([f"{c.suite}\t{c.model}\t{c.method}" for c in cells]):
         suite, model, method = key.split("\t")
@@ -101,10 +113,20 @@ def aggregate(cells: list[CellRecord], cfg: Any) -> dict[str, Any]:
             if xs:
                 per_seed[seed] = float(np.mean(xs))
         mean, std = mean_std(list(per_seed.values()))
-        suites.append({"suite": suite, "model": model, "method": method, "mean": mean, "std": std,
-                       "n_seeds": len(per_seed), "per_seed": per_seed,
-                       "cells_ok": sum(c.status == "ok" for c in mine), "cells": len(mine),
-                       "complete": all(c.status == "ok" for c in mine)})  # fmt: skip
+        suites.append(
+            {
+                "suite": suite,
+                "model": model,
+                "method": method,
+                "mean": mean,
+                "std": std,
+                "n_seeds": len(per_seed),
+                "per_seed": per_seed,
+                "cells_ok": sum(c.status == "ok" for c in mine),
+                "cells": len(mine),
+                "complete": all(c.status == "ok" for c in mine),
+            }
+        )
     published = [r for p in getattr(cfg, "published_scores", []) for r in read_published(Path(p))]
     return {"tasks": tasks, "suites": suites, "published": published, "efficiency": _efficiency(cells)}
 
@@ -118,10 +140,16 @@ def _efficiency(cells: list[CellRecord]) -> list[dict[str, Any]]:
         tk = [c.throughput_ktok_s for c in ok if c.throughput_ktok_s is not None]
         mem = [c.peak_mem_gb for c in ok if c.peak_mem_gb is not None]
         params = [c.trainable_params for c in ok if c.trainable_params is not None]
-        rows.append({"model": model, "method": method, "throughput_kbp_s": float(np.mean(tp)) if tp else None,
-                     "throughput_ktok_s": float(np.mean(tk)) if tk else None,
-                     "peak_mem_gb": float(max(mem)) if mem else None,
-                     "trainable_params": int(params[0]) if params else None})  # fmt: skip
+        rows.append(
+            {
+                "model": model,
+                "method": method,
+                "throughput_kbp_s": float(np.mean(tp)) if tp else None,
+                "throughput_ktok_s": float(np.mean(tk)) if tk else None,
+                "peak_mem_gb": float(max(mem)) if mem else None,
+                "trainable_params": int(params[0]) if params else None,
+            }
+        )
     return rows
 
 
@@ -147,8 +175,17 @@ def read_published(path: Path) -> list[dict[str, Any]]:
         if score is None or (isinstance(score, float) and math.isnan(score)):
             return
         std = None if std is None or (isinstance(std, float) and math.isnan(std)) else float(std)
-        rows.append({"source": src, "model": str(model), "method": method, "suite": suite, "task": task,
-                     "score": float(score), "std": std})  # fmt: skip
+        rows.append(
+            {
+                "source": src,
+                "model": str(model),
+                "method": method,
+                "suite": suite,
+                "task": task,
+                "score": float(score),
+                "std": std,
+            }
+        )
 
     if "model" in cols and "suite" in cols:
         for _, r in df.iterrows():
@@ -165,8 +202,10 @@ def read_published(path: Path) -> list[dict[str, Any]]:
                 if not b.endswith("_loss"):
                     add(b, None, None, r["dataset"], r[b])
     else:
-        raise ValueError(f"{path}: unknown layout (columns {', '.join(cols)}); expected model,suite,full,... or "
-                         "model,<task>... or dataset,<baseline>...")  # fmt: skip
+        raise ValueError(
+            f"{path}: unknown layout (columns {', '.join(cols)}); expected model,suite,full,... or "
+            "model,<task>... or dataset,<baseline>..."
+        )
     return rows
 
 
@@ -196,8 +235,18 @@ def suite_table(agg: dict[str, Any]) -> str:
         cells = []
         for s in suites:
             for m in methods:
-                hit = next((r for r in agg["published"] if r["model"] == model and r["source"] == src
-                            and r["method"] == m and r["suite"] and _norm(r["suite"]) == _norm(s)), None)  # fmt: skip
+                hit = next(
+                    (
+                        r
+                        for r in agg["published"]
+                        if r["model"] == model
+                        and r["source"] == src
+                        and r["method"] == m
+                        and r["suite"]
+                        and _norm(r["suite"]) == _norm(s)
+                    ),
+                    None,
+                )
                 cells.append(_fmt(hit["score"], hit["std"]) if hit else "—")
         if any(c != "—" for c in cells):
             lines.append(f"| {model} (published, {src}) | " + " | ".join(cells) + " |")
@@ -224,41 +273,66 @@ def task_table(agg: dict[str, Any], suite: str) -> str:
 
 
 def _markdown(agg: dict[str, Any], cells: list[CellRecord], plot: Path | None) -> str:
-    parts = ["# Benchmark report", "", "## Suites (mean ± std over seeds of the mean over tasks)", "",
-             suite_table(agg), "", "† incomplete: some cells failed or were skipped (see below).", ""]  # fmt: skip
+    parts = [
+        "# Benchmark report",
+        "",
+        "## Suites (mean ± std over seeds of the mean over tasks)",
+        "",
+        suite_table(agg),
+        "",
+        "† incomplete: some cells failed or were skipped (see below).",
+        "",
+    ]
     for suite in _order([r["suite"] for r in agg["tasks"]]):
         rows = [r for r in agg["tasks"] if r["suite"] == suite]
         scored = _order([r["task"] for r in rows if r["n"] > 0])
-        parts.append(f"- {suite}: our rows average over {len(scored)} task(s) with results, of "
-                     f"{len(_order([r['task'] for r in rows]))} in this sweep"
-                     + ("; a published suite score averages over its whole suite" if agg["published"] else ""))  # fmt: skip
+        parts.append(
+            f"- {suite}: our rows average over {len(scored)} task(s) with results, of "
+            f"{len(_order([r['task'] for r in rows]))} in this sweep"
+            + ("; a published suite score averages over its whole suite" if agg["published"] else "")
+        )
     parts.append("")
     for suite in _order([r["suite"] for r in agg["tasks"]]):
         metric = ", ".join(_order([r["metric"] for r in agg["tasks"] if r["suite"] == suite]))
-        parts += [f"## {suite}: per task (test {metric}, mean ± std over seeds)", "", task_table(agg, suite), ""]
+        parts += [
+            f"## {suite}: per task (test {metric}, mean ± std over seeds)",
+            "",
+            task_table(agg, suite),
+            "",
+        ]
     bad = [c for c in cells if c.status != "ok"]
     if bad:
         parts += ["## Failed and skipped cells", ""]
-        parts += [f"- {c.status}: {c.cell_id()}: {(c.error or '').splitlines()[0] if c.error else ''}" for c in bad]
+        parts += [
+            f"- {c.status}: {c.cell_id()}: {(c.error or '').splitlines()[0] if c.error else ''}" for c in bad
+        ]
         parts.append("")
     if plot is not None:
         parts += ["## Trade-off", "", f"![score vs throughput and memory]({plot.name})", ""]
     return "\n".join(parts)
 
 
-def write_reports(out: Path, agg: dict[str, Any], cells: list[CellRecord], cfg: Any) -> tuple[dict[str, Path], str]:
+def write_reports(
+    out: Path, agg: dict[str, Any], cells: list[CellRecord], cfg: Any
+) -> tuple[dict[str, Path], str]:
     """aggregate.json, aggregate_tasks.csv, aggregate_suites.csv, cells.csv, report.md and tradeoff.png."""
     from .plot import plot_tradeoff
 
-    files = {"aggregate": out / "aggregate.json", "tasks_csv": out / "aggregate_tasks.csv",
-             "suites_csv": out / "aggregate_suites.csv", "cells_csv": out / "cells.csv", "report": out / "report.md"}  # fmt: skip
+    files = {
+        "aggregate": out / "aggregate.json",
+        "tasks_csv": out / "aggregate_tasks.csv",
+        "suites_csv": out / "aggregate_suites.csv",
+        "cells_csv": out / "cells.csv",
+        "report": out / "report.md",
+    }
     atomic_write_json(files["aggregate"], agg)
     for name, rows in (("tasks_csv", agg["tasks"]), ("suites_csv", agg["suites"])):
         with atomic_path(files[name]) as tmp:
             pd.DataFrame(rows).to_csv(tmp, index=False)
     with atomic_path(files["cells_csv"]) as tmp:
-        pd.DataFrame([{k: v for k, v in c.to_dict().items() if not isinstance(v, dict)} for c in cells]).to_csv(
-            tmp, index=False)
+        pd.DataFrame(
+            [{k: v for k, v in c.to_dict().items() if not isinstance(v, dict)} for c in cells]
+        ).to_csv(tmp, index=False)
     plot = plot_tradeoff(agg, getattr(cfg, "efficiency_csv", None), out / "tradeoff.png")
     if plot is not None:
         files["plot"] = plot

@@ -58,8 +58,10 @@ class BenchmarkResult:
         return sum(c.status == status for c in self.cells)
 
     def summary(self) -> str:
-        head = (f"sweep {self.output_dir}: {len(self.cells)} cells, {self.count('ok')} ok, {self.count('failed')} "
-                f"failed, {self.count('skipped')} skipped; {self.ran} run now, {self.reused} reused")  # fmt: skip
+        head = (
+            f"sweep {self.output_dir}: {len(self.cells)} cells, {self.count('ok')} ok, {self.count('failed')} "
+            f"failed, {self.count('skipped')} skipped; {self.ran} run now, {self.reused} reused"
+        )
         return "\n".join([head, self.table, *(f"{k}: {v}" for k, v in self.files.items())])
 
 
@@ -99,14 +101,22 @@ def _check_models(cfg: BenchmarkConfig) -> None:
     labels = [m.display_name() for m in cfg.models]
     dup = sorted({x for x in labels if labels.count(x) > 1})
     if dup:
-        raise ConfigError(f"models: duplicate label(s) {', '.join(dup)}; give each model entry a distinct label")
+        raise ConfigError(
+            f"models: duplicate label(s) {', '.join(dup)}; give each model entry a distinct label"
+        )
     for i, m in enumerate(cfg.models):
         get_family(m.family)
         for method in _methods(cfg, m):
             try:
-                validate_dict(TrainConfig, _train_dict(cfg, m, method, cfg.seeds[0]), f"models[{i}] ({m.display_name()})")
+                validate_dict(
+                    TrainConfig,
+                    _train_dict(cfg, m, method, cfg.seeds[0]),
+                    f"models[{i}] ({m.display_name()})",
+                )
             except ConfigError as exc:
-                raise ConfigError(f"{exc}\n  (keys come from the shared sections and models[{i}].overrides)") from None
+                raise ConfigError(
+                    f"{exc}\n  (keys come from the shared sections and models[{i}].overrides)"
+                ) from None
 
 
 def _methods(cfg: BenchmarkConfig, m: BenchmarkModel) -> list[str]:
@@ -114,8 +124,9 @@ def _methods(cfg: BenchmarkConfig, m: BenchmarkModel) -> list[str]:
 
 
 def _config_hash(train: dict[str, Any], prepared: PreparedTask) -> str:
-    key = json.dumps({"train": train, "rows": prepared.rows, "folder": str(prepared.folder)}, sort_keys=True,
-                     default=str)  # fmt: skip
+    key = json.dumps(
+        {"train": train, "rows": prepared.rows, "folder": str(prepared.folder)}, sort_keys=True, default=str
+    )
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
@@ -147,8 +158,14 @@ def _efficiency(run_dir: Path, prepared: PreparedTask) -> tuple[float | None, fl
     return None, None
 
 
-def _run_cell(train: dict[str, Any], prepared: PreparedTask, record: CellRecord, cell_dir: Path,
-              keep_models: bool, ranks: Ranks) -> CellRecord:  # fmt: skip
+def _run_cell(
+    train: dict[str, Any],
+    prepared: PreparedTask,
+    record: CellRecord,
+    cell_dir: Path,
+    keep_models: bool,
+    ranks: Ranks,
+) -> CellRecord:
     import torch
 
     from ..train.finetune import run_train
@@ -157,9 +174,13 @@ def _run_cell(train: dict[str, Any], prepared: PreparedTask, record: CellRecord,
     if run_dir.exists() and ranks.main:
         shutil.rmtree(run_dir)  # a previous failed attempt: this folder belongs to the sweep
     ranks.barrier()
-    train = {**train, "data": {**train["data"], "path": str(prepared.folder)},
-             "task": {"type": prepared.task.task_type, "num_labels": prepared.num_labels},
-             "output_dir": str(run_dir), "overwrite": True}  # fmt: skip
+    train = {
+        **train,
+        "data": {**train["data"], "path": str(prepared.folder)},
+        "task": {"type": prepared.task.task_type, "num_labels": prepared.num_labels},
+        "output_dir": str(run_dir),
+        "overwrite": True,
+    }
     tcfg = validate_dict(TrainConfig, train, f"cell {record.cell_id()}")
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
@@ -210,21 +231,37 @@ def run_benchmark(cfg: BenchmarkConfig) -> BenchmarkResult:
     per_task = sum(len(_methods(cfg, m)) for m in cfg.models) * len(cfg.seeds)
     total = per_task * sum(len(tasks) for _, _, tasks in plan)
     if ranks.main:
-        print(f"benchmark: {total} cells ({sum(len(t) for _, _, t in plan)} tasks × {per_task} model/method/seed "
-              f"runs) in {out}" + (f" ({ranks.world} ranks)" if ranks.world > 1 else ""), flush=True)  # fmt: skip
+        print(
+            f"benchmark: {total} cells ({sum(len(t) for _, _, t in plan)} tasks × {per_task} model/method/seed "
+            f"runs) in {out}" + (f" ({ranks.world} ranks)" if ranks.world > 1 else ""),
+            flush=True,
+        )
     cells: list[CellRecord] = []
     inputs: list[Path] = [Path(p) for p in [*cfg.published_scores, cfg.efficiency_csv] if p]
     ran = reused = 0
     for scfg, suite, tasks in plan:
         for task in tasks:
-            prepared, prep_error = ranks.share(_prepare(suite, task, scfg, out / "data") if ranks.main else (None, None))
+            prepared, prep_error = ranks.share(
+                _prepare(suite, task, scfg, out / "data") if ranks.main else (None, None)
+            )
             if prepared is not None and prepared.folder is not None:  # the split files the cells trained on
                 inputs += [prepared.folder / f"{s}.csv" for s in ("train", "dev", "test")]
             for model in cfg.models:
                 for method in _methods(cfg, model):
                     for seed in cfg.seeds:
-                        rec, did = _one_cell(cfg, out, task, model, method, seed, prepared, prep_error,
-                                             len(cells) + 1, total, ranks)  # fmt: skip
+                        rec, did = _one_cell(
+                            cfg,
+                            out,
+                            task,
+                            model,
+                            method,
+                            seed,
+                            prepared,
+                            prep_error,
+                            len(cells) + 1,
+                            total,
+                            ranks,
+                        )
                         cells.append(rec)
                         ran += did
                         reused += not did and rec.status == "ok"
@@ -252,12 +289,30 @@ def _prepare(suite: Any, task: BenchTask, scfg: Any, work: Path) -> tuple[Prepar
     return prepared, None
 
 
-def _one_cell(cfg: BenchmarkConfig, out: Path, task: BenchTask, model: BenchmarkModel, method: str, seed: int,
-              prepared: PreparedTask | None, prep_error: str | None, i: int, total: int,
-              ranks: Ranks) -> tuple[CellRecord, bool]:  # fmt: skip
+def _one_cell(
+    cfg: BenchmarkConfig,
+    out: Path,
+    task: BenchTask,
+    model: BenchmarkModel,
+    method: str,
+    seed: int,
+    prepared: PreparedTask | None,
+    prep_error: str | None,
+    i: int,
+    total: int,
+    ranks: Ranks,
+) -> tuple[CellRecord, bool]:
     label = model.display_name()
-    rec = CellRecord(suite=task.suite, task=task.name, group=task.group, model=label, method=method, seed=seed,
-                     metric=task.metric, status="skipped")  # fmt: skip
+    rec = CellRecord(
+        suite=task.suite,
+        task=task.name,
+        group=task.group,
+        model=label,
+        method=method,
+        seed=seed,
+        metric=task.metric,
+        status="skipped",
+    )
     cell_dir = _cell_dir(out, task, label, method, seed)
     marker = cell_dir / "cell.json"
     rec.run_dir = str(cell_dir / "run")

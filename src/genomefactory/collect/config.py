@@ -37,18 +37,34 @@ class DownloadConfig(StrictConfig):
     """What to download from NCBI Datasets v2 (or plain links) and where to put it."""
 
     output_dir: Path = Field(Path("downloads"), description="Folder for genomes and the download manifest.")
-    species: list[str] = Field(default_factory=list, description="Species names, looked up in the taxonomy table.")
+    species: list[str] = Field(
+        default_factory=list, description="Species names, looked up in the taxonomy table."
+    )
     taxa: list[int] = Field(default_factory=list, description="NCBI taxon ids.")
     accessions: list[str] = Field(default_factory=list, description="Assembly accessions (GCF_/GCA_).")
-    links: list[str] = Field(default_factory=list, description="http(s) URLs of FASTA files (.gz is decompressed).")
-    checksums: dict[str, str] = Field(default_factory=dict, description="Expected SHA-256 per link URL (bytes as served).")
-    species_file: Path | None = Field(None, description="Extra JSON {species name: taxon id} extending the bundled table.")
-    reference_only: bool = Field(True, description="Only reference genomes (without it E. coli pulls thousands).")
-    assembly_levels: list[AssemblyLevel] = Field(default_factory=list, description="Allowed assembly levels; empty = all.")
+    links: list[str] = Field(
+        default_factory=list, description="http(s) URLs of FASTA files (.gz is decompressed)."
+    )
+    checksums: dict[str, str] = Field(
+        default_factory=dict, description="Expected SHA-256 per link URL (bytes as served)."
+    )
+    species_file: Path | None = Field(
+        None, description="Extra JSON {species name: taxon id} extending the bundled table."
+    )
+    reference_only: bool = Field(
+        True, description="Only reference genomes (without it E. coli pulls thousands)."
+    )
+    assembly_levels: list[AssemblyLevel] = Field(
+        default_factory=list, description="Allowed assembly levels; empty = all."
+    )
     source: Literal["refseq", "genbank", "all"] = Field("all", description="Assembly source database.")
     limit_per_taxon: int = Field(1, ge=1, description="At most this many assemblies per species/taxon.")
-    base_url: str = Field(NCBI_BASE_URL, description="NCBI Datasets v2 base URL (change for a mirror or tests).")
-    api_key: str | None = Field(None, description="NCBI API key; default: the NCBI_API_KEY environment variable.")
+    base_url: str = Field(
+        NCBI_BASE_URL, description="NCBI Datasets v2 base URL (change for a mirror or tests)."
+    )
+    api_key: str | None = Field(
+        None, description="NCBI API key; default: the NCBI_API_KEY environment variable."
+    )
     http: HttpConfig = Field(default_factory=HttpConfig, description="Timeouts, retries and rate limits.")
 
     @model_validator(mode="after")
@@ -73,14 +89,20 @@ class LengthRange(StrictConfig):
 
 class GenomeInput(StrictConfig):
     path: Path = Field(description="FASTA (.fa/.fna/.fasta, optionally .gz) or GenBank (.gb/.gbk) file.")
-    label: str | None = Field(None, description="Class name; default: organism from a download manifest, else file stem.")
+    label: str | None = Field(
+        None, description="Class name; default: organism from a download manifest, else file stem."
+    )
 
 
 class SpeciesTask(StrictConfig):
     """Species classification: fragments sampled from whole genomes, labelled by species."""
 
-    genomes: list[GenomeInput] = Field(default_factory=list, description="Genome files and their class names.")
-    input_dir: Path | None = Field(None, description="A `download` output folder: every genome in it is a class.")
+    genomes: list[GenomeInput] = Field(
+        default_factory=list, description="Genome files and their class names."
+    )
+    input_dir: Path | None = Field(
+        None, description="A `download` output folder: every genome in it is a class."
+    )
     fragments_per_species: int = Field(1000, ge=1, description="Fragments sampled per species (before QC).")
     length: LengthRange = Field(default_factory=LengthRange, description="Fragment length range.")
 
@@ -94,12 +116,17 @@ class SpeciesTask(StrictConfig):
 class SourceRef(StrictConfig):
     """An input file given as a named default source, a URL, or a local path (exactly one of them)."""
 
-    source: str | None = Field(None, description="Name in the task source table (data/task_sources.json + sources_file).")
+    source: str | None = Field(
+        None, description="Name in the task source table (data/task_sources.json + sources_file)."
+    )
     url: str | None = Field(None, description="http(s) URL, fetched into the cache folder.")
     path: Path | None = Field(None, description="Local file.")
     sha256: str | None = Field(None, description="Expected SHA-256 of the bytes served (url only).")
-    format: Literal["epdnew"] | None = Field(None, description="epdnew: an EPDnew BED (TSS from its thick part) given "
-                                             "as url/path; named sources know their format.")  # fmt: skip
+    format: Literal["epdnew"] | None = Field(
+        None,
+        description="epdnew: an EPDnew BED (TSS from its thick part) given "
+        "as url/path; named sources know their format.",
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SourceRef:
@@ -112,7 +139,9 @@ class SourceRef(StrictConfig):
 class GenomeRef(StrictConfig):
     """The genome: an assembly of the source table, an NCBI assembly accession, a URL or a local FASTA."""
 
-    assembly: str | None = Field(None, description="Assembly name in the source table (hg38, mm10, danRer11 ...).")
+    assembly: str | None = Field(
+        None, description="Assembly name in the source table (hg38, mm10, danRer11 ...)."
+    )
     accession: str | None = Field(None, description="NCBI assembly accession (GCF_/GCA_), fetched from NCBI.")
     url: str | None = Field(None, description="http(s) URL of a FASTA (.gz is decompressed).")
     path: Path | None = Field(None, description="Local FASTA.")
@@ -128,12 +157,22 @@ class GenomeRef(StrictConfig):
 class FetchConfig(StrictConfig):
     """Where and how named sources, URLs and assemblies are fetched and cached."""
 
-    cache_dir: Path | None = Field(None, description="Cache folder; default $GENOMEFACTORY_CACHE, else <output_dir>/source_cache.")
-    base_url: str | None = Field(None, description="Mirror/test server: replaces scheme and host of every source and "
-                                 "NCBI URL (the URL path is kept, appended to this).")  # fmt: skip
-    sources_file: Path | None = Field(None, description="Extra JSON {assemblies, sources} extending the bundled table.")
-    genome_via: Literal["datasets", "ftp"] = Field("datasets", description="Assembly genomes from the NCBI Datasets "
-                                                   "API (zip) or the NCBI FTP folder (*_genomic.fna.gz).")  # fmt: skip
+    cache_dir: Path | None = Field(
+        None, description="Cache folder; default $GENOMEFACTORY_CACHE, else <output_dir>/source_cache."
+    )
+    base_url: str | None = Field(
+        None,
+        description="Mirror/test server: replaces scheme and host of every source and "
+        "NCBI URL (the URL path is kept, appended to this).",
+    )
+    sources_file: Path | None = Field(
+        None, description="Extra JSON {assemblies, sources} extending the bundled table."
+    )
+    genome_via: Literal["datasets", "ftp"] = Field(
+        "datasets",
+        description="Assembly genomes from the NCBI Datasets "
+        "API (zip) or the NCBI FTP folder (*_genomic.fna.gz).",
+    )
     http: HttpConfig = Field(default_factory=HttpConfig, description="Timeouts, retries and rate limits.")
 
 
@@ -144,22 +183,41 @@ class RegionTask(StrictConfig):
     genome ``{assembly: hg38}`` / ``{accession: GCF_...}``) fetched into a cache; see ``collect/sources.py``.
     """
 
-    genome: Path | GenomeRef | None = Field(None, description="Genome FASTA (pyfaidx-indexed) or {assembly|accession|url}; "
-                                            "default: the assembly of the named annotation/signal source.")  # fmt: skip
-    annotation: Path | SourceRef = Field(description="promoter: GTF or EPDnew BED; enhancer: BED; histone: GTF of "
-                                         "genes. A path or {source: name} / {url: ...}.")  # fmt: skip
-    signal: Path | SourceRef | None = Field(None, description="histone only: bigWig of the mark (e.g. H3K36me3); "
-                                            "a path or {source: name} / {url: ...}.")  # fmt: skip
-    species: Literal["human", "mouse", "zebrafish", "fly", "other"] = Field("human", description="Organism (sets defaults).")
-    chrom_aliases: Path | None = Field(None, description="TSV alias table or NCBI assembly report for chromosome names; "
-                                       "default for a table assembly: its NCBI assembly report.")  # fmt: skip
+    genome: Path | GenomeRef | None = Field(
+        None,
+        description="Genome FASTA (pyfaidx-indexed) or {assembly|accession|url}; "
+        "default: the assembly of the named annotation/signal source.",
+    )
+    annotation: Path | SourceRef = Field(
+        description="promoter: GTF or EPDnew BED; enhancer: BED; histone: GTF of "
+        "genes. A path or {source: name} / {url: ...}."
+    )
+    signal: Path | SourceRef | None = Field(
+        None,
+        description="histone only: bigWig of the mark (e.g. H3K36me3); "
+        "a path or {source: name} / {url: ...}.",
+    )
+    species: Literal["human", "mouse", "zebrafish", "fly", "other"] = Field(
+        "human", description="Organism (sets defaults)."
+    )
+    chrom_aliases: Path | None = Field(
+        None,
+        description="TSV alias table or NCBI assembly report for chromosome names; "
+        "default for a table assembly: its NCBI assembly report.",
+    )
     upstream: int = Field(249, ge=0, description="promoter: bp upstream of the TSS.")
     downstream: int = Field(50, ge=0, description="promoter: bp downstream of the TSS (TSS base included).")
-    max_length: int = Field(1000, ge=1, description="enhancer/histone: longer regions are centre-cropped to this.")
+    max_length: int = Field(
+        1000, ge=1, description="enhancer/histone: longer regions are centre-cropped to this."
+    )
     min_length: int = Field(50, ge=1, description="enhancer/histone: shorter regions are dropped (reported).")
-    threshold: float | None = Field(None, description="histone: high/low cutoff of mean signal; default: the median.")
+    threshold: float | None = Field(
+        None, description="histone: high/low cutoff of mean signal; default: the median."
+    )
     negatives_per_positive: float = Field(1.0, gt=0, description="Matched-length negatives per positive.")
-    fetch: FetchConfig = Field(default_factory=FetchConfig, description="Cache and download settings of named sources.")
+    fetch: FetchConfig = Field(
+        default_factory=FetchConfig, description="Cache and download settings of named sources."
+    )
 
 
 class LocalRegion(RegionTask):
@@ -177,28 +235,45 @@ class QCConfig(StrictConfig):
     min_length: int | None = Field(None, ge=1, description="length: drop shorter sequences.")
     max_length: int | None = Field(None, ge=1, description="length: drop longer sequences.")
     ambiguous: Literal["drop", "mask", "resolve"] = Field(
-        "mask", description="ambiguous: drop sequences with IUPAC codes, mask them to N, or resolve at random (seeded)."
+        "mask",
+        description="ambiguous: drop sequences with IUPAC codes, mask them to N, or resolve at random (seeded).",
     )
-    max_n_fraction: float = Field(0.05, ge=0, le=1, description="ambiguous: drop sequences with more N than this "
-                                  "(counted after masking, before resolving).")
+    max_n_fraction: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="ambiguous: drop sequences with more N than this "
+        "(counted after masking, before resolving).",
+    )
     gc_min: float = Field(0.0, ge=0, le=1, description="gc: lowest GC fraction kept.")
     gc_max: float = Field(1.0, ge=0, le=1, description="gc: highest GC fraction kept.")
     chi2_alpha: float = Field(
-        1e-3, gt=0, lt=1, description="composition: family-wise alpha (Bonferroni over sequences) of the "
-        "chi-square test against the class's own background composition."
+        1e-3,
+        gt=0,
+        lt=1,
+        description="composition: family-wise alpha (Bonferroni over sequences) of the "
+        "chi-square test against the class's own background composition.",
     )
     kmer: int = Field(2, ge=1, le=4, description="rare_kmers: k of the k-mer profile.")
-    rare_z: float = Field(6.0, gt=0, description="rare_kmers: robust z-score (median/MAD) of profile distance.")
-    rare_max_fraction: float = Field(0.01, ge=0, lt=0.5, description="rare_kmers: never remove more than this.")
+    rare_z: float = Field(
+        6.0, gt=0, description="rare_kmers: robust z-score (median/MAD) of profile distance."
+    )
+    rare_max_fraction: float = Field(
+        0.01, ge=0, lt=0.5, description="rare_kmers: never remove more than this."
+    )
     gc_bins: int = Field(20, ge=2, description="gc_normalize: GC histogram bins matched across classes.")
     drop_repeat_leakage: bool = Field(
-        False, description="After splitting, drop dev/test sequences whose sequence is largely present in train "
+        False,
+        description="After splitting, drop dev/test sequences whose sequence is largely present in train "
         "through a genome repeat (same 32-mers at another locus, either strand); train is never touched. Off by "
-        "default: repeat-rich genomes (a chloroplast's inverted repeat) can lose most of their test set."
+        "default: repeat-rich genomes (a chloroplast's inverted repeat) can lose most of their test set.",
     )
     repeat_leakage_min_shared: float = Field(
-        0.5, gt=0, le=1, description="drop_repeat_leakage: drop a dev/test sequence when at least this fraction of "
-        "its sampled 32-mers (1 in 16, both strands) also occurs in train; 1.0 drops only full copies."
+        0.5,
+        gt=0,
+        le=1,
+        description="drop_repeat_leakage: drop a dev/test sequence when at least this fraction of "
+        "its sampled 32-mers (1 in 16, both strands) also occurs in train; 1.0 drops only full copies.",
     )
 
 
@@ -219,8 +294,12 @@ class SplitConfig(StrictConfig):
 class ProcessConfig(StrictConfig):
     """Build a labelled train/dev/test dataset: species fragments or a promoter/enhancer/histone task."""
 
-    task: Literal["species", "promoter", "enhancer", "histone"] = Field("species", description="Which dataset to build.")
-    output_dir: Path = Field(Path("processed"), description="Folder for train/dev/test.csv, qc_report.json, plots.")
+    task: Literal["species", "promoter", "enhancer", "histone"] = Field(
+        "species", description="Which dataset to build."
+    )
+    output_dir: Path = Field(
+        Path("processed"), description="Folder for train/dev/test.csv, qc_report.json, plots."
+    )
     seed: int = Field(42, description="Seed of sampling, QC resolution/normalisation and splitting.")
     species: SpeciesTask | None = Field(None, description="Settings of task=species.")
     region: RegionTask | None = Field(None, description="Settings of task=promoter|enhancer|histone.")

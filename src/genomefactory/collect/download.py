@@ -54,18 +54,33 @@ def _fetch_assembly(client: HttpClient, cfg: DownloadConfig, report: dict[str, A
     fasta = files[0]
     organism = report.get("organism", {})
     return GenomeRecord(
-        accession=acc, organism=str(organism.get("organism_name", acc)), taxon=organism.get("tax_id"),
-        level=report.get("assembly_info", {}).get("assembly_level"), path=str(fasta.relative_to(out)),
-        size=fasta.stat().st_size, sha256=sha256_file(fasta), source_url=url, date=_now(),
-    )  # fmt: skip
+        accession=acc,
+        organism=str(organism.get("organism_name", acc)),
+        taxon=organism.get("tax_id"),
+        level=report.get("assembly_info", {}).get("assembly_level"),
+        path=str(fasta.relative_to(out)),
+        size=fasta.stat().st_size,
+        sha256=sha256_file(fasta),
+        source_url=url,
+        date=_now(),
+    )
 
 
 def _fetch_link(client: HttpClient, cfg: DownloadConfig, url: str) -> GenomeRecord:
     out = Path(cfg.output_dir)
     path, _ = download_link(client, url, out, sha256=cfg.checksums.get(url))
     name = path.name.split(".")[0]
-    return GenomeRecord(accession=name, organism=name, taxon=None, level=None, path=path.name,
-                        size=path.stat().st_size, sha256=sha256_file(path), source_url=url, date=_now())  # fmt: skip
+    return GenomeRecord(
+        accession=name,
+        organism=name,
+        taxon=None,
+        level=None,
+        path=path.name,
+        size=path.stat().st_size,
+        sha256=sha256_file(path),
+        source_url=url,
+        date=_now(),
+    )
 
 
 def _reports(client: HttpClient, cfg: DownloadConfig) -> list[dict[str, Any]]:

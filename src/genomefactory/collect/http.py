@@ -36,8 +36,9 @@ class DownloadError(ValueError):
 class HttpClient:
     """One session with NCBI-friendly pacing; ``sleep`` is injectable so tests need not wait."""
 
-    def __init__(self, cfg: HttpConfig, api_key: str | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:  # fmt: skip
+    def __init__(
+        self, cfg: HttpConfig, api_key: str | None = None, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         self.cfg = cfg
         self.api_key = api_key
         self.sleep = sleep
@@ -70,16 +71,18 @@ class HttpClient:
         self.waits.append(wait)
         return wait
 
-    def request(self, url: str, params: Any = None, headers: dict[str, str] | None = None,
-                stream: bool = False) -> requests.Response:  # fmt: skip
+    def request(
+        self, url: str, params: Any = None, headers: dict[str, str] | None = None, stream: bool = False
+    ) -> requests.Response:
         """GET with retries; returns a 2xx response or raises :class:`DownloadError`."""
         last = "no attempt made"
         for attempt in range(self.cfg.retries + 1):
             self._pace()
             response: requests.Response | None = None
             try:
-                response = self.session.get(url, params=params, headers=headers, stream=stream,
-                                            timeout=self.cfg.timeout_s)  # fmt: skip
+                response = self.session.get(
+                    url, params=params, headers=headers, stream=stream, timeout=self.cfg.timeout_s
+                )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 last = f"{type(exc).__name__}: {exc}"
             else:
@@ -116,13 +119,16 @@ class HttpClient:
                 if attempt < self.cfg.retries:
                     self.sleep(self._wait_for(attempt, exc.response))
         else:
-            raise DownloadError(f"download of {url} failed after {self.cfg.retries + 1} attempts: {last} "
-                                f"(partial data kept in {part} for a later resume)")  # fmt: skip
+            raise DownloadError(
+                f"download of {url} failed after {self.cfg.retries + 1} attempts: {last} "
+                f"(partial data kept in {part} for a later resume)"
+            )
         digest = _sha256(part)
         if sha256 is not None and digest != sha256.lower():
             part.unlink(missing_ok=True)
-            raise DownloadError(f"checksum mismatch for {url}: expected SHA-256 {sha256}, got {digest}; "
-                                "the file was deleted")  # fmt: skip
+            raise DownloadError(
+                f"checksum mismatch for {url}: expected SHA-256 {sha256}, got {digest}; the file was deleted"
+            )
         os.replace(part, dest)
         return digest
 
@@ -150,7 +156,11 @@ class HttpClient:
                     fh.write(chunk)
                     done += len(chunk)
                     bar(len(chunk))
-            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+            ) as exc:
                 raise _Retryable(f"connection dropped after {done} bytes: {exc}", None) from exc
         if expected is not None and done != expected:
             raise _Retryable(f"connection dropped: got {done} of {expected} bytes", None)
@@ -189,7 +199,9 @@ class _progress:
             return lambda n: None
         from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 
-        self._bar = Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(), transient=True)
+        self._bar = Progress(
+            *Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(), transient=True
+        )
         self._bar.start()
         task = self._bar.add_task(self.name, total=self.total, completed=self.done)
         return lambda n: self._bar.advance(task, n)

@@ -97,8 +97,11 @@ def collect_answers(p: Prompter) -> dict[str, Any]:
     mode = p.ask("Download by species or link", "species", lambda r: _pick(r, ("species", "link")))
     data: dict[str, Any] = {}
     if mode == "species":
-        names, taxa = p.ask("Species names or taxon ids, comma-separated (e.g. Homo sapiens, 10090)", "",
-                            _species(species_table()))  # fmt: skip
+        names, taxa = p.ask(
+            "Species names or taxon ids, comma-separated (e.g. Homo sapiens, 10090)",
+            "",
+            _species(species_table()),
+        )
         data.update(species=names, taxa=taxa)
         data["reference_only"] = p.ask("Reference genomes only? (y/n)", "y", _yes)
         data["assembly_levels"] = p.ask(f"Assembly levels ({', '.join(_LEVELS)} or all)", "all", _levels)

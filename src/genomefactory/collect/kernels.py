@@ -86,8 +86,14 @@ def _kmer_keys(block: np.ndarray, k: int) -> np.ndarray:
     return keys
 
 
-def _drop_invalid(counts: np.ndarray, keys: np.ndarray, block: np.ndarray, lengths: np.ndarray,
-                  ambiguous: np.ndarray, k: int) -> None:  # fmt: skip
+def _drop_invalid(
+    counts: np.ndarray,
+    keys: np.ndarray,
+    block: np.ndarray,
+    lengths: np.ndarray,
+    ambiguous: np.ndarray,
+    k: int,
+) -> None:
     """Remove from ``counts`` (in place) the k-mers that run past a row's end or cover an ambiguous code."""
     width = keys.shape[1]
     counts[:, 0] -= width - lengths  # k-mers starting in the padding read only zeros: key 0

@@ -25,8 +25,12 @@ from ..io import atomic_path
 from .config import DownloadConfig
 from .http import DownloadError, HttpClient
 
-_LEVELS = {"complete_genome": "complete_genome", "chromosome": "chromosome", "scaffold": "scaffold",
-           "contig": "contig"}  # fmt: skip
+_LEVELS = {
+    "complete_genome": "complete_genome",
+    "chromosome": "chromosome",
+    "scaffold": "scaffold",
+    "contig": "contig",
+}
 _ACCESSION = re.compile(r"^GC[AF]_\d{9}\.\d+$")
 
 
@@ -45,7 +49,9 @@ def species_table(extra: Path | None = None) -> dict[str, int]:
             user = json.loads(extra.read_text())
             table.update({str(k): int(v) for k, v in user.items()})
         except (ValueError, TypeError, AttributeError) as exc:
-            raise ValueError(f"species_file {extra} must be a JSON object {{\"Species name\": taxon_id}}: {exc}") from exc
+            raise ValueError(
+                f'species_file {extra} must be a JSON object {{"Species name": taxon_id}}: {exc}'
+            ) from exc
     return table
 
 
@@ -56,13 +62,18 @@ def taxon_for(species: str, table: dict[str, int]) -> int:
         return lookup[key]
     close = difflib.get_close_matches(species, list(table), n=3, cutoff=0.6)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    raise ValueError(f"unknown species {species!r}.{hint} Give its NCBI taxon id under `taxa:`, or add "
-                     "it to a `species_file` JSON {\"name\": taxon_id}")  # fmt: skip
+    raise ValueError(
+        f"unknown species {species!r}.{hint} Give its NCBI taxon id under `taxa:`, or add "
+        'it to a `species_file` JSON {"name": taxon_id}'
+    )
 
 
 def report_params(cfg: DownloadConfig, page_size: int) -> list[tuple[str, str]]:
-    params = [("filters.reference_only", str(cfg.reference_only).lower()),
-              ("filters.assembly_source", cfg.source), ("page_size", str(page_size))]  # fmt: skip
+    params = [
+        ("filters.reference_only", str(cfg.reference_only).lower()),
+        ("filters.assembly_source", cfg.source),
+        ("page_size", str(page_size)),
+    ]
     params += [("filters.assembly_level", _LEVELS[level]) for level in cfg.assembly_levels]
     return params
 
@@ -80,8 +91,10 @@ def dataset_reports(client: HttpClient, cfg: DownloadConfig, taxon: int) -> list
         if not token:
             break
     if not reports:
-        raise DownloadError(f"NCBI has no assembly for taxon {taxon} with reference_only={cfg.reference_only}, "
-                            f"levels={cfg.assembly_levels or 'any'}, source={cfg.source}; relax the filters")  # fmt: skip
+        raise DownloadError(
+            f"NCBI has no assembly for taxon {taxon} with reference_only={cfg.reference_only}, "
+            f"levels={cfg.assembly_levels or 'any'}, source={cfg.source}; relax the filters"
+        )
     return reports[: cfg.limit_per_taxon]
 
 
@@ -102,9 +115,13 @@ def check_members(zf: zipfile.ZipFile, source: str) -> None:
         parts = PurePosixPath(name.replace("\\", "/")).parts
         mode = info.external_attr >> 16
         if name.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", name):
-            raise DownloadError(f"{source}: refusing archive member {name!r} (path traversal); nothing extracted")
+            raise DownloadError(
+                f"{source}: refusing archive member {name!r} (path traversal); nothing extracted"
+            )
         if stat.S_ISLNK(mode):
-            raise DownloadError(f"{source}: refusing archive member {name!r} (symbolic link); nothing extracted")
+            raise DownloadError(
+                f"{source}: refusing archive member {name!r} (symbolic link); nothing extracted"
+            )
 
 
 def _md5_table(zf: zipfile.ZipFile) -> dict[str, str]:
@@ -131,11 +148,16 @@ def extract_fasta(zip_path: Path, accession: str, dest_dir: Path) -> list[Path]:
         if bad is not None:
             raise DownloadError(f"{source}: CRC error in member {bad!r}")
         md5 = _md5_table(zf)
-        wanted = [n for n in zf.namelist() if n.startswith(f"ncbi_dataset/data/{accession}/")
-                  and n.endswith((".fna", ".fa", ".fasta"))]  # fmt: skip
+        wanted = [
+            n
+            for n in zf.namelist()
+            if n.startswith(f"ncbi_dataset/data/{accession}/") and n.endswith((".fna", ".fa", ".fasta"))
+        ]
         if not wanted:
-            raise DownloadError(f"{source} holds no genomic FASTA under ncbi_dataset/data/{accession}/ "
-                                f"(members: {zf.namelist()[:10]})")  # fmt: skip
+            raise DownloadError(
+                f"{source} holds no genomic FASTA under ncbi_dataset/data/{accession}/ "
+                f"(members: {zf.namelist()[:10]})"
+            )
         out = []
         for name in wanted:
             dest = dest_dir / PurePosixPath(name).name
@@ -146,6 +168,8 @@ def extract_fasta(zip_path: Path, accession: str, dest_dir: Path) -> list[Path]:
                     fh.write(block)
                 expected = md5.get(name)
                 if expected is not None and h.hexdigest() != expected:
-                    raise DownloadError(f"{source}: MD5 of {name} is {h.hexdigest()}, md5sum.txt says {expected}")
+                    raise DownloadError(
+                        f"{source}: MD5 of {name} is {h.hexdigest()}, md5sum.txt says {expected}"
+                    )
             out.append(dest)
     return out

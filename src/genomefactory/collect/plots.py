@@ -10,7 +10,9 @@ from ..io import atomic_path
 from ..sequence import gc_content
 
 
-def histograms(out: Path, per_split: dict[str, tuple[list[str], np.ndarray]], names: dict[int, str]) -> list[Path]:
+def histograms(
+    out: Path, per_split: dict[str, tuple[list[str], np.ndarray]], names: dict[int, str]
+) -> list[Path]:
     """Write ``gc_histogram.png`` and ``length_histogram.png``: one panel per split, one colour per class."""
     import matplotlib
 

@@ -33,7 +33,9 @@ def _inputs_from_dir(folder: Path) -> list[GenomeInput]:
         return [GenomeInput(path=folder / r["path"], label=r["organism"]) for r in records]
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name.lower().endswith(_GENOME_SUFFIXES))
     if not files:
-        raise FileNotFoundError(f"species.input_dir {folder} holds no genome files ({', '.join(_GENOME_SUFFIXES)})")
+        raise FileNotFoundError(
+            f"species.input_dir {folder} holds no genome files ({', '.join(_GENOME_SUFFIXES)})"
+        )
     return [GenomeInput(path=p) for p in files]
 
 
@@ -47,7 +49,9 @@ def _label_name(g: GenomeInput) -> str:
     return g.path.stem
 
 
-def build_species(task: SpeciesTask, rng: np.random.Generator) -> tuple[SeqBatch, dict[int, str], dict[str, Any], list[str | Path]]:
+def build_species(
+    task: SpeciesTask, rng: np.random.Generator
+) -> tuple[SeqBatch, dict[int, str], dict[str, Any], list[str | Path]]:
     inputs = list(task.genomes) + (_inputs_from_dir(task.input_dir) if task.input_dir else [])
     names: list[str] = []
     for g in inputs:
@@ -58,17 +62,34 @@ def build_species(task: SpeciesTask, rng: np.random.Generator) -> tuple[SeqBatch
     for g in inputs:
         contigs = read_genome(g.path)
         label = names.index(_label_name(g))
-        b = sample_fragments(contigs, task.fragments_per_species, task.length.min, task.length.max, label, rng,
-                             contig_offset, group_offset)  # fmt: skip
+        b = sample_fragments(
+            contigs,
+            task.fragments_per_species,
+            task.length.min,
+            task.length.max,
+            label,
+            rng,
+            contig_offset,
+            group_offset,
+        )
         contig_offset += len(contigs)
         group_offset = int(b.groups.max()) + 1 if len(b) else group_offset
         batches.append(b)
-        info.append({"path": str(g.path), "label": label, "contigs": len(contigs),
-                     "bases": int(sum(c.seq.size for c in contigs)), "fragments": len(b)})  # fmt: skip
+        info.append(
+            {
+                "path": str(g.path),
+                "label": label,
+                "contigs": len(contigs),
+                "bases": int(sum(c.seq.size for c in contigs)),
+                "fragments": len(b),
+            }
+        )
     return SeqBatch.concat(batches), dict(enumerate(names)), {"genomes": info}, [g.path for g in inputs]
 
 
-def _build(cfg: ProcessConfig, rng: np.random.Generator) -> tuple[SeqBatch, dict[int, str], dict[str, Any], list[str | Path]]:
+def _build(
+    cfg: ProcessConfig, rng: np.random.Generator
+) -> tuple[SeqBatch, dict[int, str], dict[str, Any], list[str | Path]]:
     if cfg.task == "species":
         assert cfg.species is not None
         return build_species(cfg.species, rng)
@@ -112,15 +133,27 @@ def run_process(cfg: ProcessConfig) -> ProcessResult:
         counts[name] = len(s)
         per_split[name] = (s, lab)
     report = {
-        "task": cfg.task, "seed": cfg.seed, "labels": {str(k): v for k, v in names.items()}, "build": build_info,
-        "initial": initial, "steps": steps, "after_qc": len(batch),
-        "removed_total": initial - len(batch), "survival": round(len(batch) / initial, 4) if initial else 0.0,
-        "split_counts": counts, "split_counts_by_label": {n: {str(int(v)): int(c) for v, c in
-                                                             zip(*np.unique(per_split[n][1], return_counts=True), strict=False)}
-                                                         for n in SPLITS},
-        "reverse_complement_augmented": cfg.split.reverse_complement, "leakage": leakage,
+        "task": cfg.task,
+        "seed": cfg.seed,
+        "labels": {str(k): v for k, v in names.items()},
+        "build": build_info,
+        "initial": initial,
+        "steps": steps,
+        "after_qc": len(batch),
+        "removed_total": initial - len(batch),
+        "survival": round(len(batch) / initial, 4) if initial else 0.0,
+        "split_counts": counts,
+        "split_counts_by_label": {
+            n: {
+                str(int(v)): int(c)
+                for v, c in zip(*np.unique(per_split[n][1], return_counts=True), strict=False)
+            }
+            for n in SPLITS
+        },
+        "reverse_complement_augmented": cfg.split.reverse_complement,
+        "leakage": leakage,
         "repeat_leakage": repeat_leakage,
-    }  # fmt: skip
+    }
     qc_path = out / "qc_report.json"
     atomic_write_json(qc_path, report)
     atomic_write_json(out / "labels.json", {str(k): v for k, v in names.items()})

@@ -56,17 +56,32 @@ def _entry(step: str, before: int, keep: np.ndarray, reasons: dict[str, int], **
     after = int(np.count_nonzero(keep))
     if after == 0:
         why = ", ".join(f"{k}: {v}" for k, v in reasons.items() if v) or "no reason recorded"
-        raise QCError(f"QC step '{step}' would remove all {before} sequences ({why}); relax its qc settings "
-                      f"or remove '{step}' from qc.steps")  # fmt: skip
-    return {"step": step, "before": before, "removed": before - after, "after": after, "reasons": reasons, **extra}
+        raise QCError(
+            f"QC step '{step}' would remove all {before} sequences ({why}); relax its qc settings "
+            f"or remove '{step}' from qc.steps"
+        )
+    return {
+        "step": step,
+        "before": before,
+        "removed": before - after,
+        "after": after,
+        "reasons": reasons,
+        **extra,
+    }
 
 
 def step_length(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> StepResult:
     short = b.lengths < (cfg.min_length or 0)
     long = b.lengths > cfg.max_length if cfg.max_length else np.zeros(len(b), dtype=bool)
     keep = ~(short | long)
-    e = _entry("length", len(b), keep, {"shorter_than_min": int(short.sum()), "longer_than_max": int(long.sum())},
-               min_length=cfg.min_length, max_length=cfg.max_length)  # fmt: skip
+    e = _entry(
+        "length",
+        len(b),
+        keep,
+        {"shorter_than_min": int(short.sum()), "longer_than_max": int(long.sum())},
+        min_length=cfg.min_length,
+        max_length=cfg.max_length,
+    )
     return b, keep, e
 
 
@@ -81,8 +96,15 @@ def _compact(b: SeqBatch, rows: np.ndarray) -> SeqBatch:
         src = rows[lo : lo + step]
         b.mat[lo : lo + src.size] = b.mat[src]
     counts = None if b.counts is None else b.counts[rows]
-    return SeqBatch(b.mat[: rows.size], b.lengths[rows], b.labels[rows], b.groups[rows], b.contig[rows],
-                    b.start[rows], counts)  # fmt: skip
+    return SeqBatch(
+        b.mat[: rows.size],
+        b.lengths[rows],
+        b.labels[rows],
+        b.groups[rows],
+        b.contig[rows],
+        b.start[rows],
+        counts,
+    )
 
 
 def _resolve(mat: np.ndarray, rng: np.random.Generator) -> int:
@@ -121,8 +143,15 @@ def step_ambiguous(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> Step
         n_count[rows] = np.count_nonzero(sub == ord("N"), axis=1)
         extra["bases_resolved"] = _resolve(sub, rng)
     if rows.size:  # copy: the caller's matrix stays as it was
-        b = SeqBatch(b.mat.copy(), b.lengths, b.labels, b.groups, b.contig, b.start,
-                     counts if cfg.ambiguous == "mask" else None)  # fmt: skip
+        b = SeqBatch(
+            b.mat.copy(),
+            b.lengths,
+            b.labels,
+            b.groups,
+            b.contig,
+            b.start,
+            counts if cfg.ambiguous == "mask" else None,
+        )
         b.mat[rows] = sub
     keep = n_count / np.maximum(b.lengths, 1) <= cfg.max_n_fraction
     return b, keep, _entry("ambiguous", len(b), keep, {"n_fraction_above_max": int((~keep).sum())}, **extra)
@@ -134,7 +163,11 @@ def step_gc(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> StepResult:
     low = ~none & (gc < cfg.gc_min)
     high = ~none & (gc > cfg.gc_max)
     keep = ~(none | low | high)
-    reasons = {"no_unambiguous_base": int(none.sum()), "gc_below_min": int(low.sum()), "gc_above_max": int(high.sum())}
+    reasons = {
+        "no_unambiguous_base": int(none.sum()),
+        "gc_below_min": int(low.sum()),
+        "gc_above_max": int(high.sum()),
+    }
     return b, keep, _entry("gc", len(b), keep, reasons, gc_min=cfg.gc_min, gc_max=cfg.gc_max)
 
 
@@ -160,9 +193,16 @@ def step_composition(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> St
         dispersions[str(int(label))] = round(dispersion, 3)
         p = stats.chi2.sf(chi2 / dispersion, df=3)
         keep[rows] = p >= cfg.chi2_alpha / rows.sum()  # Bonferroni: alpha is family-wise per class
-    e = _entry("composition", len(b), keep, {"composition_outlier": int((~keep).sum())},
-               alpha=cfg.chi2_alpha, correction="bonferroni", background_ACGT=background,
-               dispersion=dispersions)  # fmt: skip
+    e = _entry(
+        "composition",
+        len(b),
+        keep,
+        {"composition_outlier": int((~keep).sum())},
+        alpha=cfg.chi2_alpha,
+        correction="bonferroni",
+        background_ACGT=background,
+        dispersion=dispersions,
+    )
     return b, keep, e
 
 
@@ -181,8 +221,17 @@ def step_rare_kmers(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> Ste
     drop = candidates[np.argsort(-z[candidates])][:cap]
     keep = np.ones(len(b), dtype=bool)
     keep[drop] = False
-    e = _entry("rare_kmers", len(b), keep, {"rare_profile": int(drop.size)}, k=cfg.kmer, z=cfg.rare_z,
-               candidates=int(candidates.size), cap=cap, capped=bool(candidates.size > cap))  # fmt: skip
+    e = _entry(
+        "rare_kmers",
+        len(b),
+        keep,
+        {"rare_profile": int(drop.size)},
+        k=cfg.kmer,
+        z=cfg.rare_z,
+        candidates=int(candidates.size),
+        cap=cap,
+        capped=bool(candidates.size > cap),
+    )
     return b, keep, e
 
 
@@ -218,7 +267,10 @@ def gc_histograms(b: SeqBatch, bins: int, keep: np.ndarray | None = None) -> dic
     bin_of, labels = gc_bins(gc_fraction(base_counts(b)), bins), b.labels
     if keep is not None:
         bin_of, labels = bin_of[keep], labels[keep]
-    return {str(int(lab)): np.bincount(bin_of[labels == lab], minlength=bins).tolist() for lab in np.unique(labels)}
+    return {
+        str(int(lab)): np.bincount(bin_of[labels == lab], minlength=bins).tolist()
+        for lab in np.unique(labels)
+    }
 
 
 def step_gc_normalize(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> StepResult:
@@ -235,16 +287,28 @@ def step_gc_normalize(b: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> S
             target = min(m.size for m in members)
             for m in members:
                 keep[rng.choice(m, size=target, replace=False)] = True
-    e = _entry("gc_normalize", len(b), keep, {"gc_bin_excess": int((~keep).sum())}, bins=cfg.gc_bins,
-               single_class=bool(labels.size < 2), histogram_before=before,
-               histogram_after=gc_histograms(b, cfg.gc_bins, keep))  # fmt: skip
+    e = _entry(
+        "gc_normalize",
+        len(b),
+        keep,
+        {"gc_bin_excess": int((~keep).sum())},
+        bins=cfg.gc_bins,
+        single_class=bool(labels.size < 2),
+        histogram_before=before,
+        histogram_after=gc_histograms(b, cfg.gc_bins, keep),
+    )
     return b, keep, e
 
 
 STEPS: dict[str, Callable[[SeqBatch, QCConfig, np.random.Generator], StepResult]] = {
-    "length": step_length, "ambiguous": step_ambiguous, "gc": step_gc, "composition": step_composition,
-    "rare_kmers": step_rare_kmers, "duplicates": step_duplicates, "gc_normalize": step_gc_normalize,
-}  # fmt: skip
+    "length": step_length,
+    "ambiguous": step_ambiguous,
+    "gc": step_gc,
+    "composition": step_composition,
+    "rare_kmers": step_rare_kmers,
+    "duplicates": step_duplicates,
+    "gc_normalize": step_gc_normalize,
+}
 
 
 def run_qc(batch: SeqBatch, cfg: QCConfig, rng: np.random.Generator) -> tuple[SeqBatch, list[dict[str, Any]]]:
@@ -287,12 +351,16 @@ def leakage_check(b: SeqBatch, split: np.ndarray) -> dict[str, int]:
         start_split = np.maximum.accumulate(np.where(first, np.arange(sp.size), 0))
         overlap += int(np.count_nonzero(sp != sp[start_split]))
     if shared or overlap:
-        raise QCError(f"leakage between splits: {shared} sequence(s) shared (up to reverse complement) and {overlap} "
-                      "overlapping region(s); keep 'duplicates' in qc.steps and check the grouping")  # fmt: skip
+        raise QCError(
+            f"leakage between splits: {shared} sequence(s) shared (up to reverse complement) and {overlap} "
+            "overlapping region(s); keep 'duplicates' in qc.steps and check the grouping"
+        )
     return {"shared_sequences": shared, "overlapping_loci": overlap}
 
 
-REPEAT_SAMPLE = 16  # keep 1 canonical 32-mer in 16 (by hash value, so every copy of a sequence keeps the same ones)
+REPEAT_SAMPLE = (
+    16  # keep 1 canonical 32-mer in 16 (by hash value, so every copy of a sequence keeps the same ones)
+)
 Kmers = tuple[np.ndarray, np.ndarray]  # (row, canonical 32-mer) pairs from sampled_kmers, rows ascending
 
 
@@ -309,8 +377,9 @@ def _train_hits(kmers: Kmers, split: np.ndarray) -> np.ndarray:
     return hit
 
 
-def shared_kmer_report(b: SeqBatch, split: np.ndarray, keep_one_in: int = REPEAT_SAMPLE,
-                       kmers: Kmers | None = None) -> dict[str, Any]:  # fmt: skip
+def shared_kmer_report(
+    b: SeqBatch, split: np.ndarray, keep_one_in: int = REPEAT_SAMPLE, kmers: Kmers | None = None
+) -> dict[str, Any]:
     """Per split and label: dev/test rows sharing a sampled canonical 32-mer with a train row.
 
     Splits never share a locus, but a genome's repeats (a chloroplast's inverted repeat, rRNA operons,
@@ -330,8 +399,13 @@ def _leak_report(b: SeqBatch, split: np.ndarray, hit_rows: np.ndarray, keep_one_
     for k, name in ((1, "dev"), (2, "test")):
         labels = b.labels[split == k]
         flagged = b.labels[(split == k) & hit]
-        out[name] = {str(int(lab)): {"rows": int((labels == lab).sum()), "sharing_with_train": int((flagged == lab).sum())}
-                     for lab in np.unique(labels)}  # fmt: skip
+        out[name] = {
+            str(int(lab)): {
+                "rows": int((labels == lab).sum()),
+                "sharing_with_train": int((flagged == lab).sum()),
+            }
+            for lab in np.unique(labels)
+        }
     return out
 
 
@@ -347,8 +421,9 @@ def _by_split(b: SeqBatch, split: np.ndarray, keep: np.ndarray) -> dict[str, dic
     return out
 
 
-def step_repeat_leakage(b: SeqBatch, split: np.ndarray, cfg: QCConfig, kmers: Kmers,
-                        hits: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:  # fmt: skip
+def step_repeat_leakage(
+    b: SeqBatch, split: np.ndarray, cfg: QCConfig, kmers: Kmers, hits: np.ndarray
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Rows to keep: every train row, and dev/test rows sharing < ``repeat_leakage_min_shared`` of their k-mers.
 
     The shared fraction of a row is (its sampled canonical 32-mers found among train rows' sampled 32-mers) /
@@ -365,17 +440,28 @@ def step_repeat_leakage(b: SeqBatch, split: np.ndarray, cfg: QCConfig, kmers: Km
     by_split = _by_split(b, split, keep)
     for name, labels in by_split.items():
         if labels and not any(v["after"] for v in labels.values()):
-            raise QCError(f"QC step 'repeat_leakage' would remove every {name} sequence (all share "
-                          f">= {cfg.repeat_leakage_min_shared} of their 32-mers with train); raise "
-                          "qc.repeat_leakage_min_shared or set qc.drop_repeat_leakage: false")  # fmt: skip
-    entry = _entry("repeat_leakage", len(b), keep, {"shares_kmers_with_train": int(drop.sum())},
-                   min_shared=cfg.repeat_leakage_min_shared, k=SHARED_K, sampled_one_in=REPEAT_SAMPLE,
-                   splits=["dev", "test"], by_split=by_split)  # fmt: skip
+            raise QCError(
+                f"QC step 'repeat_leakage' would remove every {name} sequence (all share "
+                f">= {cfg.repeat_leakage_min_shared} of their 32-mers with train); raise "
+                "qc.repeat_leakage_min_shared or set qc.drop_repeat_leakage: false"
+            )
+    entry = _entry(
+        "repeat_leakage",
+        len(b),
+        keep,
+        {"shares_kmers_with_train": int(drop.sum())},
+        min_shared=cfg.repeat_leakage_min_shared,
+        k=SHARED_K,
+        sampled_one_in=REPEAT_SAMPLE,
+        splits=["dev", "test"],
+        by_split=by_split,
+    )
     return keep, entry
 
 
-def drop_repeat_leakage(b: SeqBatch, split: np.ndarray,
-                        cfg: QCConfig) -> tuple[SeqBatch, np.ndarray, dict[str, Any] | None, dict[str, Any]]:  # fmt: skip
+def drop_repeat_leakage(
+    b: SeqBatch, split: np.ndarray, cfg: QCConfig
+) -> tuple[SeqBatch, np.ndarray, dict[str, Any] | None, dict[str, Any]]:
     """After splitting: the opt-in ``repeat_leakage`` step (if ``cfg.drop_repeat_leakage``), then the measurement.
 
     Returns the surviving batch, its split ids, the step's report entry (None when off) and the

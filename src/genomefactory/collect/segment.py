@@ -46,7 +46,9 @@ def _to_array(raw: bytes, where: str) -> np.ndarray:
     if upper.translate(None, _IUPAC_BYTES):  # something is left: find where (rare path)
         bad = np.flatnonzero(~_VALID[arr])
         i = int(bad[0])
-        raise SequenceError(f"{where}: invalid character {chr(arr[i])!r} at position {i}; allowed are IUPAC codes {IUPAC}")
+        raise SequenceError(
+            f"{where}: invalid character {chr(arr[i])!r} at position {i}; allowed are IUPAC codes {IUPAC}"
+        )
     return arr
 
 
@@ -111,8 +113,15 @@ class SeqBatch:
         return int(self.lengths.shape[0])
 
     def take(self, idx: np.ndarray) -> SeqBatch:
-        return SeqBatch(self.mat[idx], self.lengths[idx], self.labels[idx], self.groups[idx],
-                        self.contig[idx], self.start[idx], None if self.counts is None else self.counts[idx])  # fmt: skip
+        return SeqBatch(
+            self.mat[idx],
+            self.lengths[idx],
+            self.labels[idx],
+            self.groups[idx],
+            self.contig[idx],
+            self.start[idx],
+            None if self.counts is None else self.counts[idx],
+        )
 
     def row(self, i: int) -> bytes:
         return self.mat[i, : self.lengths[i]].tobytes()
@@ -124,23 +133,37 @@ class SeqBatch:
     def concat(batches: list[SeqBatch]) -> SeqBatch:
         width = max(b.mat.shape[1] for b in batches)
         mats = [np.pad(b.mat, ((0, 0), (0, width - b.mat.shape[1]))) for b in batches]
-        return SeqBatch(np.concatenate(mats), *(np.concatenate([getattr(b, f) for b in batches])
-                        for f in ("lengths", "labels", "groups", "contig", "start")))  # fmt: skip
+        return SeqBatch(
+            np.concatenate(mats),
+            *(
+                np.concatenate([getattr(b, f) for b in batches])
+                for f in ("lengths", "labels", "groups", "contig", "start")
+            ),
+        )
 
     @staticmethod
-    def from_sequences(seqs: list[bytes], labels: np.ndarray, groups: np.ndarray, contig: np.ndarray,
-                       start: np.ndarray) -> SeqBatch:  # fmt: skip
+    def from_sequences(
+        seqs: list[bytes], labels: np.ndarray, groups: np.ndarray, contig: np.ndarray, start: np.ndarray
+    ) -> SeqBatch:
         lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
         width = int(lengths.max()) if len(seqs) else 1
         mat = np.zeros((len(seqs), width), dtype=np.uint8)
         flat = np.frombuffer(b"".join(seqs), dtype=np.uint8)
         mask = np.arange(width)[None, :] < lengths[:, None]
         mat[mask] = flat
-        return SeqBatch(mat, lengths, labels.astype(np.int64), groups.astype(np.int64),
-                        contig.astype(np.int64), start.astype(np.int64))  # fmt: skip
+        return SeqBatch(
+            mat,
+            lengths,
+            labels.astype(np.int64),
+            groups.astype(np.int64),
+            contig.astype(np.int64),
+            start.astype(np.int64),
+        )
 
 
-def make_blocks(lengths: list[int], min_block: int, n_blocks_target: int = 100) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def make_blocks(
+    lengths: list[int], min_block: int, n_blocks_target: int = 100
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cut contigs into blocks of at least ``min_block`` bp: returns (contig index, start, end) arrays."""
     total = sum(lengths)
     size = max(min_block, total // n_blocks_target)
@@ -173,8 +196,16 @@ def _zero_tails(mat: np.ndarray, lengths: np.ndarray) -> None:
         np.bitwise_and(sub, masks[w - lengths[lo : lo + step]], out=sub)
 
 
-def sample_fragments(contigs: list[Contig], n: int, min_len: int, max_len: int, label: int,
-                     rng: np.random.Generator, contig_offset: int = 0, group_offset: int = 0) -> SeqBatch:  # fmt: skip
+def sample_fragments(
+    contigs: list[Contig],
+    n: int,
+    min_len: int,
+    max_len: int,
+    label: int,
+    rng: np.random.Generator,
+    contig_offset: int = 0,
+    group_offset: int = 0,
+) -> SeqBatch:
     """``n`` fragments of uniform length in ``[min_len, max_len]`` from uniformly random positions.
 
     Each fragment lies inside one block (its group) of at least ``3 * max_len`` bp; contigs shorter than
@@ -199,18 +230,27 @@ def sample_fragments(contigs: list[Contig], n: int, min_len: int, max_len: int, 
         windows = np.lib.stride_tricks.sliding_window_view(contigs[int(c)].seq, max_len)
         mat[rows] = windows[starts[rows]]
     _zero_tails(mat, lengths)
-    return SeqBatch(mat, lengths, np.full(n, label, dtype=np.int64), block_ids[blk] + group_offset,
-                    ci[blk] + contig_offset, starts)  # fmt: skip
+    return SeqBatch(
+        mat,
+        lengths,
+        np.full(n, label, dtype=np.int64),
+        block_ids[blk] + group_offset,
+        ci[blk] + contig_offset,
+        starts,
+    )
 
 
-def assign_splits(groups: np.ndarray, labels: np.ndarray, fractions: tuple[float, float, float],
-                  rng: np.random.Generator) -> np.ndarray:  # fmt: skip
+def assign_splits(
+    groups: np.ndarray, labels: np.ndarray, fractions: tuple[float, float, float], rng: np.random.Generator
+) -> np.ndarray:
     """Split id per row (0 train, 1 dev, 2 test), stratified by label; whole groups move together.
 
     A group's stratum is the label of its first row; within a stratum groups are shuffled and cut at the
     cumulative row fractions.
     """
-    uniq, first, inverse, counts = np.unique(groups, return_index=True, return_inverse=True, return_counts=True)
+    uniq, first, inverse, counts = np.unique(
+        groups, return_index=True, return_inverse=True, return_counts=True
+    )
     stratum = labels[first]
     split_of_group = np.empty(uniq.size, dtype=np.int64)
     for lab in np.unique(stratum):

@@ -86,15 +86,19 @@ class SourceTable:
             return self.sources[name]
         close = difflib.get_close_matches(name, list(self.sources), n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        raise ValueError(f"unknown {role} source {name!r}.{hint} Known {role} sources: "
-                         f"{', '.join(self.names(role))}. Add your own in a fetch.sources_file JSON "
-                         "or give {path: ...} / {url: ...}")  # fmt: skip
+        raise ValueError(
+            f"unknown {role} source {name!r}.{hint} Known {role} sources: "
+            f"{', '.join(self.names(role))}. Add your own in a fetch.sources_file JSON "
+            "or give {path: ...} / {url: ...}"
+        )
 
     def assembly(self, name: str) -> Assembly:
         if name in self.assemblies:
             return self.assemblies[name]
-        raise ValueError(f"unknown assembly {name!r}; known assemblies: {', '.join(sorted(self.assemblies))}. "
-                         "Add it under `assemblies` of a fetch.sources_file JSON, or give {accession: GCF_...}")  # fmt: skip
+        raise ValueError(
+            f"unknown assembly {name!r}; known assemblies: {', '.join(sorted(self.assemblies))}. "
+            "Add it under `assemblies` of a fetch.sources_file JSON, or give {accession: GCF_...}"
+        )
 
 
 def _entries(data: Any, section: str, where: str, required: set[str]) -> dict[str, dict[str, Any]]:
@@ -110,19 +114,36 @@ def _entries(data: Any, section: str, where: str, required: set[str]) -> dict[st
 
 def _merge(table: SourceTable, data: Any, where: str) -> None:
     for name, e in _entries(data, "assemblies", where, _ASSEMBLY_KEYS).items():
-        table.assemblies[name] = Assembly(name, str(e["species"]), str(e["accession"]), str(e["name"]),
-                                          str(e["ftp"]), bool(e.get("verified", False)))  # fmt: skip
+        table.assemblies[name] = Assembly(
+            name,
+            str(e["species"]),
+            str(e["accession"]),
+            str(e["name"]),
+            str(e["ftp"]),
+            bool(e.get("verified", False)),
+        )
     for name, e in _entries(data, "sources", where, _SOURCE_KEYS).items():
         if e["role"] not in ROLES:
             raise ValueError(f"{where}: sources.{name}.role is {e['role']!r}; use one of {', '.join(ROLES)}")
         if not isinstance(e["tasks"], list):
-            raise ValueError(f"{where}: sources.{name}.tasks must be a list like [\"promoter\"]")
-        table.sources[name] = Source(name, e["role"], str(e["format"]), tuple(e["tasks"]), str(e["species"]),
-                                     str(e["assembly"]), e["url"], bool(e.get("verified", False)),
-                                     str(e.get("evidence", "")), e.get("prepare"))  # fmt: skip
+            raise ValueError(f'{where}: sources.{name}.tasks must be a list like ["promoter"]')
+        table.sources[name] = Source(
+            name,
+            e["role"],
+            str(e["format"]),
+            tuple(e["tasks"]),
+            str(e["species"]),
+            str(e["assembly"]),
+            e["url"],
+            bool(e.get("verified", False)),
+            str(e.get("evidence", "")),
+            e.get("prepare"),
+        )
     for s in table.sources.values():
         if s.assembly not in table.assemblies:
-            raise ValueError(f"{where}: source {s.key!r} names assembly {s.assembly!r}, which is not in `assemblies`")
+            raise ValueError(
+                f"{where}: source {s.key!r} names assembly {s.assembly!r}, which is not in `assemblies`"
+            )
 
 
 def load_table(extra: Path | None = None) -> SourceTable:
@@ -149,14 +170,20 @@ def _named(task: str, region: RegionTask, table: SourceTable) -> dict[str, Sourc
             continue
         src = table.source(ref.source, slot)
         if src.role != slot:
-            raise ValueError(f"region.{slot}.source {src.key!r} is a {src.role} source; {slot} sources: "
-                             f"{', '.join(table.names(slot))}")  # fmt: skip
+            raise ValueError(
+                f"region.{slot}.source {src.key!r} is a {src.role} source; {slot} sources: "
+                f"{', '.join(table.names(slot))}"
+            )
         if task not in src.tasks:
-            raise ValueError(f"region.{slot}.source {src.key!r} is for task(s) {', '.join(src.tasks)}, not {task!r}; "
-                             f"sources for {task}: {', '.join(n for n in table.names(slot) if task in table.sources[n].tasks)}")
+            raise ValueError(
+                f"region.{slot}.source {src.key!r} is for task(s) {', '.join(src.tasks)}, not {task!r}; "
+                f"sources for {task}: {', '.join(n for n in table.names(slot) if task in table.sources[n].tasks)}"
+            )
         if src.url is None:
-            raise ValueError(f"source {src.key!r} has no verified URL ({src.evidence}); give region.{slot} as "
-                             "{url: ...} or {path: ...}, or define it in a fetch.sources_file")  # fmt: skip
+            raise ValueError(
+                f"source {src.key!r} has no verified URL ({src.evidence}); give region.{slot} as "
+                "{url: ...} or {path: ...}, or define it in a fetch.sources_file"
+            )
         named[slot] = src
     return named
 
@@ -167,18 +194,26 @@ def check_region(task: str, region: RegionTask) -> None:
     named = _named(task, region, table)
     assemblies = sorted({s.assembly for s in named.values()})
     if len(assemblies) > 1:
-        raise ValueError(f"region sources are on different assemblies ({', '.join(assemblies)}); pick sources of one")
+        raise ValueError(
+            f"region sources are on different assemblies ({', '.join(assemblies)}); pick sources of one"
+        )
     genome = region.genome
     if isinstance(genome, GenomeRef) and genome.assembly is not None:
         table.assembly(genome.assembly)
         if assemblies and genome.assembly != assemblies[0]:
-            raise ValueError(f"region.genome.assembly {genome.assembly!r} differs from the sources' assembly {assemblies[0]!r}")
+            raise ValueError(
+                f"region.genome.assembly {genome.assembly!r} differs from the sources' assembly {assemblies[0]!r}"
+            )
     if genome is None and not named:
-        raise ValueError("region.genome is required when annotation and signal are not named sources "
-                         "(a path, or {assembly: hg38} / {accession: GCF_...} / {url: ...})")  # fmt: skip
+        raise ValueError(
+            "region.genome is required when annotation and signal are not named sources "
+            "(a path, or {assembly: hg38} / {accession: GCF_...} / {url: ...})"
+        )
     species = {s.species for s in named.values()}
     if "species" in region.model_fields_set and species and species != {region.species}:
-        raise ValueError(f"region.species is {region.species!r} but the named sources are {', '.join(sorted(species))}")
+        raise ValueError(
+            f"region.species is {region.species!r} but the named sources are {', '.join(sorted(species))}"
+        )
 
 
 def rebase(url: str, base: str | None) -> str:
@@ -208,7 +243,9 @@ class SourceCache:
         self.root = root
         self.fetch_cfg = fetch
         self.index_path = root / "sources.json"
-        self.index: dict[str, dict[str, Any]] = json.loads(self.index_path.read_text()) if self.index_path.is_file() else {}
+        self.index: dict[str, dict[str, Any]] = (
+            json.loads(self.index_path.read_text()) if self.index_path.is_file() else {}
+        )
         self._client: HttpClient | None = None
         self.fetched: list[str] = []
 
@@ -233,8 +270,14 @@ class SourceCache:
 
     def _record(self, key: str, path: Path, url: str, sha256: str | None) -> Path:
         st = path.stat()
-        self.index[key] = {"path": str(path.relative_to(self.root)), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
-                           "sha256_served": sha256, "fetched_from": url, "date": _now()}  # fmt: skip
+        self.index[key] = {
+            "path": str(path.relative_to(self.root)),
+            "size": st.st_size,
+            "mtime_ns": st.st_mtime_ns,
+            "sha256_served": sha256,
+            "fetched_from": url,
+            "date": _now(),
+        }
         atomic_write_json(self.index_path, self.index)
         self.fetched.append(key)
         return path
@@ -263,8 +306,12 @@ class SourceCache:
         if hit is not None:
             return hit
         out = self.root / "genomes"
-        cfg = DownloadConfig(output_dir=out, accessions=[accession], http=self.fetch_cfg.http,
-                             base_url=rebase(NCBI_BASE_URL, self.fetch_cfg.base_url))  # fmt: skip
+        cfg = DownloadConfig(
+            output_dir=out,
+            accessions=[accession],
+            http=self.fetch_cfg.http,
+            base_url=rebase(NCBI_BASE_URL, self.fetch_cfg.base_url),
+        )
         run_download(cfg)
         records = {r["accession"]: r for r in json.loads((out / "genomes.json").read_text())}
         if accession not in records:
@@ -284,12 +331,16 @@ def _prepare_epdnew(raw: Path, folder: Path | None = None) -> Path:
             if not cols or cols[0].startswith(("#", "track", "browser")):
                 continue
             if len(cols) < 8 or cols[5] not in "+-":
-                raise ValueError(f"{raw}: line {n}: an EPDnew BED row has 8 columns with strand and thickStart/"
-                                 f"thickEnd, got {line.strip()!r}")  # fmt: skip
+                raise ValueError(
+                    f"{raw}: line {n}: an EPDnew BED row has 8 columns with strand and thickStart/"
+                    f"thickEnd, got {line.strip()!r}"
+                )
             start, end, thick_s, thick_e = (int(c) for c in (cols[1], cols[2], cols[6], cols[7]))
             tss = thick_s if cols[5] == "+" else thick_e - 1
             if not start <= tss < end:
-                raise ValueError(f"{raw}: line {n}: TSS {tss} from the thick part lies outside [{start}, {end})")
+                raise ValueError(
+                    f"{raw}: line {n}: TSS {tss} from the thick part lies outside [{start}, {end})"
+                )
             rows.append(f"{cols[0]}\t{tss}\t{tss + 1}\t{cols[3]}\t{cols[4]}\t{cols[5]}\n")
     if not rows:
         raise ValueError(f"{raw}: no EPDnew promoter rows")
@@ -298,15 +349,23 @@ def _prepare_epdnew(raw: Path, folder: Path | None = None) -> Path:
     return dest
 
 
-def _ref_file(cache: SourceCache, table: SourceTable, ref: Path | SourceRef, slot: str) -> tuple[Path, dict[str, Any]]:
+def _ref_file(
+    cache: SourceCache, table: SourceTable, ref: Path | SourceRef, slot: str
+) -> tuple[Path, dict[str, Any]]:
     if isinstance(ref, Path):
         return ref, {"path": str(ref)}
     if ref.path is not None or ref.url is not None:
         digest = hashlib.sha1(str(ref.path or ref.url).encode()).hexdigest()[:12]
-        path = ref.path if ref.path is not None else cache.url(str(ref.url), f"urls/{digest}", sha256=ref.sha256)
+        path = (
+            ref.path if ref.path is not None else cache.url(str(ref.url), f"urls/{digest}", sha256=ref.sha256)
+        )
         if ref.format == "epdnew":  # converted beside the cache, never next to the user's file
             path = _prepare_epdnew(path, cache.root / "prepared" / digest)
-        return path, {"url" if ref.url else "path": str(ref.url or ref.path), "format": ref.format, "file": str(path)}
+        return path, {
+            "url" if ref.url else "path": str(ref.url or ref.path),
+            "format": ref.format,
+            "file": str(path),
+        }
     assert ref.source is not None
     src = table.source(ref.source, slot)
     assert src.url is not None  # check_region refused URL-less sources
@@ -317,10 +376,18 @@ def _ref_file(cache: SourceCache, table: SourceTable, ref: Path | SourceRef, slo
         path = _prepare_epdnew(path)
     elif src.prepare is not None:
         raise ValueError(f"source {src.key!r}: unknown prepare step {src.prepare!r} (known: epdnew_tss)")
-    return path, {"source": src.key, "url": src.url, "verified": src.verified, "assembly": src.assembly, "path": str(path)}
+    return path, {
+        "source": src.key,
+        "url": src.url,
+        "verified": src.verified,
+        "assembly": src.assembly,
+        "path": str(path),
+    }
 
 
-def _genome(cache: SourceCache, table: SourceTable, region: RegionTask, assembly: str | None) -> tuple[Path, Assembly | None, dict[str, Any]]:
+def _genome(
+    cache: SourceCache, table: SourceTable, region: RegionTask, assembly: str | None
+) -> tuple[Path, Assembly | None, dict[str, Any]]:
     ref = region.genome
     if isinstance(ref, Path):
         return ref, None, {"path": str(ref)}
@@ -331,18 +398,32 @@ def _genome(cache: SourceCache, table: SourceTable, region: RegionTask, assembly
         return path, None, {"url": ref.url, "path": str(path)}
     acc = ref.accession if ref is not None else None
     name = ref.assembly if ref is not None and ref.assembly else assembly
-    asm = table.assembly(name) if name else next((a for a in table.assemblies.values() if a.accession == acc), None)
+    asm = (
+        table.assembly(name)
+        if name
+        else next((a for a in table.assemblies.values() if a.accession == acc), None)
+    )
     acc = acc or (asm.accession if asm else None)
     assert acc is not None  # check_region guarantees a genome or a named source
     if cache.fetch_cfg.genome_via == "ftp":
         if asm is None:
-            raise ValueError(f"genome_via: ftp needs the assembly's FTP folder; {acc} is not in the source table "
-                             "(use genome_via: datasets, or add it under `assemblies` of a sources_file)")  # fmt: skip
+            raise ValueError(
+                f"genome_via: ftp needs the assembly's FTP folder; {acc} is not in the source table "
+                "(use genome_via: datasets, or add it under `assemblies` of a sources_file)"
+            )
         path = cache.url(asm.file_url("genomic.fna.gz"), asm.key, decompress=True)
     else:
         path = cache.accession(acc)
-    return path, asm, {"accession": acc, "assembly": asm.key if asm else None, "via": cache.fetch_cfg.genome_via,
-                       "path": str(path)}  # fmt: skip
+    return (
+        path,
+        asm,
+        {
+            "accession": acc,
+            "assembly": asm.key if asm else None,
+            "via": cache.fetch_cfg.genome_via,
+            "path": str(path),
+        },
+    )
 
 
 def resolve_region(task: str, region: RegionTask, output_dir: Path) -> tuple[LocalRegion, dict[str, Any]]:
@@ -364,6 +445,7 @@ def resolve_region(task: str, region: RegionTask, output_dir: Path) -> tuple[Loc
         info["chrom_aliases"] = {"assembly_report": asm.file_url("assembly_report.txt"), "path": str(aliases)}
     info["fetched"] = list(cache.fetched)
     values = region.model_dump(exclude={"genome", "annotation", "signal", "chrom_aliases"})
-    local = LocalRegion.model_validate({**values, "genome": genome, "annotation": annotation, "signal": signal,
-                                        "chrom_aliases": aliases})  # fmt: skip
+    local = LocalRegion.model_validate(
+        {**values, "genome": genome, "annotation": annotation, "signal": signal, "chrom_aliases": aliases}
+    )
     return local, info

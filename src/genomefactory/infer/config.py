@@ -23,22 +23,44 @@ Precision = Literal["auto", "fp32", "bf16", "fp16"]
 class EmbedConfig(StrictConfig):
     """Embedding extraction (``mode: embed``)."""
 
-    input: str = Field("", description="FASTA (.fa/.fasta/.fna, optionally .gz) or CSV/TSV with a `sequence` "
-                       "(or `seq`) column; an `id` column is used when present, other columns are kept as metadata.")
-    output: str = Field("embeddings.parquet", description="Output file: .parquet (default), .npy (+ <name>.index.csv) "
-                        "or .csv (one column per dimension; the layout `sae_regression` reads).")
+    input: str = Field(
+        "",
+        description="FASTA (.fa/.fasta/.fna, optionally .gz) or CSV/TSV with a `sequence` "
+        "(or `seq`) column; an `id` column is used when present, other columns are kept as metadata.",
+    )
+    output: str = Field(
+        "embeddings.parquet",
+        description="Output file: .parquet (default), .npy (+ <name>.index.csv) "
+        "or .csv (one column per dimension; the layout `sae_regression` reads).",
+    )
     pooling: Literal["mean", "cls", "last", "max", "token"] = Field(
-        "mean", description="mean (over real tokens), cls (first token), last (last token), max, or token "
-        "(no pooling: one vector per token).")
-    layer: int = Field(-1, description="Hidden layer to read: -1 = final hidden state; 0 = embeddings; "
-                       "i = output of block i; negative counts from the end.")
-    batch_size: int = Field(16, ge=1, description="Sequences (windows) per forward pass; batches are grouped by length.")
-    chunk_size: int = Field(512, ge=1, description="Sequences read, embedded and written per chunk "
-                            "(bounds memory; each chunk is one resumable part).")
-    window_tokens: int | None = Field(None, ge=8, description="Tokens per window for sequences longer than this "
-                                      "(default: the model's maximum input length).")
-    window_overlap: float = Field(0.25, ge=0.0, lt=0.9, description="Overlap of consecutive windows, as a "
-                                  "fraction of the window.")
+        "mean",
+        description="mean (over real tokens), cls (first token), last (last token), max, or token "
+        "(no pooling: one vector per token).",
+    )
+    layer: int = Field(
+        -1,
+        description="Hidden layer to read: -1 = final hidden state; 0 = embeddings; "
+        "i = output of block i; negative counts from the end.",
+    )
+    batch_size: int = Field(
+        16, ge=1, description="Sequences (windows) per forward pass; batches are grouped by length."
+    )
+    chunk_size: int = Field(
+        512,
+        ge=1,
+        description="Sequences read, embedded and written per chunk "
+        "(bounds memory; each chunk is one resumable part).",
+    )
+    window_tokens: int | None = Field(
+        None,
+        ge=8,
+        description="Tokens per window for sequences longer than this "
+        "(default: the model's maximum input length).",
+    )
+    window_overlap: float = Field(
+        0.25, ge=0.0, lt=0.9, description="Overlap of consecutive windows, as a fraction of the window."
+    )
     precision: Precision = Field("auto", description="auto: bf16 on a GPU that supports it, else fp32.")
     device: str | None = Field(None, description="cpu, cuda, cuda:1 ...; default: cuda when available.")
     keep_sequence: bool = Field(True, description="Store each sequence in the output (needed by readouts).")
@@ -52,7 +74,9 @@ class GenerateConfig(StrictConfig):
 
     prompts: list[str] = Field(default_factory=list, description="DNA prompts (upper-case IUPAC).")
     prompt_file: str | None = Field(None, description="FASTA of prompts (added to `prompts`).")
-    output: str = Field("generated.fasta", description="Output FASTA; the header holds the prompt and settings.")
+    output: str = Field(
+        "generated.fasta", description="Output FASTA; the header holds the prompt and settings."
+    )
     max_new_tokens: int = Field(64, ge=1, description="Tokens to generate per sample.")
     num_samples: int = Field(1, ge=1, description="Samples per prompt.")
     greedy: bool = Field(False, description="Greedy decoding (ignores temperature, top_k, top_p).")
@@ -61,7 +85,9 @@ class GenerateConfig(StrictConfig):
     top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling threshold (1.0 = off).")
     seed: int = Field(42, description="Random seed; the same seed gives the same sequences.")
     batch_size: int = Field(8, ge=1, description="Prompts per batch.")
-    include_prompt: bool = Field(False, description="Write prompt + continuation instead of the continuation.")
+    include_prompt: bool = Field(
+        False, description="Write prompt + continuation instead of the continuation."
+    )
     precision: Precision = Field("auto", description="auto: bf16 on a GPU that supports it, else fp32.")
     device: str | None = Field(None, description="cpu, cuda ...; default: cuda when available.")
 
@@ -78,10 +104,15 @@ class InferenceConfig(StrictConfig):
     """``genomefactory-cli inference``: predict with a trained run, extract embeddings, or generate sequences."""
 
     mode: Literal["predict", "embed", "generate"] = Field("embed", description="What to do.")
-    model: ModelConfig = Field(default_factory=ModelConfig, description="The model (family, variant/path, init); "
-                               "`path` may be a genomefactory training run directory.")
+    model: ModelConfig = Field(
+        default_factory=ModelConfig,
+        description="The model (family, variant/path, init); "
+        "`path` may be a genomefactory training run directory.",
+    )
     embed: EmbedConfig = Field(default_factory=EmbedConfig, description="Settings of mode: embed.")
-    generate: GenerateConfig = Field(default_factory=GenerateConfig, description="Settings of mode: generate.")
+    generate: GenerateConfig = Field(
+        default_factory=GenerateConfig, description="Settings of mode: generate."
+    )
     predict: PredictConfig = Field(default_factory=PredictConfig, description="Settings of mode: predict.")
 
 
@@ -104,8 +135,17 @@ def write_inference_manifest(cfg: InferenceConfig, output: Path) -> None:
     """``<output>.manifest.json`` beside the output: resolved config, versions, input SHA-256s, seed, commit."""
     from ..io import write_manifest
 
-    inputs = {"embed": [cfg.embed.input], "generate": [cfg.generate.prompt_file or ""],
-              "predict": [cfg.predict.input]}[cfg.mode]  # fmt: skip
+    inputs = {
+        "embed": [cfg.embed.input],
+        "generate": [cfg.generate.prompt_file or ""],
+        "predict": [cfg.predict.input],
+    }[cfg.mode]
     seed = {"generate": cfg.generate.seed, "embed": cfg.embed.seed}.get(cfg.mode)
-    write_manifest(output.parent, cfg.model_dump(mode="json"), [i for i in inputs if i], seed,
-                   f"inference:{cfg.mode}", name=f"{output.name}.manifest.json")  # fmt: skip
+    write_manifest(
+        output.parent,
+        cfg.model_dump(mode="json"),
+        [i for i in inputs if i],
+        seed,
+        f"inference:{cfg.mode}",
+        name=f"{output.name}.manifest.json",
+    )

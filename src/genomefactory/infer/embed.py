@@ -69,8 +69,10 @@ class EmbeddingResult:
     seconds: float
 
     def summary(self) -> str:
-        return (f"embedded {self.embedded} sequences ({self.windowed} in windows, {self.skipped} already done) "
-                f"-> {self.output} ({self.rows} rows, hidden {self.hidden}) in {self.seconds:.1f} s")  # fmt: skip
+        return (
+            f"embedded {self.embedded} sequences ({self.windowed} in windows, {self.skipped} already done) "
+            f"-> {self.output} ({self.rows} rows, hidden {self.hidden}) in {self.seconds:.1f} s"
+        )
 
 
 def load_for_inference(cfg: ModelConfig, seed: int = 0) -> Backbone:
@@ -83,8 +85,10 @@ def load_for_inference(cfg: ModelConfig, seed: int = 0) -> Backbone:
         try:
             from ..train.model_io import load_run_model
         except ImportError as exc:
-            raise ValueError(f"{cfg.path} looks like a training run directory, but this installation cannot "
-                             f"read run directories ({exc})") from exc  # fmt: skip
+            raise ValueError(
+                f"{cfg.path} looks like a training run directory, but this installation cannot "
+                f"read run directories ({exc})"
+            ) from exc
         # the run's backbone carries the fine-tuned weights (the task model wraps the same modules)
         return load_run_model(cfg.path).backbone
     with torch.random.fork_rng(devices=[]):
@@ -155,9 +159,17 @@ class _Piece:
 class Embedder:
     """Embeds lists of sequences with one backbone; pooled (hidden,) or per-token (tokens, hidden) float32."""
 
-    def __init__(self, backbone: Backbone, pooling: str = "mean", layer: int = -1, batch_size: int = 16,
-                 window_tokens: int | None = None, window_overlap: float = 0.25,
-                 device: torch.device | None = None, dtype: torch.dtype = torch.float32) -> None:  # fmt: skip
+    def __init__(
+        self,
+        backbone: Backbone,
+        pooling: str = "mean",
+        layer: int = -1,
+        batch_size: int = 16,
+        window_tokens: int | None = None,
+        window_overlap: float = 0.25,
+        device: torch.device | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
         self.backbone = backbone
         self.tok = backbone.tokenizer
         self.pooling, self.layer, self.batch_size = pooling, layer, batch_size
@@ -170,8 +182,13 @@ class Embedder:
 
     # -- tokenisation and windows -------------------------------------------------------------------
     def _encode(self, seq: str) -> tuple[list[int], list[tuple[int, int]], list[int]]:
-        e = self.tok(seq, add_special_tokens=True, return_offsets_mapping=True, return_special_tokens_mask=True,
-                     verbose=False)
+        e = self.tok(
+            seq,
+            add_special_tokens=True,
+            return_offsets_mapping=True,
+            return_special_tokens_mask=True,
+            verbose=False,
+        )
         return list(e["input_ids"]), [tuple(o) for o in e["offset_mapping"]], list(e["special_tokens_mask"])
 
     def _bounds(self, n: int, width: int, token_starts: list[int]) -> list[tuple[int, int]]:
@@ -179,6 +196,7 @@ class Embedder:
         starts = list(range(0, max(n - width, 0) + 1, stride))
         if starts[-1] + width < n:
             starts.append(n - width)
+
         # Window edges sit where a token of the whole sequence starts: a k-mer tokenizer (NT) then reads every
         # window in the same 6-mer frame as the whole sequence, and BPE merges are disturbed as little as possible.
         def snap(x: int) -> int:
@@ -228,13 +246,18 @@ class Embedder:
         mask = torch.zeros((len(batch), length), dtype=torch.long)
         keep = torch.zeros((len(batch), length), dtype=torch.bool)
         for i, p in enumerate(batch):
-            sl = slice(length - len(p.ids), length) if self.tok.padding_side == "left" else slice(0, len(p.ids))
+            sl = (
+                slice(length - len(p.ids), length)
+                if self.tok.padding_side == "left"
+                else slice(0, len(p.ids))
+            )
             ids[i, sl] = torch.tensor(p.ids)
             mask[i, sl] = 1
             keep[i, sl] = torch.tensor(p.keep)
         with torch.inference_mode():
-            out = self.backbone.family.encode(self.base, ids.to(self.device), mask.to(self.device),
-                                              output_hidden_states=self.layer != -1)  # fmt: skip
+            out = self.backbone.family.encode(
+                self.base, ids.to(self.device), mask.to(self.device), output_hidden_states=self.layer != -1
+            )
             if self.layer == -1:
                 hidden = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
             else:
@@ -252,8 +275,9 @@ class Embedder:
             self._accumulate(batch, hidden, keep, acc)
         return [self._finish(a) for a in acc], [a["w"] for a in acc], [a["n"] for a in acc]
 
-    def _accumulate(self, batch: list[_Piece], hidden: torch.Tensor, keep: torch.Tensor,
-                    acc: list[dict[str, Any]]) -> None:  # fmt: skip
+    def _accumulate(
+        self, batch: list[_Piece], hidden: torch.Tensor, keep: torch.Tensor, acc: list[dict[str, Any]]
+    ) -> None:
         k = keep.unsqueeze(-1)
         if self.pooling == "mean":
             sums = (hidden * k).sum(1).cpu()
@@ -302,17 +326,34 @@ def run_embed(cfg: InferenceConfig) -> EmbeddingResult:
     if e.resume:
         _check_resumable(cfg, store)
     done = store.done_ids() if e.resume else set()
-    first_part = len(store.parts())  # new parts are numbered after an interrupted run's, so they sort after them
+    first_part = len(
+        store.parts()
+    )  # new parts are numbered after an interrupted run's, so they sort after them
     ranks.barrier()  # nobody writes a part before every rank has read the existing ones
     backbone = load_for_inference(cfg.model, e.seed)
     device = ranks.device(e.device, default_device())
-    emb = Embedder(backbone, e.pooling, e.layer, e.batch_size, e.window_tokens, e.window_overlap, device,
-                   resolve_dtype(e.precision, device))  # fmt: skip
-    info = {"model": cfg.model.model_dump(mode="json"), "family": backbone.family.name, "layer": e.layer,
-            "pooling": e.pooling, "hidden": backbone.hidden_size, "window_tokens": emb.window,
-            "window_overlap": e.window_overlap, "settings": _settings(cfg),
-            "windowing": "sequences longer than window_tokens are split into overlapping windows of bases and "
-                         "stitched: each base's token comes from the window where it is most central"}  # fmt: skip
+    emb = Embedder(
+        backbone,
+        e.pooling,
+        e.layer,
+        e.batch_size,
+        e.window_tokens,
+        e.window_overlap,
+        device,
+        resolve_dtype(e.precision, device),
+    )
+    info = {
+        "model": cfg.model.model_dump(mode="json"),
+        "family": backbone.family.name,
+        "layer": e.layer,
+        "pooling": e.pooling,
+        "hidden": backbone.hidden_size,
+        "window_tokens": emb.window,
+        "window_overlap": e.window_overlap,
+        "settings": _settings(cfg),
+        "windowing": "sequences longer than window_tokens are split into overlapping windows of bases and "
+        "stitched: each base's token comes from the window where it is most central",
+    }
     embedded = skipped = windowed = 0
     with progress_bar(e.progress and ranks.rank == 0, "embedding") as bar:
         for index, chunk in enumerate(iter_records(e.input, e.chunk_size)):
@@ -337,15 +378,23 @@ def run_embed(cfg: InferenceConfig) -> EmbeddingResult:
     if ranks.rank != 0:
         rows = len(store.done_ids())
     write_inference_manifest(cfg, Path(out))
-    return EmbeddingResult(out, rows, embedded, skipped, windowed, backbone.hidden_size, time.perf_counter() - t0)
+    return EmbeddingResult(
+        out, rows, embedded, skipped, windowed, backbone.hidden_size, time.perf_counter() - t0
+    )
 
 
 def _settings(cfg: InferenceConfig) -> dict[str, Any]:
     """What determines the vectors: a resumed run must match the run that wrote the existing rows."""
     e = cfg.embed
-    return {"model": cfg.model.model_dump(mode="json"), "layer": e.layer, "pooling": e.pooling,
-            "window_tokens": e.window_tokens, "window_overlap": e.window_overlap, "precision": e.precision,
-            "seed": e.seed}  # fmt: skip
+    return {
+        "model": cfg.model.model_dump(mode="json"),
+        "layer": e.layer,
+        "pooling": e.pooling,
+        "window_tokens": e.window_tokens,
+        "window_overlap": e.window_overlap,
+        "precision": e.precision,
+        "seed": e.seed,
+    }
 
 
 def _check_resumable(cfg: InferenceConfig, store: PartStore) -> None:
@@ -360,15 +409,30 @@ def _check_resumable(cfg: InferenceConfig, store: PartStore) -> None:
     new = _settings(cfg)
     if old is not None and old != new:
         diff = {k: (old.get(k), v) for k, v in new.items() if old.get(k) != v}
-        raise ValueError(f"embed.output {store.output} holds embeddings made with other settings "
-                         f"(setting: (written, now) = {diff}); resuming would mix them. Write to another output, "
-                         "or set embed.resume: false to start over")  # fmt: skip
+        raise ValueError(
+            f"embed.output {store.output} holds embeddings made with other settings "
+            f"(setting: (written, now) = {diff}); resuming would mix them. Write to another output, "
+            "or set embed.resume: false to start over"
+        )
 
 
-def _chunk_table(todo: list[Record], vecs: list[np.ndarray], wins: list[int], ntok: list[int], keep_sequence: bool,
-                 per_token: bool, info: dict[str, Any]) -> Any:  # fmt: skip
-    frame = pd.DataFrame({"id": [r.id for r in todo], "length": [len(r.sequence) for r in todo],
-                          "n_windows": wins, "n_tokens": ntok})  # fmt: skip
+def _chunk_table(
+    todo: list[Record],
+    vecs: list[np.ndarray],
+    wins: list[int],
+    ntok: list[int],
+    keep_sequence: bool,
+    per_token: bool,
+    info: dict[str, Any],
+) -> Any:
+    frame = pd.DataFrame(
+        {
+            "id": [r.id for r in todo],
+            "length": [len(r.sequence) for r in todo],
+            "n_windows": wins,
+            "n_tokens": ntok,
+        }
+    )
     if keep_sequence:
         frame["sequence"] = [r.sequence for r in todo]
     for col in todo[0].meta:

@@ -68,8 +68,9 @@ def _fit(allowed: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     return a.to(logits.device)
 
 
-def sample_logits(logits: torch.Tensor, allowed: torch.Tensor, g: GenerateConfig,
-                  generator: torch.Generator | None) -> torch.Tensor:  # fmt: skip
+def sample_logits(
+    logits: torch.Tensor, allowed: torch.Tensor, g: GenerateConfig, generator: torch.Generator | None
+) -> torch.Tensor:
     """(batch, vocab) logits -> (batch,) ids: DNA mask, then greedy or temperature / top-k / top-p sampling."""
     x = logits.float().masked_fill(~_fit(allowed, logits), float("-inf"))
     if g.greedy:
@@ -95,7 +96,9 @@ def _prompts(g: GenerateConfig) -> list[tuple[str, str]]:
             raise FileNotFoundError(f"generate.prompt_file: {g.prompt_file} not found")
         out.extend(read_fasta(g.prompt_file))
     if not out:
-        raise ValueError("generate: no prompts; set generate.prompts (a list of DNA strings) or generate.prompt_file")
+        raise ValueError(
+            "generate: no prompts; set generate.prompts (a list of DNA strings) or generate.prompt_file"
+        )
     return out
 
 
@@ -109,11 +112,15 @@ def _prompt_ids(tokenizer: Any, prompt: str) -> list[int]:
     return ids
 
 
-def _run_batch(backbone: Backbone, ids: torch.Tensor, g: GenerateConfig, allowed: torch.Tensor,
-               seed: int) -> torch.Tensor:  # fmt: skip
+def _run_batch(
+    backbone: Backbone, ids: torch.Tensor, g: GenerateConfig, allowed: torch.Tensor, seed: int
+) -> torch.Tensor:
     """(batch, prompt) ids -> (batch, new) ids."""
     model = backbone.model
-    with torch.random.fork_rng(devices=[ids.device] if ids.device.type == "cuda" else []), torch.inference_mode():
+    with (
+        torch.random.fork_rng(devices=[ids.device] if ids.device.type == "cuda" else []),
+        torch.inference_mode(),
+    ):
         torch.manual_seed(seed)
         own = getattr(backbone.family, "generate", None)
         if callable(own):
@@ -127,11 +134,18 @@ def _run_batch(backbone: Backbone, ids: torch.Tensor, g: GenerateConfig, allowed
                     return scores.masked_fill(~_fit(allowed, scores), float("-inf"))
 
             out = model.generate(  # type: ignore[operator]
-                input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=g.max_new_tokens,
-                min_new_tokens=g.max_new_tokens, do_sample=not g.greedy, temperature=g.temperature,
-                top_k=g.top_k, top_p=g.top_p, logits_processor=LogitsProcessorList([_DNAOnly()]),
-                pad_token_id=backbone.tokenizer.pad_token_id, eos_token_id=None,
-            )  # fmt: skip
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=g.max_new_tokens,
+                min_new_tokens=g.max_new_tokens,
+                do_sample=not g.greedy,
+                temperature=g.temperature,
+                top_k=g.top_k,
+                top_p=g.top_p,
+                logits_processor=LogitsProcessorList([_DNAOnly()]),
+                pad_token_id=backbone.tokenizer.pad_token_id,
+                eos_token_id=None,
+            )
         else:
             raise ValueError(f"{backbone.family.name}: the model has no generate method")
     return out[:, ids.shape[1] :]  # type: ignore[no-any-return]
@@ -139,19 +153,25 @@ def _run_batch(backbone: Backbone, ids: torch.Tensor, g: GenerateConfig, allowed
 
 def _settings(g: GenerateConfig, backbone: Backbone) -> str:
     mode = "greedy" if g.greedy else f"temperature={g.temperature} top_k={g.top_k} top_p={g.top_p}"
-    return f"model={backbone.family.name}:{backbone.source or backbone.variant} {mode} " \
-           f"max_new_tokens={g.max_new_tokens} seed={g.seed}"  # fmt: skip
+    return (
+        f"model={backbone.family.name}:{backbone.source or backbone.variant} {mode} "
+        f"max_new_tokens={g.max_new_tokens} seed={g.seed}"
+    )
 
 
 def generate_sequences(backbone: Backbone, g: GenerateConfig, device: torch.device) -> list[tuple[str, str]]:
     """(header, sequence) per prompt and sample, in prompt order."""
     if not is_decoder(backbone):
-        raise ValueError(f"model family {backbone.family.name!r} is an encoder; generation needs a decoder "
-                         "(genomeocean, evo, hyenadna, or a causal hf_auto model)")  # fmt: skip
+        raise ValueError(
+            f"model family {backbone.family.name!r} is an encoder; generation needs a decoder "
+            "(genomeocean, evo, hyenadna, or a causal hf_auto model)"
+        )
     tok = backbone.tokenizer
     get_head: Any = getattr(backbone.model, "get_output_embeddings", None)
     head = get_head() if callable(get_head) else None
-    vocab = int(head.weight.shape[0]) if head is not None else int(backbone.config.get("vocab_size", len(tok)))
+    vocab = (
+        int(head.weight.shape[0]) if head is not None else int(backbone.config.get("vocab_size", len(tok)))
+    )
     allowed = dna_token_mask(tok, vocab)
     rows = [(pid, p, j, _prompt_ids(tok, p)) for pid, p in _prompts(g) for j in range(g.num_samples)]
     order = sorted(range(len(rows)), key=lambda i: (len(rows[i][3]), i))

@@ -58,7 +58,9 @@ def read_sequences(path: str | Path) -> pd.DataFrame:
 
 
 @torch.no_grad()
-def predict_logits(run: Any, sequences: list[str], batch_size: int, device: torch.device) -> tuple[np.ndarray, int]:
+def predict_logits(
+    run: Any, sequences: list[str], batch_size: int, device: torch.device
+) -> tuple[np.ndarray, int]:
     tok = run.backbone.tokenizer
     ids, truncated = tokenize(tok, sequences, run.max_length, "predict input")
     collate = PadCollator(tok.pad_token_id, tok.padding_side, torch.long)
@@ -68,7 +70,9 @@ def predict_logits(run: Any, sequences: list[str], batch_size: int, device: torc
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         batch = collate([{"input_ids": ids[i]} for i in idx])
-        logits = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)).logits
+        logits = model(
+            input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)
+        ).logits
         out[idx] = logits.float().cpu().numpy()
     return out, truncated
 

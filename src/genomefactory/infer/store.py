@@ -34,8 +34,9 @@ __all__ = ["EmbeddingTable", "PartStore", "read_embeddings", "rows_to_table"]
 _META_KEY = b"genomefactory"
 
 
-def rows_to_table(frame: pd.DataFrame, vectors: list[np.ndarray], hidden: int, per_token: bool,
-                  info: dict[str, Any]) -> pa.Table:  # fmt: skip
+def rows_to_table(
+    frame: pd.DataFrame, vectors: list[np.ndarray], hidden: int, per_token: bool, info: dict[str, Any]
+) -> pa.Table:
     """Arrow table of one chunk: ``frame``'s columns plus the ``embedding`` column."""
     flat = pa.array(np.concatenate([v.reshape(-1) for v in vectors]).astype(np.float32), type=pa.float32())
     if per_token:
@@ -44,7 +45,9 @@ def rows_to_table(frame: pd.DataFrame, vectors: list[np.ndarray], hidden: int, p
         emb: pa.Array = pa.ListArray.from_arrays(pa.array(offsets), inner)
     else:
         emb = pa.FixedSizeListArray.from_arrays(flat, hidden)
-    table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False).append_column("embedding", emb)
+    table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False).append_column(
+        "embedding", emb
+    )
     return table.replace_schema_metadata({_META_KEY: json.dumps(info).encode()})
 
 
@@ -70,8 +73,9 @@ class PartStore:
 
     def stored_info(self) -> dict[str, Any] | None:
         """The ``genomefactory`` metadata of what is already written (a part, else a final Parquet), if any."""
-        sources = self.parts()[:1] or ([self.output] if self.output.suffix.lower() == ".parquet"
-                                        and self._previous() else [])  # fmt: skip
+        sources = self.parts()[:1] or (
+            [self.output] if self.output.suffix.lower() == ".parquet" and self._previous() else []
+        )
         if not sources:
             return None
         meta = pq.read_schema(sources[0]).metadata or {}
@@ -111,7 +115,9 @@ class PartStore:
             elif suffix == ".csv":
                 rows = _write_csv(self._sources(), tmp)
             else:
-                raise ValueError(f"embedding output {self.output}: unknown suffix; use .parquet, .npy or .csv")
+                raise ValueError(
+                    f"embedding output {self.output}: unknown suffix; use .parquet, .npy or .csv"
+                )
         self.reset()
         return rows
 
@@ -249,8 +255,11 @@ def read_embeddings(path: str | Path) -> EmbeddingTable:
     if suffix == ".npy":
         mat = np.load(p).astype(np.float32)
         index = _index_path(p)
-        frame = pd.read_csv(index, dtype={"id": str}) if index.is_file() else pd.DataFrame(
-            {"id": [f"row{i}" for i in range(len(mat))]})
+        frame = (
+            pd.read_csv(index, dtype={"id": str})
+            if index.is_file()
+            else pd.DataFrame({"id": [f"row{i}" for i in range(len(mat))]})
+        )
         if len(frame) != len(mat):
             raise ValueError(f"{index} has {len(frame)} rows but {p} has {len(mat)} embeddings")
         return EmbeddingTable(frame, mat, {})

@@ -15,16 +15,23 @@ __all__ = ["ReadoutSpec", "SAEConfig", "SAERegressionConfig", "SAETrainConfig"]
 class SAEConfig(StrictConfig):
     """Architecture and sparsity of the sparse auto-encoder."""
 
-    d_model: int | None = Field(None, description="Embedding width; read from the embeddings (checked if given).")
+    d_model: int | None = Field(
+        None, description="Embedding width; read from the embeddings (checked if given)."
+    )
     d_hidden: int = Field(4096, ge=1, description="Number of latent units (the paper uses 4096).")
-    activation: Literal["topk", "relu"] = Field("topk", description="topk: keep the k largest latents; "
-                                                "relu: ReLU latents with an L1 penalty.")
+    activation: Literal["topk", "relu"] = Field(
+        "topk", description="topk: keep the k largest latents; relu: ReLU latents with an L1 penalty."
+    )
     k: int = Field(32, ge=1, description="Active latents per input (activation: topk).")
     l1_coeff: float = Field(1e-3, ge=0.0, description="L1 penalty on latents (activation: relu).")
     normalize: bool = Field(True, description="Centre inputs and scale them to mean squared norm d_model.")
     aux_k: int = Field(256, ge=0, description="Dead latents used by the auxiliary loss (0 disables it).")
-    aux_coeff: float = Field(1 / 32, ge=0.0, description="Weight of the auxiliary loss (reconstruct the "
-                             "residual from dead latents, so they receive gradient).")
+    aux_coeff: float = Field(
+        1 / 32,
+        ge=0.0,
+        description="Weight of the auxiliary loss (reconstruct the "
+        "residual from dead latents, so they receive gradient).",
+    )
     dead_steps: int = Field(200, ge=1, description="A latent that has not fired for this many steps is dead.")
 
 
@@ -34,8 +41,11 @@ class SAETrainConfig(StrictConfig):
     embeddings: str | None = Field(None, description="Embedding file written by `inference` (mode: embed).")
     data_file: str | None = Field(None, description="Sequences (FASTA/CSV) to embed on the fly with `model`.")
     model: ModelConfig = Field(default_factory=ModelConfig, description="Model for data_file.")
-    level: Literal["token", "pooled"] = Field("token", description="For data_file: train on every token's "
-                                              "embedding (token) or on mean-pooled sequence embeddings (pooled).")
+    level: Literal["token", "pooled"] = Field(
+        "token",
+        description="For data_file: train on every token's "
+        "embedding (token) or on mean-pooled sequence embeddings (pooled).",
+    )
     layer: int = Field(-1, description="For data_file: hidden layer (-1 = final).")
     sae: SAEConfig = Field(default_factory=SAEConfig, description="SAE architecture.")
     steps: int = Field(2000, ge=1, description="Optimizer steps.")
@@ -43,33 +53,46 @@ class SAETrainConfig(StrictConfig):
     lr: float = Field(1e-3, gt=0.0, description="Adam learning rate.")
     seed: int = Field(0, description="Random seed.")
     device: str | None = Field(None, description="cpu, cuda ...; default: cuda when available.")
-    output: str = Field("sae", description="Output directory (sae.safetensors, sae_config.json, metrics.json).")
+    output: str = Field(
+        "sae", description="Output directory (sae.safetensors, sae_config.json, metrics.json)."
+    )
 
 
 class ReadoutSpec(StrictConfig):
     """One readout: a value per sequence to relate to latent units."""
 
-    kind: Literal["length", "gc", "motif", "pwm", "kmer", "column"] = Field(description="length, gc, motif "
-                                                                            "(IUPAC count), pwm (JASPAR), kmer, column.")
+    kind: Literal["length", "gc", "motif", "pwm", "kmer", "column"] = Field(
+        description="length, gc, motif (IUPAC count), pwm (JASPAR), kmer, column."
+    )
     name: str | None = Field(None, description="Name in the report (default derived from the spec).")
     motif: str | None = Field(None, description="IUPAC motif (kind: motif), e.g. TATAWAWR.")
     pwm_file: str | None = Field(None, description="JASPAR-format matrix file (kind: pwm).")
     threshold: float = Field(0.8, ge=0.0, le=1.0, description="PWM hit: relative score >= threshold.")
     k: int = Field(2, ge=1, le=4, description="k-mer size (kind: kmer): one readout per k-mer, frequencies.")
-    column: str | None = Field(None, description="Column of the embeddings file or of readouts_csv (kind: column).")
+    column: str | None = Field(
+        None, description="Column of the embeddings file or of readouts_csv (kind: column)."
+    )
     both_strands: bool = Field(True, description="Count motif/PWM hits on both strands.")
 
 
 class SAERegressionConfig(StrictConfig):
     """``genomefactory-cli sae_regression``: link SAE latent units to readouts (paper appendix E.5)."""
 
-    embeddings: str = Field(description="Embedding file (Parquet/npy/CSV) written by `inference` (mode: embed).")
+    embeddings: str = Field(
+        description="Embedding file (Parquet/npy/CSV) written by `inference` (mode: embed)."
+    )
     sae_checkpoint: str = Field(description="Directory written by `sae_train`.")
-    type: Literal["first_token", "mean"] = Field("mean", description="Per-token embeddings: latents of the "
-                                                 "first token, or mean of the tokens' latents.")
-    readouts: list[ReadoutSpec] = Field(default_factory=lambda: [ReadoutSpec(kind="length"), ReadoutSpec(kind="gc")],
-                                        description="Readouts to test (default: length and GC).")
-    readouts_csv: str | None = Field(None, description="Extra CSV with an `id` column, for kind: column readouts.")
+    type: Literal["first_token", "mean"] = Field(
+        "mean",
+        description="Per-token embeddings: latents of the first token, or mean of the tokens' latents.",
+    )
+    readouts: list[ReadoutSpec] = Field(
+        default_factory=lambda: [ReadoutSpec(kind="length"), ReadoutSpec(kind="gc")],
+        description="Readouts to test (default: length and GC).",
+    )
+    readouts_csv: str | None = Field(
+        None, description="Extra CSV with an `id` column, for kind: column readouts."
+    )
     fdr: float = Field(0.05, gt=0.0, lt=1.0, description="Benjamini–Hochberg false discovery rate.")
     top_units: int = Field(10, ge=1, description="Units reported per readout.")
     top_sequences: int = Field(5, ge=1, description="Top-activating sequences reported per top unit.")

@@ -21,15 +21,18 @@ from .config import ReadoutSpec, SAEConfig, SAERegressionConfig, SAETrainConfig
 __all__ = ["run_small_interpretation", "segment_genomes"]
 
 
-def segment_genomes(genomes: dict[str, str | Path], per_genome: int, min_len: int = 500, max_len: int = 1000,
-                    seed: int = 0) -> pd.DataFrame:  # fmt: skip
+def segment_genomes(
+    genomes: dict[str, str | Path], per_genome: int, min_len: int = 500, max_len: int = 1000, seed: int = 0
+) -> pd.DataFrame:
     """``id, sequence, species, start, end`` rows: ``per_genome`` random segments from each genome."""
     rng = random.Random(seed)
     rows = []
     for species, path in genomes.items():
         genome = "".join(seq for _, seq in read_fasta(path))
         if len(genome) < max_len:
-            raise ValueError(f"genome {species} ({path}) is shorter ({len(genome)} bp) than max_len={max_len}")
+            raise ValueError(
+                f"genome {species} ({path}) is shorter ({len(genome)} bp) than max_len={max_len}"
+            )
         drawn = 0
         for _ in range(per_genome * 20):
             length = rng.randint(min_len, max_len)
@@ -37,8 +40,15 @@ def segment_genomes(genomes: dict[str, str | Path], per_genome: int, min_len: in
             seg = genome[start : start + length]
             if "N" in seg:
                 continue
-            rows.append({"id": f"{species}:{start}-{start + length}", "sequence": seg, "species": species,
-                         "start": start, "end": start + length})  # fmt: skip
+            rows.append(
+                {
+                    "id": f"{species}:{start}-{start + length}",
+                    "sequence": seg,
+                    "species": species,
+                    "start": start,
+                    "end": start + length,
+                }
+            )
             drawn += 1
             if drawn == per_genome:
                 break
@@ -47,8 +57,14 @@ def segment_genomes(genomes: dict[str, str | Path], per_genome: int, min_len: in
     return pd.DataFrame(rows)
 
 
-def run_small_interpretation(sequences: str | Path, model_cfg: ModelConfig | None, out_dir: str | Path,
-                             d_hidden: int = 1024, steps: int = 300, seed: int = 0) -> Path:  # fmt: skip
+def run_small_interpretation(
+    sequences: str | Path,
+    model_cfg: ModelConfig | None,
+    out_dir: str | Path,
+    d_hidden: int = 1024,
+    steps: int = 300,
+    seed: int = 0,
+) -> Path:
     """Embed (mean-pooled), train a TopK SAE, relate it to length, GC (and `species`/`label` columns when the
     CSV has them); returns the path of ``interpretation.json``."""
     from ..infer.config import EmbedConfig, InferenceConfig
@@ -59,18 +75,42 @@ def run_small_interpretation(sequences: str | Path, model_cfg: ModelConfig | Non
     out = Path(out_dir)
     model_cfg = model_cfg or ModelConfig(family="genomeocean", init="tiny")
     emb_path = out / "embeddings.parquet"
-    run_embed(InferenceConfig(mode="embed", model=model_cfg, embed=EmbedConfig(
-        input=str(sequences), output=str(emb_path), pooling="mean", progress=False, seed=seed)))
+    run_embed(
+        InferenceConfig(
+            mode="embed",
+            model=model_cfg,
+            embed=EmbedConfig(
+                input=str(sequences), output=str(emb_path), pooling="mean", progress=False, seed=seed
+            ),
+        )
+    )
     sae_cfg = SAEConfig(d_hidden=d_hidden, k=16, aux_k=64, dead_steps=50)
-    run_sae_train(SAETrainConfig(embeddings=str(emb_path), sae=sae_cfg, steps=steps, batch_size=256, lr=3e-3,
-                                 seed=seed, output=str(out / "sae")))  # fmt: skip
+    run_sae_train(
+        SAETrainConfig(
+            embeddings=str(emb_path),
+            sae=sae_cfg,
+            steps=steps,
+            batch_size=256,
+            lr=3e-3,
+            seed=seed,
+            output=str(out / "sae"),
+        )
+    )
     readouts = [ReadoutSpec(kind="length"), ReadoutSpec(kind="gc")]
     if str(sequences).lower().endswith((".csv", ".tsv")):
-        cols = pd.read_csv(sequences, nrows=0, sep="\t" if str(sequences).lower().endswith(".tsv") else ",").columns
+        cols = pd.read_csv(
+            sequences, nrows=0, sep="\t" if str(sequences).lower().endswith(".tsv") else ","
+        ).columns
         readouts += [ReadoutSpec(kind="column", column=c) for c in ("species", "label") if c in cols]
-    result = run_sae_regression(SAERegressionConfig(embeddings=str(emb_path), sae_checkpoint=str(out / "sae"),
-                                                    readouts=readouts, output=str(out / "interpretation"),
-                                                    seed=seed))  # fmt: skip
+    result = run_sae_regression(
+        SAERegressionConfig(
+            embeddings=str(emb_path),
+            sae_checkpoint=str(out / "sae"),
+            readouts=readouts,
+            output=str(out / "interpretation"),
+            seed=seed,
+        )
+    )
     return result.output
 
 

@@ -35,7 +35,9 @@ def _motif_regex(motif: str) -> re.Pattern[str]:
     bad = [c for c in m if c not in IUPAC_EXPANSION]
     if not m or bad:
         raise ValueError(f"readout motif {motif!r}: not an IUPAC DNA motif (bad characters {bad})")
-    body = "".join(IUPAC_EXPANSION[c] if len(IUPAC_EXPANSION[c]) == 1 else f"[{IUPAC_EXPANSION[c]}]" for c in m)
+    body = "".join(
+        IUPAC_EXPANSION[c] if len(IUPAC_EXPANSION[c]) == 1 else f"[{IUPAC_EXPANSION[c]}]" for c in m
+    )
     return re.compile(f"(?=({body}))")
 
 
@@ -112,7 +114,11 @@ def _sequences(frame: pd.DataFrame, spec: ReadoutSpec) -> list[str]:
 
 def _one(frame: pd.DataFrame, spec: ReadoutSpec, extra: pd.DataFrame | None) -> pd.DataFrame:
     if spec.kind == "length":
-        values = frame["length"] if "length" in frame.columns else pd.Series([len(s) for s in _sequences(frame, spec)])
+        values = (
+            frame["length"]
+            if "length" in frame.columns
+            else pd.Series([len(s) for s in _sequences(frame, spec)])
+        )
         return pd.DataFrame({spec.name or "length": values.astype(float).to_numpy()})
     if spec.kind == "gc":
         return pd.DataFrame({spec.name or "gc": [gc_content(s) for s in _sequences(frame, spec)]})
@@ -120,15 +126,22 @@ def _one(frame: pd.DataFrame, spec: ReadoutSpec, extra: pd.DataFrame | None) -> 
         if not spec.motif:
             raise ValueError("readout kind 'motif' needs `motif` (an IUPAC string such as TATAWAWR)")
         seqs = _sequences(frame, spec)
-        return pd.DataFrame({spec.name or f"motif:{spec.motif}": [count_motif(s, spec.motif, spec.both_strands)
-                                                                  for s in seqs]})  # fmt: skip
+        return pd.DataFrame(
+            {
+                spec.name or f"motif:{spec.motif}": [
+                    count_motif(s, spec.motif, spec.both_strands) for s in seqs
+                ]
+            }
+        )
     if spec.kind == "pwm":
         if not spec.pwm_file:
             raise ValueError("readout kind 'pwm' needs `pwm_file` (a JASPAR matrix)")
         counts = read_jaspar(spec.pwm_file)
         name = spec.name or f"pwm:{Path(spec.pwm_file).stem}"
         seqs = _sequences(frame, spec)
-        return pd.DataFrame({name: [count_pwm_hits(s, counts, spec.threshold, spec.both_strands) for s in seqs]})
+        return pd.DataFrame(
+            {name: [count_pwm_hits(s, counts, spec.threshold, spec.both_strands) for s in seqs]}
+        )
     if spec.kind == "kmer":
         kmers = ["".join(p) for p in itertools.product(_BASES, repeat=spec.k)]
         rows = []
@@ -143,23 +156,31 @@ def _one(frame: pd.DataFrame, spec: ReadoutSpec, extra: pd.DataFrame | None) -> 
 def _column(frame: pd.DataFrame, spec: ReadoutSpec, extra: pd.DataFrame | None) -> pd.DataFrame:
     col = spec.column
     if not col:
-        raise ValueError("readout kind 'column' needs `column` (a column of the embeddings file or readouts_csv)")
+        raise ValueError(
+            "readout kind 'column' needs `column` (a column of the embeddings file or readouts_csv)"
+        )
     if col in frame.columns:
         values = frame[col]
     elif extra is not None and col in extra.columns:
         joined = frame[["id"]].astype(str).merge(extra[["id", col]].astype({"id": str}), on="id", how="left")
         values = joined[col]
     else:
-        have = [c for c in frame.columns if c != "sequence"] + (list(extra.columns) if extra is not None else [])
+        have = [c for c in frame.columns if c != "sequence"] + (
+            list(extra.columns) if extra is not None else []
+        )
         raise ValueError(f"readout column {col!r} not found; available columns: {', '.join(map(str, have))}")
     if values.isna().any():
         bad = frame["id"][values.isna().to_numpy()].head(3).tolist()
-        raise ValueError(f"readout column {col!r} is missing for {int(values.isna().sum())} sequences "
-                         f"(e.g. ids {bad}); fill or drop them")  # fmt: skip
+        raise ValueError(
+            f"readout column {col!r} is missing for {int(values.isna().sum())} sequences "
+            f"(e.g. ids {bad}); fill or drop them"
+        )
     return _categorical(spec.name or col, values.reset_index(drop=True))
 
 
-def compute_readouts(frame: pd.DataFrame, specs: list[ReadoutSpec], extra_csv: str | None = None) -> pd.DataFrame:
+def compute_readouts(
+    frame: pd.DataFrame, specs: list[ReadoutSpec], extra_csv: str | None = None
+) -> pd.DataFrame:
     """(sequences, readouts) float table, rows in the order of ``frame``."""
     extra = None
     if extra_csv:

@@ -43,17 +43,25 @@ class RegressionResult:
         lines = [f"interpretation -> {self.output} ({self.seconds:.1f} s)"]
         for name, r in self.report["readouts"].items():
             top = ", ".join(f"unit {u['unit']} (r={u['pearson_r']:+.2f})" for u in r["top_units"][:3])
-            lines.append(f"  {name}: ridge CV R² {r['ridge']['r2_cv']:.3f}; {r['n_significant']} significant "
-                         f"units; top: {top}")  # fmt: skip
+            lines.append(
+                f"  {name}: ridge CV R² {r['ridge']['r2_cv']:.3f}; {r['n_significant']} significant "
+                f"units; top: {top}"
+            )
         return "\n".join(lines)
 
 
 @torch.no_grad()
-def latents_per_sequence(sae: SparseAutoencoder, vectors: np.ndarray | list[np.ndarray], how: str) -> np.ndarray:
+def latents_per_sequence(
+    sae: SparseAutoencoder, vectors: np.ndarray | list[np.ndarray], how: str
+) -> np.ndarray:
     """(sequences, d_hidden) latent activations."""
     if not isinstance(vectors, list):
-        return np.concatenate([sae.encode(torch.from_numpy(vectors[i : i + 4096]).float()).numpy()
-                               for i in range(0, len(vectors), 4096)])  # fmt: skip
+        return np.concatenate(
+            [
+                sae.encode(torch.from_numpy(vectors[i : i + 4096]).float()).numpy()
+                for i in range(0, len(vectors), 4096)
+            ]
+        )
     rows = []
     for v in vectors:
         x = torch.from_numpy(np.array(v[:1] if how == "first_token" else v, dtype=np.float32))
@@ -93,8 +101,17 @@ def unit_correlations(z: np.ndarray, y: np.ndarray, z_ranks: np.ndarray | None =
         pr[varies], pp[varies] = _pearson(zv, y.astype(np.float64))
         ranks = z_ranks[:, varies] if z_ranks is not None else stats.rankdata(zv, axis=0)
         sr[varies], sp[varies] = _pearson(ranks, stats.rankdata(y))
-    return pd.DataFrame({"unit": np.arange(z.shape[1]), "pearson_r": pr, "pearson_p": pp, "pearson_q": _bh(pp),
-                         "spearman_r": sr, "spearman_p": sp, "spearman_q": _bh(sp)})  # fmt: skip
+    return pd.DataFrame(
+        {
+            "unit": np.arange(z.shape[1]),
+            "pearson_r": pr,
+            "pearson_p": pp,
+            "pearson_q": _bh(pp),
+            "spearman_r": sr,
+            "spearman_p": sp,
+            "spearman_q": _bh(sp),
+        }
+    )
 
 
 def ridge_cv(z: np.ndarray, y: np.ndarray, folds: int, seed: int) -> dict[str, dict[str, float]]:
@@ -113,33 +130,56 @@ def ridge_cv(z: np.ndarray, y: np.ndarray, folds: int, seed: int) -> dict[str, d
 
     x: Any = z[:, z.std(0) > 0].astype(np.float64)
     if x.shape[1] == 0:
-        raise ValueError("no latent unit is ever active on these sequences; the SAE cannot be related to readouts")
+        raise ValueError(
+            "no latent unit is ever active on these sequences; the SAE cannot be related to readouts"
+        )
     if np.count_nonzero(x) < 0.2 * x.size:
         x = sparse.csr_matrix(x)
     pipe = make_pipeline(StandardScaler(with_mean=False), Ridge(solver="lsqr", tol=1e-6))
-    search = GridSearchCV(pipe, {"ridge__alpha": np.logspace(-1, 5, 7)}, cv=KFold(3, shuffle=True, random_state=seed))
+    search = GridSearchCV(
+        pipe, {"ridge__alpha": np.logspace(-1, 5, 7)}, cv=KFold(3, shuffle=True, random_state=seed)
+    )
     out = {}
     for j in range(y.shape[1]):
         pred = cross_val_predict(search, x, y[:, j], cv=KFold(folds, shuffle=True, random_state=seed))
-        out[str(j)] = {"r2_cv": float(r2_score(y[:, j], pred)), "pearson_cv": float(np.corrcoef(y[:, j], pred)[0, 1])}
+        out[str(j)] = {
+            "r2_cv": float(r2_score(y[:, j], pred)),
+            "pearson_cv": float(np.corrcoef(y[:, j], pred)[0, 1]),
+        }
     return out
 
 
-def _top_units(table: pd.DataFrame, cfg: SAERegressionConfig, z: np.ndarray, y: np.ndarray,
-               frame: pd.DataFrame) -> list[dict[str, Any]]:  # fmt: skip
+def _top_units(
+    table: pd.DataFrame, cfg: SAERegressionConfig, z: np.ndarray, y: np.ndarray, frame: pd.DataFrame
+) -> list[dict[str, Any]]:
     ranked = table.dropna(subset=["pearson_r"]).reindex(
-        table["pearson_r"].abs().dropna().sort_values(ascending=False).index)
+        table["pearson_r"].abs().dropna().sort_values(ascending=False).index
+    )
     out = []
     for _, row in ranked.head(cfg.top_units).iterrows():
         u = int(row["unit"])
         order = np.argsort(-z[:, u], kind="stable")[: cfg.top_sequences]
-        seqs = [{"id": str(frame["id"].iloc[i]), "activation": float(z[i, u]), "readout": float(y[i]),
-                 **({"sequence": str(frame["sequence"].iloc[i])[:120]} if "sequence" in frame.columns else {})}
-                for i in order]  # fmt: skip
-        out.append({"unit": u, "pearson_r": float(row["pearson_r"]), "pearson_q": float(row["pearson_q"]),
-                    "spearman_r": float(row["spearman_r"]), "spearman_q": float(row["spearman_q"]),
-                    "significant": bool(row["pearson_q"] < cfg.fdr and row["spearman_q"] < cfg.fdr),
-                    "active_fraction": float((z[:, u] > 0).mean()), "top_sequences": seqs})  # fmt: skip
+        seqs = [
+            {
+                "id": str(frame["id"].iloc[i]),
+                "activation": float(z[i, u]),
+                "readout": float(y[i]),
+                **({"sequence": str(frame["sequence"].iloc[i])[:120]} if "sequence" in frame.columns else {}),
+            }
+            for i in order
+        ]
+        out.append(
+            {
+                "unit": u,
+                "pearson_r": float(row["pearson_r"]),
+                "pearson_q": float(row["pearson_q"]),
+                "spearman_r": float(row["spearman_r"]),
+                "spearman_q": float(row["spearman_q"]),
+                "significant": bool(row["pearson_q"] < cfg.fdr and row["spearman_q"] < cfg.fdr),
+                "active_fraction": float((z[:, u] > 0).mean()),
+                "top_sequences": seqs,
+            }
+        )
     return out
 
 
@@ -151,8 +191,10 @@ def run_sae_regression(cfg: SAERegressionConfig) -> RegressionResult:
     table = read_embeddings(cfg.embeddings)
     sae = SparseAutoencoder.load(cfg.sae_checkpoint)
     if sae.cfg.d_model != table.hidden:
-        raise ValueError(f"the SAE at {cfg.sae_checkpoint} expects width {sae.cfg.d_model}, but the embeddings "
-                         f"in {cfg.embeddings} have width {table.hidden}")  # fmt: skip
+        raise ValueError(
+            f"the SAE at {cfg.sae_checkpoint} expects width {sae.cfg.d_model}, but the embeddings "
+            f"in {cfg.embeddings} have width {table.hidden}"
+        )
     z = latents_per_sequence(sae, table.vectors, cfg.type)
     readouts = compute_readouts(table.frame, cfg.readouts, cfg.readouts_csv)
     constant = [str(c) for c in readouts.columns if readouts[c].nunique(dropna=False) <= 1]
@@ -161,22 +203,33 @@ def run_sae_regression(cfg: SAERegressionConfig) -> RegressionResult:
         log.warning("readouts constant over all sequences, skipped: %s", ", ".join(constant))
         readouts = readouts.drop(columns=constant)
     if readouts.shape[1] == 0:
-        raise ValueError(f"every readout ({', '.join(constant)}) is constant over the sequences of "
-                         f"{cfg.embeddings}; choose readouts that vary")
+        raise ValueError(
+            f"every readout ({', '.join(constant)}) is constant over the sequences of "
+            f"{cfg.embeddings}; choose readouts that vary"
+        )
     y = readouts.to_numpy(dtype=np.float64)
     ridge = ridge_cv(z, y, cfg.cv_folds, cfg.seed)
-    report: dict[str, Any] = {"embeddings": cfg.embeddings, "sae_checkpoint": cfg.sae_checkpoint,
-                              "type": cfg.type if table.per_token else "pooled", "n_sequences": len(z),
-                              "d_hidden": int(z.shape[1]), "fdr": cfg.fdr,
-                              "units_tested": int((z.std(0) > 0).sum()), "readouts": {},
-                              "skipped_constant_readouts": constant}  # fmt: skip
+    report: dict[str, Any] = {
+        "embeddings": cfg.embeddings,
+        "sae_checkpoint": cfg.sae_checkpoint,
+        "type": cfg.type if table.per_token else "pooled",
+        "n_sequences": len(z),
+        "d_hidden": int(z.shape[1]),
+        "fdr": cfg.fdr,
+        "units_tested": int((z.std(0) > 0).sum()),
+        "readouts": {},
+        "skipped_constant_readouts": constant,
+    }
     per_unit = []
     z_ranks = stats.rankdata(z, axis=0)  # shared by every readout's Spearman correlations
     for j, name in enumerate(readouts.columns):
         corr = unit_correlations(z, y[:, j], z_ranks)
         sig = (corr["pearson_q"] < cfg.fdr) & (corr["spearman_q"] < cfg.fdr)
-        report["readouts"][str(name)] = {"ridge": ridge[str(j)], "n_significant": int(sig.sum()),
-                                         "top_units": _top_units(corr, cfg, z, y[:, j], table.frame)}  # fmt: skip
+        report["readouts"][str(name)] = {
+            "ridge": ridge[str(j)],
+            "n_significant": int(sig.sum()),
+            "top_units": _top_units(corr, cfg, z, y[:, j], table.frame),
+        }
         per_unit.append(corr.assign(readout=str(name), significant=sig))
     out = write_report(Path(cfg.output), report, pd.concat(per_unit), z, readouts, cfg.figures)
     inputs = [p for p in (cfg.embeddings, cfg.readouts_csv) if p]

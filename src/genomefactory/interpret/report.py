@@ -35,8 +35,11 @@ def _figures(out: Path, name: str, info: dict[str, Any], z: np.ndarray, y: np.nd
     files = []
     slug = _slug(name)
     fig, ax = plt.subplots(figsize=(6, 3))
-    ax.bar([str(u["unit"]) for u in top], [u["pearson_r"] for u in top],
-           color=["tab:blue" if u["significant"] else "lightgray" for u in top])  # fmt: skip
+    ax.bar(
+        [str(u["unit"]) for u in top],
+        [u["pearson_r"] for u in top],
+        color=["tab:blue" if u["significant"] else "lightgray" for u in top],
+    )
     ax.set(xlabel="latent unit", ylabel="Pearson r", title=f"{name}: top units (blue = significant)")
     files.append(_save(fig, out / f"{slug}_bars.png"))
     best = top[0]["unit"]
@@ -62,8 +65,14 @@ def _save(fig: Any, dest: Path) -> str:
     return dest.name
 
 
-def write_report(out: Path, report: dict[str, Any], per_unit: pd.DataFrame, z: np.ndarray,
-                 readouts: pd.DataFrame, figures: bool) -> Path:  # fmt: skip
+def write_report(
+    out: Path,
+    report: dict[str, Any],
+    per_unit: pd.DataFrame,
+    z: np.ndarray,
+    readouts: pd.DataFrame,
+    figures: bool,
+) -> Path:
     """Write everything under ``out``; returns the path of ``interpretation.json``."""
     out.mkdir(parents=True, exist_ok=True)
     tested = per_unit.dropna(subset=["pearson_r"])

@@ -114,8 +114,12 @@ class SparseAutoencoder(nn.Module):
         d = Path(directory)
         for name in ("sae_config.json", "sae.safetensors"):
             if not (d / name).is_file():
-                raise FileNotFoundError(f"{d} is not an SAE checkpoint (no {name}); train one with `sae_train`")
-        cfg = validate_dict(SAEConfig, json.loads((d / "sae_config.json").read_text()), str(d / "sae_config.json"))
+                raise FileNotFoundError(
+                    f"{d} is not an SAE checkpoint (no {name}); train one with `sae_train`"
+                )
+        cfg = validate_dict(
+            SAEConfig, json.loads((d / "sae_config.json").read_text()), str(d / "sae_config.json")
+        )
         sae = cls(cfg)
         strict_load(sae, load_file(str(d / "sae.safetensors")), where=str(d))
         return sae.eval()

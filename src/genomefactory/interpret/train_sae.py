@@ -36,12 +36,15 @@ class SAETrainResult:
 
     def summary(self) -> str:
         m = self.metrics
-        return (f"SAE -> {self.output}: FVE {m['fve']:.3f}, MSE {m['mse']:.4g}, mean L0 {m['mean_l0']:.1f}, "
-                f"dead {m['dead_fraction']:.1%}, {m['steps_per_s']:.0f} steps/s")  # fmt: skip
+        return (
+            f"SAE -> {self.output}: FVE {m['fve']:.3f}, MSE {m['mse']:.4g}, mean L0 {m['mean_l0']:.1f}, "
+            f"dead {m['dead_fraction']:.1%}, {m['steps_per_s']:.0f} steps/s"
+        )
 
 
-def _aux_loss(sae: SparseAutoencoder, xn: torch.Tensor, xhat: torch.Tensor, pre: torch.Tensor,
-              dead: torch.Tensor) -> torch.Tensor:  # fmt: skip
+def _aux_loss(
+    sae: SparseAutoencoder, xn: torch.Tensor, xhat: torch.Tensor, pre: torch.Tensor, dead: torch.Tensor
+) -> torch.Tensor:
     n_dead = int(dead.sum())
     if n_dead == 0 or sae.cfg.aux_k == 0:
         return xn.new_zeros(())
@@ -52,14 +55,23 @@ def _aux_loss(sae: SparseAutoencoder, xn: torch.Tensor, xhat: torch.Tensor, pre:
     return (z_aux @ sae.W_dec.t() - residual).pow(2).mean()
 
 
-def train_sae(x: torch.Tensor, cfg: SAEConfig, steps: int, batch_size: int = 256, lr: float = 1e-3,
-              seed: int = 0, device: torch.device | None = None) -> tuple[SparseAutoencoder, dict[str, float]]:  # fmt: skip
+def train_sae(
+    x: torch.Tensor,
+    cfg: SAEConfig,
+    steps: int,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    seed: int = 0,
+    device: torch.device | None = None,
+) -> tuple[SparseAutoencoder, dict[str, float]]:
     """Train on (n, d_model) vectors; returns the SAE (on the CPU, eval mode) and its measures."""
     if x.dim() != 2 or x.shape[0] < 2:
         raise ValueError(f"SAE training needs (n >= 2, d_model) vectors, got shape {tuple(x.shape)}")
     if cfg.d_model is not None and cfg.d_model != x.shape[1]:
-        raise ValueError(f"sae.d_model={cfg.d_model} but the embeddings have width {x.shape[1]}; "
-                         "remove d_model (it is read from the embeddings) or fix it")  # fmt: skip
+        raise ValueError(
+            f"sae.d_model={cfg.d_model} but the embeddings have width {x.shape[1]}; "
+            "remove d_model (it is read from the embeddings) or fix it"
+        )
     cfg = cfg.model_copy(update={"d_model": int(x.shape[1])})
     device = device or torch.device("cpu")
     x = x.float()
@@ -109,14 +121,21 @@ def evaluate_sae(sae: SparseAutoencoder, x: torch.Tensor, batch: int = 4096) -> 
         fired |= (z > 0).any(0)
     total_var = float((x.float() - x.float().mean(0)).pow(2).sum())
     n = x.shape[0]
-    return {"mse": sq_err / (n * x.shape[1]), "fve": 1.0 - sq_err / max(total_var, 1e-12),
-            "mean_l0": l0 / n, "dead_fraction": float((~fired).float().mean()), "n_vectors": float(n)}  # fmt: skip
+    return {
+        "mse": sq_err / (n * x.shape[1]),
+        "fve": 1.0 - sq_err / max(total_var, 1e-12),
+        "mean_l0": l0 / n,
+        "dead_fraction": float((~fired).float().mean()),
+        "n_vectors": float(n),
+    }
 
 
 def training_vectors(cfg: SAETrainConfig) -> torch.Tensor:
     """(n, d_model) training vectors: every token's (or every sequence's) embedding."""
     if (cfg.embeddings is None) == (cfg.data_file is None):
-        raise ValueError("sae_train: set exactly one of `embeddings` (an embedding file) or `data_file` (sequences)")
+        raise ValueError(
+            "sae_train: set exactly one of `embeddings` (an embedding file) or `data_file` (sequences)"
+        )
     if cfg.embeddings is not None:
         from ..infer.store import read_embeddings
 
@@ -126,8 +145,12 @@ def training_vectors(cfg: SAETrainConfig) -> torch.Tensor:
         from ..infer.embed import Embedder, iter_records, load_for_inference
 
         device = torch.device(cfg.device) if cfg.device else default_device()
-        emb = Embedder(load_for_inference(cfg.model, cfg.seed), "token" if cfg.level == "token" else "mean",
-                       cfg.layer, device=device)  # fmt: skip
+        emb = Embedder(
+            load_for_inference(cfg.model, cfg.seed),
+            "token" if cfg.level == "token" else "mean",
+            cfg.layer,
+            device=device,
+        )
         vecs = []
         for chunk in iter_records(cfg.data_file or "", 256):
             vecs.extend(emb.embed([r.sequence for r in chunk])[0])
@@ -143,6 +166,11 @@ def run_sae_train(cfg: SAETrainConfig) -> SAETrainResult:
     sae, metrics = train_sae(x, cfg.sae, cfg.steps, cfg.batch_size, cfg.lr, cfg.seed, device)
     out = sae.save(cfg.output)
     atomic_write_json(out / "metrics.json", metrics)
-    write_manifest(out, cfg.model_dump(mode="json"), [p for p in (cfg.embeddings, cfg.data_file) if p], cfg.seed,
-                   "sae_train")  # fmt: skip
+    write_manifest(
+        out,
+        cfg.model_dump(mode="json"),
+        [p for p in (cfg.embeddings, cfg.data_file) if p],
+        cfg.seed,
+        "sae_train",
+    )
     return SAETrainResult(out, metrics, time.perf_counter() - t0)

@@ -18,22 +18,46 @@ from torch import nn
 from ..config import StrictConfig
 from .registry import Backbone, ModelFamily, get_family
 
-__all__ = ["HubFetchError", "ModelConfig", "load_backbone", "resolve_source", "resolve_variant", "save_state_dict", "strict_load"]
+__all__ = [
+    "HubFetchError",
+    "ModelConfig",
+    "load_backbone",
+    "resolve_source",
+    "resolve_variant",
+    "save_state_dict",
+    "strict_load",
+]
 
-_CHECKPOINT_FILES = ["config.json", "*.safetensors", "*.safetensors.index.json", "pytorch_model.bin",
-                     "pytorch_model.bin.index.json", "pytorch_model-*.bin", "tokenizer.json",
-                     "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "vocab.json",
-                     "merges.txt", "generation_config.json"]  # fmt: skip
+_CHECKPOINT_FILES = [
+    "config.json",
+    "*.safetensors",
+    "*.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+    "pytorch_model-*.bin",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "generation_config.json",
+]
 
 
 class ModelConfig(StrictConfig):
     """Which model to use and how to initialise it."""
 
-    family: str = Field("nucleotide_transformer", description="Model family (see `genomefactory-cli models`).")
-    variant: str | None = Field(None, description="Variant of the family (paper Table 5); default: the family's.")
+    family: str = Field(
+        "nucleotide_transformer", description="Model family (see `genomefactory-cli models`)."
+    )
+    variant: str | None = Field(
+        None, description="Variant of the family (paper Table 5); default: the family's."
+    )
     path: str | None = Field(
-        None, description="Hub id or local checkpoint directory; overrides `variant`. A genomefactory run "
-        "directory is also accepted for inference."
+        None,
+        description="Hub id or local checkpoint directory; overrides `variant`. A genomefactory run "
+        "directory is also accepted for inference.",
     )
     init: Literal["pretrained", "random", "tiny"] = Field(
         "pretrained",
@@ -45,8 +69,9 @@ class ModelConfig(StrictConfig):
         False, description="Allow running model code downloaded from the hub (hf_auto only). Off by default."
     )
     attention_path: Literal["padded", "packed"] = Field(
-        "padded", description="packed: padding-free attention on real tokens only (DNABERT-2, NT v1/v2; flash-attn "
-        "varlen on GPU when installed). Same results as padded, faster when lengths vary."
+        "padded",
+        description="packed: padding-free attention on real tokens only (DNABERT-2, NT v1/v2; flash-attn "
+        "varlen on GPU when installed). Same results as padded, faster when lengths vary.",
     )
     tiny_overrides: dict[str, Any] = Field(
         default_factory=dict, description="Config fields to override in the tiny config (init: tiny)."
@@ -85,10 +110,14 @@ def _weight_files(directory: Path) -> list[Path]:
                 weight_map = json.loads(index.read_text())["weight_map"]
                 names = sorted(set(weight_map.values()))
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                raise ValueError(f"{index}: not a weight index (expected a 'weight_map' of key -> file)") from exc
+                raise ValueError(
+                    f"{index}: not a weight index (expected a 'weight_map' of key -> file)"
+                ) from exc
             absent = [n for n in names if not (directory / n).is_file()]
             if absent:
-                raise FileNotFoundError(f"{index} lists shards that are not in {directory}: {', '.join(absent)}")
+                raise FileNotFoundError(
+                    f"{index} lists shards that are not in {directory}: {', '.join(absent)}"
+                )
             return [directory / n for n in names]
         single = directory / f"{stem}.{ext}"
         if single.is_file():
@@ -115,12 +144,17 @@ def load_state_dict_file(directory: Path) -> dict[str, torch.Tensor]:
         )
     state: dict[str, torch.Tensor] = {}
     for f in files:
-        part = (load_file(str(f)) if f.suffix == ".safetensors"
-                else torch.load(f, map_location="cpu", weights_only=True))  # fmt: skip
+        part = (
+            load_file(str(f))
+            if f.suffix == ".safetensors"
+            else torch.load(f, map_location="cpu", weights_only=True)
+        )
         clash = sorted(set(part) & set(state))
         if clash:
-            raise ValueError(f"{f} repeats tensors already read from another file of {directory}: "
-                             f"{', '.join(clash[:5])}; keep one copy of each weight file")  # fmt: skip
+            raise ValueError(
+                f"{f} repeats tensors already read from another file of {directory}: "
+                f"{', '.join(clash[:5])}; keep one copy of each weight file"
+            )
         state.update(part)
     return state
 
@@ -130,9 +164,13 @@ def strict_load(model: nn.Module, state: dict[str, torch.Tensor], where: str) ->
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
-    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-              for k in sorted(set(own) & set(state)) if tuple(own[k].shape) != tuple(state[k].shape)]  # fmt: skip
+    shapes = [
+        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in sorted(set(own) & set(state))
+        if tuple(own[k].shape) != tuple(state[k].shape)
+    ]
     if missing or unexpected or shapes:
+
         def _few(xs: list[str]) -> str:
             return ", ".join(xs[:8]) + (f" ... (+{len(xs) - 8} more)" if len(xs) > 8 else "")
 
@@ -182,8 +220,10 @@ def resolve_variant(family: ModelFamily, variant: str | None) -> str:
     if v in family.variants:
         return v
     low = v.strip().lower()
-    for candidates in ([k for k in family.variants if k.lower() == low],
-                       [k for k in family.variants if k.lower().endswith("-" + low) or k.lower().startswith(low + "-")]):  # fmt: skip
+    for candidates in (
+        [k for k in family.variants if k.lower() == low],
+        [k for k in family.variants if k.lower().endswith("-" + low) or k.lower().startswith(low + "-")],
+    ):
         if len(candidates) == 1:
             return candidates[0]
         if len(candidates) > 1:

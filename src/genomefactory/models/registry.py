@@ -103,11 +103,16 @@ class ModelFamily(ABC):
         """The headless backbone inside ``model``."""
 
     def encode(
-        self, base: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
+        self,
+        base: nn.Module,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None,
         output_hidden_states: bool = False,
     ) -> Any:
         """Run the headless backbone; families override to add e.g. position ids for left padding."""
-        return base(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=output_hidden_states)
+        return base(
+            input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=output_hidden_states
+        )
 
     def blocks(self, base: nn.Module) -> list[nn.Module]:
         """The repeated residual blocks of ``base`` (the headless backbone), in forward order; [] = unsupported."""
@@ -124,7 +129,9 @@ class ModelFamily(ABC):
         """A tiny config of the real architecture (tests, demos)."""
 
     def published_config(self, variant: str) -> dict[str, Any]:
-        raise ValueError(f"{self.name}: no published config for variant {variant!r}; load it from a checkpoint")
+        raise ValueError(
+            f"{self.name}: no published config for variant {variant!r}; load it from a checkpoint"
+        )
 
     # -- tokenizer ------------------------------------------------------------------------------------
     @abstractmethod

@@ -19,7 +19,14 @@ from typing import Any
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
-__all__ = ["bpe_tokenizer", "byte_tokenizer", "char_tokenizer", "from_directory", "kmer_tokenizer", "kmer_vocab"]
+__all__ = [
+    "bpe_tokenizer",
+    "byte_tokenizer",
+    "char_tokenizer",
+    "from_directory",
+    "kmer_tokenizer",
+    "kmer_vocab",
+]
 
 
 def kmer_vocab(order: str, k: int = 6) -> dict[str, int]:
@@ -49,8 +56,17 @@ def kmer_tokenizer(order: str, k: int = 6, model_max_length: int = 1000) -> PreT
         single="<cls> $A", pair="<cls> $A $B", special_tokens=[("<cls>", vocab["<cls>"])]
     )
     tok.decoder = decoders.Fuse()
-    return _wrap(tok, "right", unk_token="<unk>", pad_token="<pad>", mask_token="<mask>", cls_token="<cls>",
-                 eos_token="<eos>", bos_token="<bos>", model_max_length=model_max_length)  # fmt: skip
+    return _wrap(
+        tok,
+        "right",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        mask_token="<mask>",
+        cls_token="<cls>",
+        eos_token="<eos>",
+        bos_token="<bos>",
+        model_max_length=model_max_length,
+    )
 
 
 def char_tokenizer(
@@ -73,13 +89,25 @@ def byte_tokenizer(model_max_length: int, pad_id: int = 1, eos_id: int = 0) -> P
     tok = Tokenizer(models.WordLevel(vocab, unk_token=chr(eos_id)))
     tok.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
     tok.decoder = decoders.Fuse()
-    return _wrap(tok, "left", pad_token=chr(pad_id), eos_token=chr(eos_id), unk_token=chr(eos_id),
-                 model_max_length=model_max_length)  # fmt: skip
+    return _wrap(
+        tok,
+        "left",
+        pad_token=chr(pad_id),
+        eos_token=chr(eos_id),
+        unk_token=chr(eos_id),
+        model_max_length=model_max_length,
+    )
 
 
 def bpe_tokenizer(
-    vocab_size: int, special_tokens: list[str], cls: str | None, sep: str | None, seed: int = 0,
-    model_max_length: int = 512, padding_side: str = "right", corpus_bases: int = 200_000,
+    vocab_size: int,
+    special_tokens: list[str],
+    cls: str | None,
+    sep: str | None,
+    seed: int = 0,
+    model_max_length: int = 512,
+    padding_side: str = "right",
+    corpus_bases: int = 200_000,
     alphabet: str = "ACGTN",
 ) -> PreTrainedTokenizerFast:
     """A DNA BPE tokenizer trained on seeded random sequences (deterministic for a given seed).
@@ -90,14 +118,20 @@ def bpe_tokenizer(
     corpus = ["".join(rng.choice("ACGT") for _ in range(1000)) for _ in range(max(1, corpus_bases // 1000))]
     tok = Tokenizer(models.BPE(unk_token=special_tokens[0]))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=special_tokens, show_progress=False,
-                                  initial_alphabet=list(alphabet))  # fmt: skip
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=special_tokens,
+        show_progress=False,
+        initial_alphabet=list(alphabet),
+    )
     tok.train_from_iterator(corpus, trainer=trainer)
     template = " ".join(x for x in (cls, "$A", sep) if x)
     specials = [(t, tok.token_to_id(t)) for t in (cls, sep) if t]
     tok.post_processor = processors.TemplateProcessing(single=template, special_tokens=specials)
     tok.decoder = decoders.BPEDecoder()
-    names = dict(zip(["unk_token", "cls_token", "sep_token", "pad_token", "mask_token"], special_tokens, strict=False))
+    names = dict(
+        zip(["unk_token", "cls_token", "sep_token", "pad_token", "mask_token"], special_tokens, strict=False)
+    )
     return _wrap(tok, padding_side, model_max_length=model_max_length, **names)
 
 

@@ -56,22 +56,36 @@ _FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fa.gz", ".fasta.gz", ".fna.gz")
 
 def _fasta_split(path: Path, label_col: str, task_type: str) -> Split | None:
     """``<split>.fasta`` (or .fa/.fna, optionally .gz) + ``<split>.labels.csv|tsv`` with columns id,label."""
-    fasta = next((path.with_name(path.stem + s) for s in _FASTA_SUFFIXES if path.with_name(path.stem + s).is_file()),
-                 None)  # fmt: skip
+    fasta = next(
+        (path.with_name(path.stem + s) for s in _FASTA_SUFFIXES if path.with_name(path.stem + s).is_file()),
+        None,
+    )
     if fasta is None:
         return None
-    labels = next((path.with_name(f"{path.stem}.labels{s}") for s in (".csv", ".tsv")
-                   if path.with_name(f"{path.stem}.labels{s}").is_file()), None)  # fmt: skip
+    labels = next(
+        (
+            path.with_name(f"{path.stem}.labels{s}")
+            for s in (".csv", ".tsv")
+            if path.with_name(f"{path.stem}.labels{s}").is_file()
+        ),
+        None,
+    )
     if labels is None:
-        raise DataError(f"{fasta} needs a label table {path.stem}.labels.csv (or .tsv) with columns id,{label_col}")
-    table = pd.read_csv(labels, sep="\t" if labels.suffix == ".tsv" else ",", dtype=str, keep_default_na=False)
+        raise DataError(
+            f"{fasta} needs a label table {path.stem}.labels.csv (or .tsv) with columns id,{label_col}"
+        )
+    table = pd.read_csv(
+        labels, sep="\t" if labels.suffix == ".tsv" else ",", dtype=str, keep_default_na=False
+    )
     for col in ("id", label_col):
         if col not in table.columns:
             raise DataError(f"{labels}: no column '{col}' (columns: {', '.join(map(str, table.columns))})")
     dup = table["id"][table["id"].duplicated()]
     if not dup.empty:
         row = int(dup.index[0]) + 1
-        raise DataError(f"{labels} row {row}: id '{dup.iloc[0]}' appears more than once; each record needs one label")
+        raise DataError(
+            f"{labels} row {row}: id '{dup.iloc[0]}' appears more than once; each record needs one label"
+        )
     # parsed in table order, so an error names the label table's own row
     values = _parse_labels(table[label_col].tolist(), labels, task_type)
     row_of = {rec_id: i for i, rec_id in enumerate(table["id"])}
@@ -139,8 +153,9 @@ def _parse_labels(raw: list[str], path: Path, task_type: str) -> np.ndarray:
     return np.asarray(values, dtype=np.float32)
 
 
-def load_task(folder: str | Path, seq_col: str | None, label_col: str, task_type: str,
-              num_labels: int | None) -> tuple[dict[str, Split], int]:  # fmt: skip
+def load_task(
+    folder: str | Path, seq_col: str | None, label_col: str, task_type: str, num_labels: int | None
+) -> tuple[dict[str, Split], int]:
     """Read and validate the three splits; returns them and the number of labels (1 for regression)."""
     root = Path(folder)
     if not root.is_dir():
@@ -175,15 +190,21 @@ class TokenizedDataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
         return {"input_ids": self.input_ids[i], "labels": self.labels[i].item()}
 
 
-def tokenize(tokenizer: Any, sequences: list[str], max_length: int, where: str) -> tuple[list[list[int]], int]:
+def tokenize(
+    tokenizer: Any, sequences: list[str], max_length: int, where: str
+) -> tuple[list[list[int]], int]:
     """Token ids per sequence, truncated to ``max_length``; returns (ids, number of truncated rows)."""
     ids: list[list[int]] = tokenizer(sequences, add_special_tokens=True, truncation=False)["input_ids"]
     long_rows = [i for i, x in enumerate(ids) if len(x) > max_length]
     if long_rows:
-        cut = tokenizer([sequences[i] for i in long_rows], truncation=True, max_length=max_length)["input_ids"]
+        cut = tokenizer([sequences[i] for i in long_rows], truncation=True, max_length=max_length)[
+            "input_ids"
+        ]
         for i, x in zip(long_rows, cut, strict=True):
             ids[i] = x
-        log.warning("%s: %d of %d sequences truncated to %d tokens", where, len(long_rows), len(ids), max_length)
+        log.warning(
+            "%s: %d of %d sequences truncated to %d tokens", where, len(long_rows), len(ids), max_length
+        )
     return ids, len(long_rows)
 
 

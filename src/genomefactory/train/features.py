@@ -45,17 +45,32 @@ def weights_fingerprint(backbone: Any) -> str:
 
 def cache_key(backbone: Any, mode: str, max_length: int, split_path: Path) -> str:
     vocab = sorted(backbone.tokenizer.get_vocab().items())
-    blob = json.dumps({
-        "family": backbone.family.name, "config": backbone.config, "weights": weights_fingerprint(backbone),
-        "mode": mode, "max_length": max_length, "vocab": hashlib.sha256(json.dumps(vocab).encode()).hexdigest(),
-        "data": sha256_file(split_path), "padding_side": backbone.tokenizer.padding_side,
-    }, sort_keys=True, default=str)  # fmt: skip
+    blob = json.dumps(
+        {
+            "family": backbone.family.name,
+            "config": backbone.config,
+            "weights": weights_fingerprint(backbone),
+            "mode": mode,
+            "max_length": max_length,
+            "vocab": hashlib.sha256(json.dumps(vocab).encode()).hexdigest(),
+            "data": sha256_file(split_path),
+            "padding_side": backbone.tokenizer.padding_side,
+        },
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
 @torch.no_grad()
-def compute_features(model: Any, input_ids: list[list[int]], collator: PadCollator, mode: str, batch_size: int,
-                     device: torch.device) -> dict[str, torch.Tensor]:  # fmt: skip
+def compute_features(
+    model: Any,
+    input_ids: list[list[int]],
+    collator: PadCollator,
+    mode: str,
+    batch_size: int,
+    device: torch.device,
+) -> dict[str, torch.Tensor]:
     """Run the frozen backbone over length-sorted batches; results are returned in input order."""
     order = np.argsort([len(x) for x in input_ids], kind="stable")
     pooled: list[torch.Tensor | None] = [None] * len(input_ids)
@@ -80,9 +95,18 @@ def compute_features(model: Any, input_ids: list[list[int]], collator: PadCollat
     return {"features": torch.stack(rows)}
 
 
-def cached_features(model: Any, backbone: Any, input_ids: list[list[int]], collator: PadCollator, mode: str,
-                    max_length: int, split_path: Path, cache_dir: str | None, batch_size: int,
-                    device: torch.device) -> tuple[dict[str, torch.Tensor], bool]:  # fmt: skip
+def cached_features(
+    model: Any,
+    backbone: Any,
+    input_ids: list[list[int]],
+    collator: PadCollator,
+    mode: str,
+    max_length: int,
+    split_path: Path,
+    cache_dir: str | None,
+    batch_size: int,
+    device: torch.device,
+) -> tuple[dict[str, torch.Tensor], bool]:
     """Features for one split from the cache, computing and storing them on a miss. Returns (features, hit)."""
     key = cache_key(backbone, mode, max_length, split_path)
     path = cache_root(cache_dir) / f"{key}.safetensors"

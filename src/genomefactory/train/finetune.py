@@ -58,11 +58,13 @@ class TrainResult:
     train_tokens_per_s: float | None = None
 
     def summary(self) -> str:
-        lines = [f"run directory: {self.output_dir}",
-                 f"trainable parameters: {self.trainable_params:,} of {self.total_params:,}",
-                 f"train time: {self.train_seconds:.1f} s",
-                 "dev:  " + ", ".join(f"{k}={v:.4f}" for k, v in self.dev_metrics.items()),
-                 "test: " + ", ".join(f"{k}={v:.4f}" for k, v in self.test_metrics.items())]  # fmt: skip
+        lines = [
+            f"run directory: {self.output_dir}",
+            f"trainable parameters: {self.trainable_params:,} of {self.total_params:,}",
+            f"train time: {self.train_seconds:.1f} s",
+            "dev:  " + ", ".join(f"{k}={v:.4f}" for k, v in self.dev_metrics.items()),
+            "test: " + ", ".join(f"{k}={v:.4f}" for k, v in self.test_metrics.items()),
+        ]
         lines += [f"{name}: {path}" for name, path in self.files.items()]
         return "\n".join(lines)
 
@@ -74,8 +76,9 @@ class _GFTrainer(Trainer):
         out = Path(output_dir or str(self.args.output_dir))
         out.mkdir(parents=True, exist_ok=True)
         assert self.model is not None
-        save_state_dict(state_dict if state_dict is not None else self.model.state_dict(),
-                        out / "model.safetensors")  # fmt: skip
+        save_state_dict(
+            state_dict if state_dict is not None else self.model.state_dict(), out / "model.safetensors"
+        )
         torch.save(self.args, out / "training_args.bin")
 
     def _get_eval_sampler(self, eval_dataset: Any) -> Any:
@@ -89,7 +92,9 @@ class _JsonlLog(TrainerCallback):
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any
+    ) -> None:
         if logs and state.is_world_process_zero:
             with open(self.path, "a") as fh:
                 fh.write(json.dumps({"step": state.global_step, "epoch": state.epoch, **logs}) + "\n")
@@ -148,20 +153,41 @@ def _training_args(cfg: TrainConfig, out: Path, lr: float, best: str, on_feature
         raise ValueError("training.precision=fp16 needs a GPU; use fp32 (or bf16) on CPU")
     strategy = "steps" if t.eval_steps else "epoch"
     return TrainingArguments(
-        output_dir=str(out), num_train_epochs=t.epochs, max_steps=t.max_steps or -1,
-        per_device_train_batch_size=t.batch_size, per_device_eval_batch_size=t.eval_batch_size,
-        learning_rate=lr, weight_decay=t.weight_decay, warmup_steps=t.warmup_ratio,
-        lr_scheduler_type=t.lr_scheduler, gradient_accumulation_steps=t.gradient_accumulation_steps,
-        max_grad_norm=t.max_grad_norm if t.max_grad_norm > 0 else 1e9, bf16=t.precision == "bf16",
-        fp16=t.precision == "fp16", eval_strategy=strategy, save_strategy=strategy,
-        eval_steps=t.eval_steps, save_steps=t.eval_steps or 500, save_total_limit=t.save_total_limit,
-        load_best_model_at_end=True, metric_for_best_model=best, greater_is_better=best not in LOWER_IS_BETTER,
-        logging_steps=t.logging_steps, seed=t.seed, data_seed=t.seed, report_to="none",
-        remove_unused_columns=False, label_names=["labels"], dataloader_num_workers=0,
+        output_dir=str(out),
+        num_train_epochs=t.epochs,
+        max_steps=t.max_steps or -1,
+        per_device_train_batch_size=t.batch_size,
+        per_device_eval_batch_size=t.eval_batch_size,
+        learning_rate=lr,
+        weight_decay=t.weight_decay,
+        warmup_steps=t.warmup_ratio,
+        lr_scheduler_type=t.lr_scheduler,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        max_grad_norm=t.max_grad_norm if t.max_grad_norm > 0 else 1e9,
+        bf16=t.precision == "bf16",
+        fp16=t.precision == "fp16",
+        eval_strategy=strategy,
+        save_strategy=strategy,
+        eval_steps=t.eval_steps,
+        save_steps=t.eval_steps or 500,
+        save_total_limit=t.save_total_limit,
+        load_best_model_at_end=True,
+        metric_for_best_model=best,
+        greater_is_better=best not in LOWER_IS_BETTER,
+        logging_steps=t.logging_steps,
+        seed=t.seed,
+        data_seed=t.seed,
+        report_to="none",
+        remove_unused_columns=False,
+        label_names=["labels"],
+        dataloader_num_workers=0,
         train_sampling_strategy="group_by_length" if (t.group_by_length and not on_features) else "random",
-        optim="adamw_torch_fused" if (cuda and t.fused_adamw) else "adamw_torch", use_cpu=not cuda,
-        disable_tqdm=False, save_only_model=False, torch_compile=t.compile,
-    )  # fmt: skip
+        optim="adamw_torch_fused" if (cuda and t.fused_adamw) else "adamw_torch",
+        use_cpu=not cuda,
+        disable_tqdm=False,
+        save_only_model=False,
+        torch_compile=t.compile,
+    )
 
 
 def _apply_checkpointing(cfg: TrainConfig, model: Any) -> None:
@@ -169,8 +195,10 @@ def _apply_checkpointing(cfg: TrainConfig, model: Any) -> None:
         return
     if cfg.method.name == "adapter":
         # the frozen backbone keeps no activations for backward (and with cached features it does not run at all)
-        log.info("training.gradient_checkpointing ignored for method adapter: the frozen backbone stores no "
-                 "activations for backward")  # fmt: skip
+        log.info(
+            "training.gradient_checkpointing ignored for method adapter: the frozen backbone stores no "
+            "activations for backward"
+        )
         return
     enable_checkpointing(model.family, model.backbone)
 
@@ -181,8 +209,9 @@ def run_train(cfg: TrainConfig) -> TrainResult:
     task_type = cfg.task.type
     best = resolve_best_metric(task_type, cfg.training.metric_for_best)
     out, resume = _check_output_dir(cfg)
-    splits, num_labels = load_task(cfg.data.path, cfg.data.sequence_column, cfg.data.label_column, task_type,
-                                   cfg.task.num_labels)  # fmt: skip
+    splits, num_labels = load_task(
+        cfg.data.path, cfg.data.sequence_column, cfg.data.label_column, task_type, cfg.task.num_labels
+    )
     set_seed(cfg.training.seed)
     backbone = load_backbone(cfg.model)
     max_len = min(cfg.data.max_length or backbone.max_tokens, backbone.max_tokens)
@@ -194,7 +223,13 @@ def run_train(cfg: TrainConfig) -> TrainResult:
     model = build_task_model(backbone, cfg.method, task_type, num_labels)
     _apply_checkpointing(cfg, model)
     trainable, total = count_parameters(model)
-    log.info("model %s (%s): %d trainable of %d parameters", backbone.family.name, cfg.method.name, trainable, total)
+    log.info(
+        "model %s (%s): %d trainable of %d parameters",
+        backbone.family.name,
+        cfg.method.name,
+        trainable,
+        total,
+    )
     label_dtype = torch.float32 if task_type == "regression" else torch.long
     collator: Any = PadCollator(tok.pad_token_id, tok.padding_side, label_dtype)
     on_features = cfg.method.name == "adapter" and cfg.method.adapter.cache_features
@@ -209,8 +244,18 @@ def run_train(cfg: TrainConfig) -> TrainResult:
         # one process per node computes the features; the others wait, then hit the cache it wrote
         with args.main_process_first(desc="adapter features"):
             for name, sp in splits.items():
-                feats, hit = cached_features(model, backbone, ids[name], collator, mode, max_len, sp.path,
-                                             cfg.method.adapter.cache_dir, cfg.training.eval_batch_size, device)  # fmt: skip
+                feats, hit = cached_features(
+                    model,
+                    backbone,
+                    ids[name],
+                    collator,
+                    mode,
+                    max_len,
+                    sp.path,
+                    cfg.method.adapter.cache_dir,
+                    cfg.training.eval_batch_size,
+                    device,
+                )
                 hits += int(hit)
                 datasets[name] = FeatureDataset(feats, sp.labels)
         collator = FeatureCollator(label_dtype)
@@ -221,9 +266,15 @@ def run_train(cfg: TrainConfig) -> TrainResult:
         logits = p.predictions[0] if isinstance(p.predictions, tuple) else p.predictions
         return compute_metrics(task_type, np.asarray(logits), np.asarray(p.label_ids))
 
-    trainer = _GFTrainer(model=model, args=args, train_dataset=datasets["train"], eval_dataset=datasets["dev"],
-                         data_collator=collator, compute_metrics=metrics_fn,
-                         callbacks=[_JsonlLog(out / "trainer_log.jsonl")])  # fmt: skip
+    trainer = _GFTrainer(
+        model=model,
+        args=args,
+        train_dataset=datasets["train"],
+        eval_dataset=datasets["dev"],
+        data_collator=collator,
+        compute_metrics=metrics_fn,
+        callbacks=[_JsonlLog(out / "trainer_log.jsonl")],
+    )
     start = time.perf_counter()
     out_metrics = trainer.train(resume_from_checkpoint=resume).metrics
     seconds = time.perf_counter() - start
@@ -233,18 +284,31 @@ def run_train(cfg: TrainConfig) -> TrainResult:
     test = _strip(pred.metrics or {})
     if not trainer.is_world_process_zero():  # every rank holds the gathered results; one writes them
         return TrainResult(out, dev, test, trainable, total, seconds, truncated, hits, {}, *speed)
-    files = _write_outputs(out, best, pred, splits["test"], task_type, dev, test, trainer, seconds, truncated, speed)
-    model_dir = save_run_model(model, backbone, cfg.method, task_type, num_labels, max_len, out / "model", cfg.model)
+    files = _write_outputs(
+        out, best, pred, splits["test"], task_type, dev, test, trainer, seconds, truncated, speed
+    )
+    model_dir = save_run_model(
+        model, backbone, cfg.method, task_type, num_labels, max_len, out / "model", cfg.model
+    )
     files["model"] = model_dir
     inputs: list[str | Path] = [splits[s].path for s in splits]
-    resolved = _resolved_config(cfg, lr=lr, best=best, pooling=model.pooling, num_labels=num_labels,
-                                max_len=max_len, family=backbone.family)  # fmt: skip
+    resolved = _resolved_config(
+        cfg,
+        lr=lr,
+        best=best,
+        pooling=model.pooling,
+        num_labels=num_labels,
+        max_len=max_len,
+        family=backbone.family,
+    )
     write_manifest(out, resolved, inputs, cfg.training.seed, "train")
     files["manifest"] = out / "manifest.json"
     return TrainResult(out, dev, test, trainable, total, seconds, truncated, hits, files, *speed)
 
 
-def _throughput(train_metrics: dict[str, Any], train_ids: list[list[int]]) -> tuple[float | None, float | None]:
+def _throughput(
+    train_metrics: dict[str, Any], train_ids: list[list[int]]
+) -> tuple[float | None, float | None]:
     """(samples/s, real tokens/s) of training; None when the Trainer reported no speed (e.g. nothing left to do
     after a resume from the final checkpoint)."""
     sps = train_metrics.get("train_samples_per_second")
@@ -264,8 +328,9 @@ def _strip(metrics: dict[str, float]) -> dict[str, float]:
     return keep
 
 
-def _resolved_config(cfg: TrainConfig, lr: float, best: str, pooling: str, num_labels: int, max_len: int,
-                     family: Any) -> dict[str, Any]:  # fmt: skip
+def _resolved_config(
+    cfg: TrainConfig, lr: float, best: str, pooling: str, num_labels: int, max_len: int, family: Any
+) -> dict[str, Any]:
     """The config with every default that was resolved at run time filled in (what the run really used)."""
     data = cfg.model_dump(mode="json")
     data["training"]["learning_rate"] = lr
@@ -278,9 +343,19 @@ def _resolved_config(cfg: TrainConfig, lr: float, best: str, pooling: str, num_l
     return data
 
 
-def _write_outputs(out: Path, best: str, pred: Any, test_split: Any, task_type: str, dev: dict[str, float],
-                   test: dict[str, float], trainer: Trainer, seconds: float, truncated: int,
-                   speed: tuple[float | None, float | None]) -> dict[str, Path]:  # fmt: skip
+def _write_outputs(
+    out: Path,
+    best: str,
+    pred: Any,
+    test_split: Any,
+    task_type: str,
+    dev: dict[str, float],
+    test: dict[str, float],
+    trainer: Trainer,
+    seconds: float,
+    truncated: int,
+    speed: tuple[float | None, float | None],
+) -> dict[str, Path]:
     import pandas as pd
 
     logits = pred.predictions[0] if isinstance(pred.predictions, tuple) else pred.predictions
@@ -295,10 +370,20 @@ def _write_outputs(out: Path, best: str, pred: Any, test_split: Any, task_type: 
             table[f"prob_{k}"] = probs[:, k]
     with atomic_path(out / "predictions_test.csv") as tmp:
         pd.DataFrame(table).to_csv(tmp, index=False)
-    metrics = {"dev": dev, "test": test, "best_checkpoint": trainer.state.best_model_checkpoint,
-               "best_metric": best,
-               "train_seconds": seconds, "global_step": trainer.state.global_step, "truncated_rows": truncated,
-               "train_samples_per_s": speed[0], "train_tokens_per_s": speed[1]}  # fmt: skip
+    metrics = {
+        "dev": dev,
+        "test": test,
+        "best_checkpoint": trainer.state.best_model_checkpoint,
+        "best_metric": best,
+        "train_seconds": seconds,
+        "global_step": trainer.state.global_step,
+        "truncated_rows": truncated,
+        "train_samples_per_s": speed[0],
+        "train_tokens_per_s": speed[1],
+    }
     atomic_write_json(out / "metrics.json", metrics)
-    return {"metrics": out / "metrics.json", "predictions": out / "predictions_test.csv",
-            "log": out / "trainer_log.jsonl"}  # fmt: skip
+    return {
+        "metrics": out / "metrics.json",
+        "predictions": out / "predictions_test.csv",
+        "log": out / "trainer_log.jsonl",
+    }

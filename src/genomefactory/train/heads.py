@@ -16,10 +16,17 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 from ..infer.pooling import pool
 from ..models.registry import ModelFamily
 
-_ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU}
+_ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "tanh": nn.Tanh,
+    "silu": nn.SiLU,
+}
 
 
-def mlp_head(in_dim: int, hidden_sizes: list[int], out_dim: int, dropout: float, activation: str) -> nn.Sequential:
+def mlp_head(
+    in_dim: int, hidden_sizes: list[int], out_dim: int, dropout: float, activation: str
+) -> nn.Sequential:
     """Dropout -> [Linear -> act -> dropout]* -> Linear; ``hidden_sizes=[]`` gives a linear head."""
     layers: list[nn.Module] = [nn.Dropout(dropout)]
     width = in_dim
@@ -33,7 +40,9 @@ def mlp_head(in_dim: int, hidden_sizes: list[int], out_dim: int, dropout: float,
 class CNNHead(nn.Module):
     """1-D CNN adapter over token states: two masked convolutions, masked max+mean pooling, linear output."""
 
-    def __init__(self, in_dim: int, channels: int, kernel: int, out_dim: int, dropout: float, activation: str):
+    def __init__(
+        self, in_dim: int, channels: int, kernel: int, out_dim: int, dropout: float, activation: str
+    ):
         super().__init__()
         self.conv1 = nn.Conv1d(in_dim, channels, kernel, padding=kernel // 2)
         self.conv2 = nn.Conv1d(channels, channels, kernel, padding=kernel // 2)
@@ -70,8 +79,16 @@ class TaskModel(nn.Module):
     # loss by the world size under DDP (and skips the division by gradient_accumulation_steps).
     accepts_loss_kwargs = False
 
-    def __init__(self, family: ModelFamily, base: nn.Module | None, head: nn.Module, pooling: str,
-                 task_type: str, num_labels: int, token_head: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        family: ModelFamily,
+        base: nn.Module | None,
+        head: nn.Module,
+        pooling: str,
+        task_type: str,
+        num_labels: int,
+        token_head: bool = False,
+    ) -> None:
         super().__init__()
         self.family = family
         self.backbone = base
@@ -98,9 +115,14 @@ class TaskModel(nn.Module):
     def pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return pool(self.backbone_states(input_ids, attention_mask), attention_mask, self.pooling)
 
-    def forward(self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
-                labels: torch.Tensor | None = None, features: torch.Tensor | None = None,
-                **_: Any) -> SequenceClassifierOutput:  # fmt: skip
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        features: torch.Tensor | None = None,
+        **_: Any,
+    ) -> SequenceClassifierOutput:
         if features is None:
             if input_ids is None:
                 raise ValueError("TaskModel needs input_ids or features")

@@ -38,8 +38,16 @@ class RunModel:
         return int(self.meta["max_length"])
 
 
-def save_run_model(model: TaskModel, backbone: Backbone, method: MethodConfig, task_type: str, num_labels: int,
-                   max_length: int, directory: Path, model_cfg: ModelConfig) -> Path:  # fmt: skip
+def save_run_model(
+    model: TaskModel,
+    backbone: Backbone,
+    method: MethodConfig,
+    task_type: str,
+    num_labels: int,
+    max_length: int,
+    directory: Path,
+    model_cfg: ModelConfig,
+) -> Path:
     """Write the task model (merging LoRA first when asked) and return the directory."""
     directory.mkdir(parents=True, exist_ok=True)
     merged = False
@@ -53,12 +61,21 @@ def save_run_model(model: TaskModel, backbone: Backbone, method: MethodConfig, t
         keep = {n for n, p in model.named_parameters() if p.requires_grad}
         state = {k: v for k, v in state.items() if k in keep}
     meta = {
-        "format": 1, "family": backbone.family.name, "config": backbone.config, "source": backbone.source,
-        "variant": backbone.variant, "revision": model_cfg.revision, "init": model_cfg.init,
-        "method": method.model_dump(mode="json"), "lora_merged": merged, "task_type": task_type,
-        "num_labels": num_labels, "pooling": model.pooling, "max_length": max_length,
+        "format": 1,
+        "family": backbone.family.name,
+        "config": backbone.config,
+        "source": backbone.source,
+        "variant": backbone.variant,
+        "revision": model_cfg.revision,
+        "init": model_cfg.init,
+        "method": method.model_dump(mode="json"),
+        "lora_merged": merged,
+        "task_type": task_type,
+        "num_labels": num_labels,
+        "pooling": model.pooling,
+        "max_length": max_length,
         "weights": "trainable" if partial else "full",
-    }  # fmt: skip
+    }
     save_state_dict(state, directory / "model.safetensors")
     (directory / META).write_text(json.dumps(meta, indent=2, default=str) + "\n")
     backbone.tokenizer.save_pretrained(str(directory / "tokenizer"))
@@ -80,7 +97,9 @@ def load_run_model(path: str | Path, device: str | torch.device = "cpu") -> RunM
     meta = json.loads((directory / META).read_text())
     family = get_family(meta["family"])
     if meta["weights"] == "trainable":
-        backbone = load_backbone(ModelConfig(family=family.name, path=meta["source"], revision=meta.get("revision")))
+        backbone = load_backbone(
+            ModelConfig(family=family.name, path=meta["source"], revision=meta.get("revision"))
+        )
     else:
         model = family.build(meta["config"])
         from transformers import PreTrainedTokenizerFast
@@ -98,8 +117,10 @@ def load_run_model(path: str | Path, device: str | torch.device = "cpu") -> RunM
         missing = sorted(k for k, p in task_model.named_parameters() if p.requires_grad and k not in state)
         unexpected = sorted(set(state) - set(own))
         if missing or unexpected:
-            raise ValueError(f"{directory}: trainable weights do not match (missing {missing[:5]}, "
-                             f"unexpected {unexpected[:5]})")  # fmt: skip
+            raise ValueError(
+                f"{directory}: trainable weights do not match (missing {missing[:5]}, "
+                f"unexpected {unexpected[:5]})"
+            )
         task_model.load_state_dict(state, strict=False)
     else:
         strict_load(task_model, state, where=str(directory))

@@ -34,8 +34,15 @@ from .runner import Run, RunManager, progress_of, results_of
 
 __all__ = ["build_app", "launch"]
 
-TAB_OF = {"download": "Download", "process": "Process", "train": "Train", "inference": "Inference",
-          "benchmark": "Benchmark", "sae_train": "Interpret", "sae_regression": "Interpret"}  # fmt: skip
+TAB_OF = {
+    "download": "Download",
+    "process": "Process",
+    "train": "Train",
+    "inference": "Inference",
+    "benchmark": "Benchmark",
+    "sae_train": "Interpret",
+    "sae_regression": "Interpret",
+}
 TAB_ORDER = ["Download", "Process", "Train", "Inference", "Benchmark", "Interpret", "Other"]
 HIDDEN = {"webui"}
 
@@ -62,8 +69,13 @@ def _eid(command: str, key: str) -> str:
 
 def _widget(gr: Any, command: str, spec: FieldSpec, visible: bool) -> Any:
     label = spec.key.split(".")[-1] + (" *" if spec.required else "")
-    common = {"label": label, "info": spec.help or None, "elem_id": _eid(command, spec.key),
-              "value": to_widget_value(spec), "visible": visible}  # fmt: skip
+    common = {
+        "label": label,
+        "info": spec.help or None,
+        "elem_id": _eid(command, spec.key),
+        "value": to_widget_value(spec),
+        "visible": visible,
+    }
     if spec.kind == "bool":
         return gr.Checkbox(**common)
     if spec.kind == "choice":
@@ -114,21 +126,30 @@ class CommandPanel:
         with gr.Accordion("Equivalent YAML and command line", open=False, elem_id=f"{name}-equivalent"):
             # a plain text box, not a code editor: the editor renders only the lines in view, so a long config
             # was not all in the page (copying it or reading it back missed lines)
-            self.yaml = gr.Textbox(yaml0, label="config.yaml", elem_id=f"{name}-yaml", lines=12, max_lines=60,
-                                   interactive=False)  # fmt: skip
-            self.cli = gr.Textbox(cli0, label=f"command line (or: genomefactory-cli {name} config.yaml)",
-                                  elem_id=f"{name}-cli", interactive=False)  # fmt: skip
+            self.yaml = gr.Textbox(
+                yaml0, label="config.yaml", elem_id=f"{name}-yaml", lines=12, max_lines=60, interactive=False
+            )
+            self.cli = gr.Textbox(
+                cli0,
+                label=f"command line (or: genomefactory-cli {name} config.yaml)",
+                elem_id=f"{name}-cli",
+                interactive=False,
+            )
         with gr.Row():
             self.run_btn = gr.Button("Run", variant="primary", elem_id=f"{name}-run")
             self.stop_btn = gr.Button("Stop", variant="stop", elem_id=f"{name}-stop")
         self.status = gr.Markdown("", elem_id=f"{name}-status")
         self.progress = gr.HTML("", elem_id=f"{name}-progress")
-        self.log = gr.Textbox(label="log", lines=14, max_lines=14, autoscroll=True, interactive=False,
-                              elem_id=f"{name}-log")  # fmt: skip
-        self.metrics = gr.Dataframe(headers=["metric", "value"], label="metrics", elem_id=f"{name}-metrics",
-                                    interactive=False)  # fmt: skip
+        self.log = gr.Textbox(
+            label="log", lines=14, max_lines=14, autoscroll=True, interactive=False, elem_id=f"{name}-log"
+        )
+        self.metrics = gr.Dataframe(
+            headers=["metric", "value"], label="metrics", elem_id=f"{name}-metrics", interactive=False
+        )
         self.gallery = gr.Gallery(label="plots", elem_id=f"{name}-plots", height=320)
-        self.files = gr.File(label="outputs", file_count="multiple", elem_id=f"{name}-files", interactive=False)
+        self.files = gr.File(
+            label="outputs", file_count="multiple", elem_id=f"{name}-files", interactive=False
+        )
         self.run_id = gr.State(None)
         self._wire()
 
@@ -151,12 +172,16 @@ class CommandPanel:
             if section == "":
                 box = gr.Column()
             else:
-                box = gr.Accordion(section, open=section.count(".") == 0, visible=shown(cond),
-                                   elem_id=_eid(self.name, section) + "-section")  # fmt: skip
+                box = gr.Accordion(
+                    section,
+                    open=section.count(".") == 0,
+                    visible=shown(cond),
+                    elem_id=_eid(self.name, section) + "-section",
+                )
                 self.section_box[section] = (box, cond)
             with box:
                 for s in specs:
-                    own = s.show_if[len(cond):]
+                    own = s.show_if[len(cond) :]
                     comp = _widget(gr, self.name, s, visible=shown(own))
                     self.by_key[s.key] = (comp, own)
                     comps.append(comp)
@@ -183,11 +208,26 @@ class CommandPanel:
             self.by_key[ctl][0].change(toggle, inputs=self.by_key[ctl][0], outputs=[c for c, _ in outs])
         for comp in self.inputs:
             comp.change(self.preview, inputs=self.inputs, outputs=[self.yaml, self.cli])
-        self.run_btn.click(self.start, inputs=self.inputs,
-                           outputs=[self.status, self.progress, self.log, self.metrics, self.gallery, self.files,
-                                    self.run_id], concurrency_limit=None)  # fmt: skip
-        self.stop_btn.click(lambda rid: f"**{self.manager.stop(rid)}**", inputs=self.run_id, outputs=self.status,
-                            concurrency_limit=None)  # fmt: skip
+        self.run_btn.click(
+            self.start,
+            inputs=self.inputs,
+            outputs=[
+                self.status,
+                self.progress,
+                self.log,
+                self.metrics,
+                self.gallery,
+                self.files,
+                self.run_id,
+            ],
+            concurrency_limit=None,
+        )
+        self.stop_btn.click(
+            lambda rid: f"**{self.manager.stop(rid)}**",
+            inputs=self.run_id,
+            outputs=self.status,
+            concurrency_limit=None,
+        )
 
     def _validated(self, values: tuple[Any, ...]) -> tuple[Any, str]:
         data = build_data(self.specs, list(values))
@@ -234,11 +274,15 @@ class CommandPanel:
 
 
 def _runs_tab(gr: Any, manager: RunManager) -> None:
-    table = gr.Dataframe(headers=["run", "command", "status", "output folder"], interactive=False,
-                         elem_id="runs-table")  # fmt: skip
+    table = gr.Dataframe(
+        headers=["run", "command", "status", "output folder"], interactive=False, elem_id="runs-table"
+    )
 
     def rows() -> list[list[str]]:
-        return [[r.id, r.command, r.status, str(r.output_dir or "")] for r in reversed(list(manager.runs.values()))]
+        return [
+            [r.id, r.command, r.status, str(r.output_dir or "")]
+            for r in reversed(list(manager.runs.values()))
+        ]
 
     with gr.Row():
         refresh = gr.Button("Refresh")
@@ -257,8 +301,10 @@ def build_app(cfg: WebUIConfig) -> tuple[Any, RunManager]:
     manager = RunManager(workspace, cfg.max_parallel_runs)
     commands = available_commands()
     with gr.Blocks(title="genomefactory") as demo:
-        gr.Markdown(f"# genomefactory\nWorkspace: `{workspace}` — every input and output path must lie inside it; "
-                    "relative paths are relative to it.")  # fmt: skip
+        gr.Markdown(
+            f"# genomefactory\nWorkspace: `{workspace}` — every input and output path must lie inside it; "
+            "relative paths are relative to it."
+        )
         with gr.Tabs():
             for title, names in _tabs(commands):
                 with gr.Tab(title, elem_id=f"tab-{title.lower()}"):
@@ -281,9 +327,15 @@ def launch(cfg: WebUIConfig, block: bool = True) -> Any:
         print("warning: share=true opens a public link: anyone with it can run commands on this machine")
     demo.queue(default_concurrency_limit=None)
     try:
-        _, url, _ = demo.launch(server_name=cfg.host, server_port=cfg.port or None, share=cfg.share,
-                                inbrowser=cfg.open_browser, prevent_thread_lock=not block,
-                                allowed_paths=[str(Path(os.path.abspath(cfg.workspace)))], quiet=not block)  # fmt: skip
+        _, url, _ = demo.launch(
+            server_name=cfg.host,
+            server_port=cfg.port or None,
+            share=cfg.share,
+            inbrowser=cfg.open_browser,
+            prevent_thread_lock=not block,
+            allowed_paths=[str(Path(os.path.abspath(cfg.workspace)))],
+            quiet=not block,
+        )
     finally:
         if block:  # the server has stopped (Ctrl-C): runs it started must not keep going
             stopped = manager.shutdown()

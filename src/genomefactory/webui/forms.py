@@ -27,12 +27,38 @@ import yaml
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
-__all__ = ["FieldSpec", "PathError", "build_data", "check_paths", "cli_line", "form_fields", "to_widget_value"]
+__all__ = [
+    "FieldSpec",
+    "PathError",
+    "build_data",
+    "check_paths",
+    "cli_line",
+    "form_fields",
+    "to_widget_value",
+]
 
 UNSET = "(default)"
-PATH_NAMES = {"path", "paths", "input", "inputs", "output", "output_dir", "cache_dir", "genome", "genomes",
-              "published_scores", "efficiency_csv", "prompt_file", "species_file", "workspace", "annotation",
-              "signal", "embeddings", "sae_checkpoint", "checkpoint"}  # fmt: skip
+PATH_NAMES = {
+    "path",
+    "paths",
+    "input",
+    "inputs",
+    "output",
+    "output_dir",
+    "cache_dir",
+    "genome",
+    "genomes",
+    "published_scores",
+    "efficiency_csv",
+    "prompt_file",
+    "species_file",
+    "workspace",
+    "annotation",
+    "signal",
+    "embeddings",
+    "sae_checkpoint",
+    "checkpoint",
+}
 PATH_SUFFIXES = ("_dir", "_path", "_file", "_csv", "_fasta", "_checkpoint")
 
 
@@ -100,7 +126,9 @@ def _controls(cls: type[BaseModel]) -> dict[str, tuple[str, str]]:
     return out
 
 
-def form_fields(cls: type[BaseModel], prefix: str = "", show_if: list[tuple[str, str]] | None = None) -> list[FieldSpec]:
+def form_fields(
+    cls: type[BaseModel], prefix: str = "", show_if: list[tuple[str, str]] | None = None
+) -> list[FieldSpec]:
     """Leaf fields of ``cls`` in declaration order, nested configs flattened to dotted keys."""
     specs: list[FieldSpec] = []
     controls = _controls(cls)
@@ -115,8 +143,19 @@ def form_fields(cls: type[BaseModel], prefix: str = "", show_if: list[tuple[str,
             continue
         kind, choices = _kind(ann)
         default = None if f.is_required() else to_jsonable_python(f.get_default(call_default_factory=True))
-        specs.append(FieldSpec(f"{prefix}{name}", kind, default, f.is_required(), optional,  # type: ignore[arg-type]
-                               f.description or "", choices, cond, prefix.rstrip(".")))  # fmt: skip
+        specs.append(
+            FieldSpec(
+                f"{prefix}{name}",
+                kind,  # type: ignore[arg-type]
+                default,
+                f.is_required(),
+                optional,
+                f.description or "",
+                choices,
+                cond,
+                prefix.rstrip("."),
+            )
+        )
     return specs
 
 
@@ -218,8 +257,10 @@ def _strings(value: Any) -> list[str]:
 def _check_value(key: str, value: Any, workspace: Path) -> None:
     for s in _strings(value):
         if s and not _inside(s, workspace):
-            raise PathError(f"{key}: {s!r} is outside the workspace {os.path.abspath(workspace)}; "
-                            "use a path inside it (relative paths are relative to it)")  # fmt: skip
+            raise PathError(
+                f"{key}: {s!r} is outside the workspace {os.path.abspath(workspace)}; "
+                "use a path inside it (relative paths are relative to it)"
+            )
 
 
 def _check_free_dict(data: Any, workspace: Path, prefix: str) -> None:
@@ -242,7 +283,9 @@ def check_paths(cfg: BaseModel, workspace: Path, prefix: str = "") -> None:
         items = value if isinstance(value, (list, tuple)) else [value]
         for i, item in enumerate(items):
             if isinstance(item, BaseModel):
-                check_paths(item, workspace, f"{key}[{i}]." if isinstance(value, (list, tuple)) else f"{key}.")
+                check_paths(
+                    item, workspace, f"{key}[{i}]." if isinstance(value, (list, tuple)) else f"{key}."
+                )
         if value is None:
             continue
         if _path_like(name, f.annotation):

@@ -86,9 +86,14 @@ def _mean_std(row: dict[str, Any], n: str) -> str:
 
 def _aggregate_rows(agg: dict[str, Any]) -> list[tuple[str, str]]:
     """A benchmark's aggregate: mean ± std per suite, then per task, for each model × method."""
-    rows = [(f"{r['suite']} | {r['model']} | {r['method']}", _mean_std(r, "n_seeds")) for r in agg.get("suites", [])]
-    rows += [(f"{r['suite']}/{r['task']} | {r['model']} | {r['method']} | {r['metric']}", _mean_std(r, "n"))
-             for r in agg.get("tasks", [])]  # fmt: skip
+    rows = [
+        (f"{r['suite']} | {r['model']} | {r['method']}", _mean_std(r, "n_seeds"))
+        for r in agg.get("suites", [])
+    ]
+    rows += [
+        (f"{r['suite']}/{r['task']} | {r['model']} | {r['method']} | {r['metric']}", _mean_std(r, "n"))
+        for r in agg.get("tasks", [])
+    ]
     return rows
 
 
@@ -104,8 +109,11 @@ def results_of(output_dir: Path | None, limit: int = 40) -> dict[str, Any]:
             rows = _aggregate_rows(data) if name == "aggregate.json" else _flatten(data)
             out["metrics"] = [r for r in rows if r[1] != "None"][:200]
             break
-    files = [p for p in sorted(output_dir.rglob("*")) if p.is_file() and "checkpoint-" not in str(p)
-             and not p.name.startswith(".")]  # fmt: skip
+    files = [
+        p
+        for p in sorted(output_dir.rglob("*"))
+        if p.is_file() and "checkpoint-" not in str(p) and not p.name.startswith(".")
+    ]
     out["images"] = [str(p) for p in files if p.suffix == ".png"][:8]
     out["files"] = [str(p) for p in files][:limit]
     return out
@@ -198,8 +206,16 @@ class RunManager:
             if run.status != "queued":  # stopped while it waited
                 return False
             try:
-                run.proc = subprocess.Popen(cmd, cwd=self.workspace, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                            text=True, bufsize=1, env=env, start_new_session=True)  # fmt: skip
+                run.proc = subprocess.Popen(
+                    cmd,
+                    cwd=self.workspace,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    bufsize=1,
+                    env=env,
+                    start_new_session=True,
+                )
             except OSError as exc:
                 run.lines.append(f"could not start {' '.join(cmd)}: {exc}")
                 run.status, run.ended = "failed", time.time()
@@ -223,6 +239,12 @@ class RunManager:
         returncode = run.proc.wait()
         with self._lock:
             run.returncode, run.ended = returncode, time.time()
-            run.status = "stopped" if run.status == "stopping" else "finished" if returncode == 0 else "failed"
-        if run.output_dir is not None and run.output_dir.is_dir() and not (run.output_dir / "config.yaml").exists():
+            run.status = (
+                "stopped" if run.status == "stopping" else "finished" if returncode == 0 else "failed"
+            )
+        if (
+            run.output_dir is not None
+            and run.output_dir.is_dir()
+            and not (run.output_dir / "config.yaml").exists()
+        ):
             atomic_write_text(run.output_dir / "config.yaml", run.config_path.read_text())

@@ -75,14 +75,20 @@ class Suite(ABC):
             return tasks
         chosen: list[BenchTask] = []
         for want in cfg.tasks:
-            hits = [t for t in tasks if t.name == want or t.group == want or t.name.startswith(want.rstrip("/") + "/")]
+            hits = [
+                t
+                for t in tasks
+                if t.name == want or t.group == want or t.name.startswith(want.rstrip("/") + "/")
+            ]
             if not hits:
                 import difflib
 
                 close = difflib.get_close_matches(want, [t.name for t in tasks], n=3)
-                raise ValueError(f"suite {self.name}: unknown task {want!r}"
-                                 + (f"; did you mean {', '.join(close)}?" if close else "")
-                                 + f" (tasks: {', '.join(t.name for t in tasks)})")  # fmt: skip
+                raise ValueError(
+                    f"suite {self.name}: unknown task {want!r}"
+                    + (f"; did you mean {', '.join(close)}?" if close else "")
+                    + f" (tasks: {', '.join(t.name for t in tasks)})"
+                )
             chosen.extend(t for t in hits if t not in chosen)
         return chosen
 
@@ -114,12 +120,16 @@ def get_suite(name: str) -> Suite:
         return _SUITES[name]
     eps = _entry_points()
     if name not in eps:
-        raise ValueError(f"unknown benchmark suite {name!r}; known: {', '.join(suite_names())} "
-                         f"(plugins register under the entry point group {ENTRY_POINT_GROUP})")  # fmt: skip
+        raise ValueError(
+            f"unknown benchmark suite {name!r}; known: {', '.join(suite_names())} "
+            f"(plugins register under the entry point group {ENTRY_POINT_GROUP})"
+        )
     obj = eps[name].load()
     suite = obj if isinstance(obj, Suite) else obj()
     if not isinstance(suite, Suite):
-        raise TypeError(f"entry point {name!r} of {ENTRY_POINT_GROUP} gave {type(suite).__name__}, not a Suite")
+        raise TypeError(
+            f"entry point {name!r} of {ENTRY_POINT_GROUP} gave {type(suite).__name__}, not a Suite"
+        )
     suite.name = name
     return register_suite(suite)
 
@@ -129,7 +139,9 @@ def read_labelled_csv(path: Path) -> pd.DataFrame:
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
     col = "sequence" if "sequence" in df.columns else "seq" if "seq" in df.columns else None
     if col is None or "label" not in df.columns:
-        raise ValueError(f"{path}: expected columns sequence (or seq) and label, found {', '.join(df.columns)}")
+        raise ValueError(
+            f"{path}: expected columns sequence (or seq) and label, found {', '.join(df.columns)}"
+        )
     return df[[col, "label"]].rename(columns={col: "sequence"})
 
 
@@ -137,7 +149,9 @@ def _label_values(df: pd.DataFrame, where: str) -> np.ndarray:
     values = pd.to_numeric(df["label"], errors="coerce").to_numpy()
     bad = np.flatnonzero(np.isnan(values))
     if bad.size:
-        raise ValueError(f"{where} row {int(bad[0]) + 1}: label {df['label'].iloc[int(bad[0])]!r} is not a number")
+        raise ValueError(
+            f"{where} row {int(bad[0]) + 1}: label {df['label'].iloc[int(bad[0])]!r} is not a number"
+        )
     return values  # type: ignore[no-any-return]
 
 
@@ -147,8 +161,14 @@ def _subsample(df: pd.DataFrame, n: int | None) -> pd.DataFrame:
     return df.sample(n=n, random_state=SPLIT_SEED).sort_index()
 
 
-def materialize(task: BenchTask, frames: dict[str, pd.DataFrame | None], cfg: SuiteConfig, work_dir: Path,
-                source: Path | None = None, fingerprint: dict[str, Any] | None = None) -> PreparedTask:  # fmt: skip
+def materialize(
+    task: BenchTask,
+    frames: dict[str, pd.DataFrame | None],
+    cfg: SuiteConfig,
+    work_dir: Path,
+    source: Path | None = None,
+    fingerprint: dict[str, Any] | None = None,
+) -> PreparedTask:
     """Write (or reuse) a task folder from split frames; a missing dev split is carved from train.
 
     ``source`` is the original folder: used as is when nothing needs rewriting (all three splits, no subsample).
@@ -162,13 +182,18 @@ def materialize(task: BenchTask, frames: dict[str, pd.DataFrame | None], cfg: Su
         dev = train.sample(frac=cfg.dev_fraction, random_state=SPLIT_SEED).sort_index()
         frames["train"], frames["dev"] = train.drop(dev.index), dev
         prepared.notes.append(f"dev = {len(dev)} rows held out of train (dev_fraction {cfg.dev_fraction})")
-    prepared.missing = [f"{task.suite}/{task.name}: split '{s}' is missing" for s in ("train", "dev", "test")
-                        if frames.get(s) is None]  # fmt: skip
+    prepared.missing = [
+        f"{task.suite}/{task.name}: split '{s}' is missing"
+        for s in ("train", "dev", "test")
+        if frames.get(s) is None
+    ]
     if prepared.missing:
         return prepared
     full = {s: f for s, f in frames.items() if f is not None}
     if task.task_type == "classification":
-        prepared.num_labels = max(2, int(max(_label_values(f, f"{task.name} {s}").max() for s, f in full.items())) + 1)
+        prepared.num_labels = max(
+            2, int(max(_label_values(f, f"{task.name} {s}").max() for s, f in full.items())) + 1
+        )
     cut = {s: _subsample(f, cfg.max_rows_per_split) for s, f in full.items()}
     prepared.rows = {s: len(f) for s, f in cut.items()}
     prepared.mean_train_bp = float(cut["train"]["sequence"].str.len().mean())
@@ -177,8 +202,13 @@ def materialize(task: BenchTask, frames: dict[str, pd.DataFrame | None], cfg: Su
         prepared.folder = source
         return prepared
     folder = work_dir / task.suite / task.name
-    stamp = {"rows": prepared.rows, "max_rows_per_split": cfg.max_rows_per_split, "dev_fraction": cfg.dev_fraction,
-             "source": str(source) if source else None, "fingerprint": fingerprint or {}}  # fmt: skip
+    stamp = {
+        "rows": prepared.rows,
+        "max_rows_per_split": cfg.max_rows_per_split,
+        "dev_fraction": cfg.dev_fraction,
+        "source": str(source) if source else None,
+        "fingerprint": fingerprint or {},
+    }
     marker = folder / "prepared.json"
     if not (marker.is_file() and _same(marker, stamp)):
         for s, f in cut.items():

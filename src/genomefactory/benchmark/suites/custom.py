@@ -25,7 +25,9 @@ class FolderSuite(Suite):
 
     def _root(self, cfg: SuiteConfig) -> Path:
         if not cfg.path:
-            raise ValueError("suite custom needs `path`: a folder of task folders (train.csv, dev.csv, test.csv)")
+            raise ValueError(
+                "suite custom needs `path`: a folder of task folders (train.csv, dev.csv, test.csv)"
+            )
         root = Path(cfg.path).expanduser()
         if not root.is_dir():
             raise FileNotFoundError(f"custom suite folder {root} not found")
@@ -46,8 +48,10 @@ class FolderSuite(Suite):
     def prepare(self, task: BenchTask, cfg: SuiteConfig, work_dir: Path) -> PreparedTask:
         root = self._root(cfg)
         folder = root if task.name == root.name and (root / "test.csv").is_file() else root / task.name
-        frames = {s: read_labelled_csv(folder / f"{s}.csv") if (folder / f"{s}.csv").is_file() else None
-                  for s in ("train", "dev", "test")}  # fmt: skip
+        frames = {
+            s: read_labelled_csv(folder / f"{s}.csv") if (folder / f"{s}.csv").is_file() else None
+            for s in ("train", "dev", "test")
+        }
         return materialize(task, frames, cfg, work_dir, source=folder)
 
 
@@ -67,4 +71,3 @@ def _task_folders(root: Path) -> list[Path]:
         if "test.csv" in filenames:
             found.add(Path(dirpath))
     return sorted(found)
-

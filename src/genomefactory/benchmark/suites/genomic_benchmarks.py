@@ -34,11 +34,16 @@ __all__ = ["DATASETS", "GenomicBenchmarksSuite", "sequences_from_intervals"]
 
 # dataset -> group (organism); the nine datasets of the package's README
 DATASETS: dict[str, str] = {
-    "demo_coding_vs_intergenomic_seqs": "demo", "demo_human_or_worm": "demo",
-    "drosophila_enhancers_stark": "drosophila", "dummy_mouse_enhancers_ensembl": "mouse",
-    "human_enhancers_cohn": "human", "human_enhancers_ensembl": "human", "human_ensembl_regulatory": "human",
-    "human_nontata_promoters": "human", "human_ocr_ensembl": "human",
-}  # fmt: skip
+    "demo_coding_vs_intergenomic_seqs": "demo",
+    "demo_human_or_worm": "demo",
+    "drosophila_enhancers_stark": "drosophila",
+    "dummy_mouse_enhancers_ensembl": "mouse",
+    "human_enhancers_cohn": "human",
+    "human_enhancers_ensembl": "human",
+    "human_ensembl_regulatory": "human",
+    "human_nontata_promoters": "human",
+    "human_ocr_ensembl": "human",
+}
 
 _CHR_PREFIXED = {"ENSEMBL_HUMAN_GENOME", "ENSEMBL_MOUSE_GENOME", "ENSEMBL_DROSOPHILA_GENOME"}
 _KNOWN_PROCESSING = _CHR_PREFIXED | {"ENSEMBL_HUMAN_TRANSCRIPTOME"}
@@ -61,16 +66,25 @@ def _open_genome(path: Path, extra: str | None) -> Any:
         with open(path, "rb") as fh:
             head = fh.read(16)
         if not (len(head) >= 14 and head[12:14] == b"BC"):  # bgzip's extra field; plain gzip has none
-            raise ValueError(f"{path} is plain gzip, which cannot be indexed; run `gunzip {path}` (or recompress "
-                             "with `bgzip`) and point genomes at the result")  # fmt: skip
+            raise ValueError(
+                f"{path} is plain gzip, which cannot be indexed; run `gunzip {path}` (or recompress "
+                "with `bgzip`) and point genomes at the result"
+            )
     try:
-        return pyfaidx.Fasta(str(path), key_function=_key_function(extra), as_raw=True, sequence_always_upper=True,
-                             duplicate_action="first")  # fmt: skip
+        return pyfaidx.Fasta(
+            str(path),
+            key_function=_key_function(extra),
+            as_raw=True,
+            sequence_always_upper=True,
+            duplicate_action="first",
+        )
     except ValueError as exc:
         raise ValueError(f"{path}: cannot index FASTA ({exc})") from exc
 
 
-def _reference_processing(classes: dict[str, Any], refs: dict[str, str], folder: Path) -> dict[str, str | None]:
+def _reference_processing(
+    classes: dict[str, Any], refs: dict[str, str], folder: Path
+) -> dict[str, str | None]:
     """One region-name convention per reference file, as the package builds one name table per reference.
 
     Classes sharing a reference may disagree only by omission: drosophila_enhancers_stark's ``negative`` class
@@ -82,13 +96,17 @@ def _reference_processing(classes: dict[str, Any], refs: dict[str, str], folder:
         extra = classes[cls].get("extra_processing")
         ref = refs[cls]
         if extra is not None and extra not in _KNOWN_PROCESSING:
-            raise ValueError(f"{folder / 'metadata.yaml'}: class {cls}: unknown extra_processing {extra!r} "
-                             f"(known: {', '.join(sorted(_KNOWN_PROCESSING))})")  # fmt: skip
+            raise ValueError(
+                f"{folder / 'metadata.yaml'}: class {cls}: unknown extra_processing {extra!r} "
+                f"(known: {', '.join(sorted(_KNOWN_PROCESSING))})"
+            )
         if extra is None:
             out.setdefault(ref, None)
         elif out.get(ref) not in (None, extra):
-            raise ValueError(f"{folder / 'metadata.yaml'}: reference {ref} has two extra_processing values "
-                             f"({out[ref]}, {extra}); one genome cannot follow both naming conventions")  # fmt: skip
+            raise ValueError(
+                f"{folder / 'metadata.yaml'}: reference {ref} has two extra_processing values "
+                f"({out[ref]}, {extra}); one genome cannot follow both naming conventions"
+            )
         else:
             out[ref] = extra
     return out
@@ -98,13 +116,16 @@ def sequences_from_intervals(intervals: pd.DataFrame, genome: Any, where: str) -
     """Sequences of 0-based half-open intervals, reverse-complemented on ``-``; errors name the row."""
     out: list[str] = []
     for i, (region, start, end, strand) in enumerate(
-        zip(intervals["region"], intervals["start"], intervals["end"], intervals["strand"], strict=True), start=1
+        zip(intervals["region"], intervals["start"], intervals["end"], intervals["strand"], strict=True),
+        start=1,
     ):
         region = str(region)
         if region not in genome:
             names = list(genome.keys())[:5]
-            raise ValueError(f"{where} row {i}: region {region!r} is not in the genome (first names: "
-                             f"{', '.join(names)}); is this the reference named in metadata.yaml?")  # fmt: skip
+            raise ValueError(
+                f"{where} row {i}: region {region!r} is not in the genome (first names: "
+                f"{', '.join(names)}); is this the reference named in metadata.yaml?"
+            )
         length = len(genome[region])
         s, e = int(start), int(end)
         if not 0 <= s < e <= length:
@@ -128,17 +149,27 @@ class GenomicBenchmarksSuite(Suite):
 
     def prepare(self, task: BenchTask, cfg: SuiteConfig, work_dir: Path) -> PreparedTask:
         if not cfg.path:
-            raise ValueError("suite genomic_benchmarks needs `path`: the interval folders (datasets/ of "
-                             "ML-Bioinfo-CEITEC/genomic_benchmarks) or a local export of seq,label CSVs")  # fmt: skip
+            raise ValueError(
+                "suite genomic_benchmarks needs `path`: the interval folders (datasets/ of "
+                "ML-Bioinfo-CEITEC/genomic_benchmarks) or a local export of seq,label CSVs"
+            )
         root = Path(cfg.path).expanduser()
         if (root / task.name / "metadata.yaml").is_file():
             frames = self._from_intervals(root / task.name, cfg)
-            return materialize(task, frames, cfg, work_dir, fingerprint={"intervals": str(root / task.name),
-                                                                         "genomes": cfg.genomes})
+            return materialize(
+                task,
+                frames,
+                cfg,
+                work_dir,
+                fingerprint={"intervals": str(root / task.name), "genomes": cfg.genomes},
+            )
         frames = {s: self._export_split(root, task.name, s) for s in ("train", "dev", "test")}
         if frames["train"] is None and frames["test"] is None:
-            return PreparedTask(task, None, missing=[f"genomic_benchmarks/{task.name}: neither intervals nor an "
-                                                     f"export under {root}"])  # fmt: skip
+            return PreparedTask(
+                task,
+                None,
+                missing=[f"genomic_benchmarks/{task.name}: neither intervals nor an export under {root}"],
+            )
         return materialize(task, frames, cfg, work_dir, fingerprint={"export": str(root)})
 
     @staticmethod
@@ -154,9 +185,11 @@ class GenomicBenchmarksSuite(Suite):
         refs = {c: str(v["url"]).rsplit("/", 1)[-1] for c, v in classes.items()}
         need = sorted(set(refs.values()) - set(cfg.genomes))
         if need:
-            raise ValueError(f"genomic_benchmarks/{folder.name} needs genomes for {', '.join(need)} (set the suite's "
-                             "genomes: {file name: local FASTA}; download them from the URLs in "
-                             f"{folder / 'metadata.yaml'})")  # fmt: skip
+            raise ValueError(
+                f"genomic_benchmarks/{folder.name} needs genomes for {', '.join(need)} (set the suite's "
+                "genomes: {file name: local FASTA}; download them from the URLs in "
+                f"{folder / 'metadata.yaml'})"
+            )
         extras = _reference_processing(classes, refs, folder)
         opened: dict[str, Any] = {}
         frames: dict[str, pd.DataFrame | None] = {"dev": None}

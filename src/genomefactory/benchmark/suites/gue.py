@@ -22,16 +22,26 @@ GUE_URL = "https://drive.google.com/file/d/1GRtbzTe3UXYF1oW27ASNhYX3SZ16D7N2/vie
 
 # group folder -> (description, task folders); order as in DNABERT-2's tables
 GUE_GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "EMP": ("epigenetic marks prediction (yeast)",
-            ("H3", "H3K14ac", "H3K36me3", "H3K4me1", "H3K4me2", "H3K4me3", "H3K79me3", "H3K9ac", "H4", "H4ac")),
-    "prom": ("promoter detection (human; 300 bp and core 70 bp)",
-             ("prom_300_all", "prom_300_notata", "prom_300_tata", "prom_core_all", "prom_core_notata",
-              "prom_core_tata")),
+    "EMP": (
+        "epigenetic marks prediction (yeast)",
+        ("H3", "H3K14ac", "H3K36me3", "H3K4me1", "H3K4me2", "H3K4me3", "H3K79me3", "H3K9ac", "H4", "H4ac"),
+    ),
+    "prom": (
+        "promoter detection (human; 300 bp and core 70 bp)",
+        (
+            "prom_300_all",
+            "prom_300_notata",
+            "prom_300_tata",
+            "prom_core_all",
+            "prom_core_notata",
+            "prom_core_tata",
+        ),
+    ),
     "tf": ("transcription factor binding (human)", ("0", "1", "2", "3", "4")),
     "mouse": ("transcription factor binding (mouse)", ("0", "1", "2", "3", "4")),
     "virus": ("COVID variant classification (9 classes)", ("covid",)),
     "splice": ("splice site detection (3 classes)", ("reconstructed",)),
-}  # fmt: skip
+}
 
 
 def _safe_extract(archive: Path, dest: Path) -> None:
@@ -40,7 +50,9 @@ def _safe_extract(archive: Path, dest: Path) -> None:
         for member in zf.infolist():
             target = (dest / member.filename).resolve()
             if target != root and root not in target.parents:
-                raise ValueError(f"{archive}: member {member.filename!r} would be written outside {dest}; refusing")
+                raise ValueError(
+                    f"{archive}: member {member.filename!r} would be written outside {dest}; refusing"
+                )
         zf.extractall(dest)
 
 
@@ -59,7 +71,9 @@ class GueSuite(Suite):
 
     def root(self, cfg: SuiteConfig, work_dir: Path) -> Path:
         if not cfg.path:
-            raise ValueError(f"suite gue needs `path`: the unzipped GUE folder or GUE.zip (download: {GUE_URL})")
+            raise ValueError(
+                f"suite gue needs `path`: the unzipped GUE folder or GUE.zip (download: {GUE_URL})"
+            )
         p = Path(cfg.path).expanduser()
         if p.is_file() and p.suffix == ".zip":
             dest = work_dir / "gue_extracted"
@@ -67,8 +81,10 @@ class GueSuite(Suite):
                 _safe_extract(p, dest)
             p = dest
         if not p.is_dir():
-            raise FileNotFoundError(f"GUE folder {p} not found; download GUE.zip from {GUE_URL}, unzip it and set "
-                                    "the suite's path to the folder (or to the zip)")  # fmt: skip
+            raise FileNotFoundError(
+                f"GUE folder {p} not found; download GUE.zip from {GUE_URL}, unzip it and set "
+                "the suite's path to the folder (or to the zip)"
+            )
         if not any((p / g).is_dir() for g in GUE_GROUPS) and (p / "GUE").is_dir():
             p = p / "GUE"  # the zip's top-level folder
         return p
@@ -77,11 +93,16 @@ class GueSuite(Suite):
         folder = self.root(cfg, work_dir) / task.name
         if not folder.is_dir():
             return PreparedTask(task, None, missing=[f"gue/{task.name}: task folder {folder} not found"])
-        frames = {s: read_labelled_csv(folder / f"{s}.csv") if (folder / f"{s}.csv").is_file() else None
-                  for s in ("train", "dev", "test")}  # fmt: skip
+        frames = {
+            s: read_labelled_csv(folder / f"{s}.csv") if (folder / f"{s}.csv").is_file() else None
+            for s in ("train", "dev", "test")
+        }
         # GUE ships all three splits: a missing one is a damaged copy, never carved from train
-        gone = [f"gue/{task.name}: split '{s}' is missing ({folder / f'{s}.csv'})" for s, f in frames.items()
-                if f is None]  # fmt: skip
+        gone = [
+            f"gue/{task.name}: split '{s}' is missing ({folder / f'{s}.csv'})"
+            for s, f in frames.items()
+            if f is None
+        ]
         if gone:
             return PreparedTask(task, None, missing=gone)
         return materialize(task, frames, cfg, work_dir, source=folder)

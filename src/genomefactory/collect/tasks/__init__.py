@@ -11,8 +11,9 @@ from ..config import RegionTask
 from ..segment import SeqBatch
 
 
-def build_region_task(task: str, cfg: RegionTask, rng: np.random.Generator,
-                      output_dir: Path = Path(".")) -> tuple[SeqBatch, dict[int, str], dict[str, Any], list[str | Path]]:  # fmt: skip
+def build_region_task(
+    task: str, cfg: RegionTask, rng: np.random.Generator, output_dir: Path = Path(".")
+) -> tuple[SeqBatch, dict[int, str], dict[str, Any], list[str | Path]]:
     """Fetch named sources (cached), then run the builder of ``task``; returns (batch, names, report, input files)."""
     from ..sources import resolve_region
     from . import enhancer, histone, promoter
@@ -23,5 +24,7 @@ def build_region_task(task: str, cfg: RegionTask, rng: np.random.Generator,
     local, sources = resolve_region(task, cfg, output_dir)
     batch, names, report = builders[task](local, rng)
     report["sources"] = sources
-    inputs: list[str | Path] = [p for p in (local.genome, local.annotation, local.signal, local.chrom_aliases) if p is not None]
+    inputs: list[str | Path] = [
+        p for p in (local.genome, local.annotation, local.signal, local.chrom_aliases) if p is not None
+    ]
     return batch, names, report, inputs

@@ -38,7 +38,9 @@ def _table(path: Path, min_cols: int, kind: str) -> pd.DataFrame:
         raise ValueError(f"{path}: no {kind} records")
     df = pd.read_csv(io.StringIO("".join(lines)), sep="\t", header=None, dtype=str, quoting=3)
     if df.shape[1] < min_cols:
-        raise ValueError(f"{path}: a {kind} file needs at least {min_cols} tab-separated columns, found {df.shape[1]}")
+        raise ValueError(
+            f"{path}: a {kind} file needs at least {min_cols} tab-separated columns, found {df.shape[1]}"
+        )
     return df
 
 
@@ -53,13 +55,17 @@ def _ints(col: pd.Series, path: Path, what: str) -> np.ndarray:
 def read_bed(path: Path) -> pd.DataFrame:
     """BED (3+ columns) -> DataFrame chrom, start, end, name, strand (``.`` becomes ``+``)."""
     df = _table(path, 3, "BED")
-    out = pd.DataFrame({"chrom": df[0], "start": _ints(df[1], path, "start"), "end": _ints(df[2], path, "end")})
+    out = pd.DataFrame(
+        {"chrom": df[0], "start": _ints(df[1], path, "start"), "end": _ints(df[2], path, "end")}
+    )
     out["name"] = df[3] if df.shape[1] > 3 else [f"region{i}" for i in range(len(df))]
     out["strand"] = df[5].where(df[5].isin(["+", "-"]), "+") if df.shape[1] > 5 else "+"
     bad = np.flatnonzero((out["start"] < 0) | (out["end"] <= out["start"]))
     if bad.size:
         r = out.iloc[bad[0]]
-        raise ValueError(f"{path}: record {bad[0] + 1}: need 0 <= start < end, got start={r.start} end={r.end}")
+        raise ValueError(
+            f"{path}: record {bad[0] + 1}: need 0 <= start < end, got start={r.start} end={r.end}"
+        )
     return out
 
 
@@ -76,13 +82,21 @@ def read_gtf(path: Path, features: tuple[str, ...]) -> pd.DataFrame:
     end = _ints(rows[4], path, "end")
     bad = np.flatnonzero((start1 < 1) | (end < start1))
     if bad.size:
-        raise ValueError(f"{path}: {features[0]} row {bad[0] + 1}: need 1 <= start <= end (1-based GTF), "
-                         f"got {start1[bad[0]]}..{end[bad[0]]}")  # fmt: skip
+        raise ValueError(
+            f"{path}: {features[0]} row {bad[0] + 1}: need 1 <= start <= end (1-based GTF), "
+            f"got {start1[bad[0]]}..{end[bad[0]]}"
+        )
     attrs = rows[8].fillna("")
     gene = attrs.str.extract(r'gene_id[ =]"?([^";]+)')[0].fillna(attrs.str.extract(r"ID=([^;]+)")[0])
-    return pd.DataFrame({"chrom": rows[0].to_numpy(), "start": start1 - 1, "end": end,
-                         "strand": rows[6].where(rows[6].isin(["+", "-"]), "+").to_numpy(),
-                         "name": gene.fillna("").to_numpy()})  # fmt: skip
+    return pd.DataFrame(
+        {
+            "chrom": rows[0].to_numpy(),
+            "start": start1 - 1,
+            "end": end,
+            "strand": rows[6].where(rows[6].isin(["+", "-"]), "+").to_numpy(),
+            "name": gene.fillna("").to_numpy(),
+        }
+    )
 
 
 def _alias_groups(path: Path) -> list[list[str]]:
@@ -110,7 +124,9 @@ class ChromMap:
                 self.lookup.setdefault(key, name)
         if aliases is not None:
             for group in _alias_groups(aliases):
-                hit = next((self.lookup[k] for g in group for k in self._variants(g) if k in self.lookup), None)
+                hit = next(
+                    (self.lookup[k] for g in group for k in self._variants(g) if k in self.lookup), None
+                )
                 if hit is not None:
                     for g in group:
                         for key in self._variants(g):
@@ -133,8 +149,10 @@ class ChromMap:
         missing = mapped.isna()
         report[f"{what}_unknown_chromosome"] = int(missing.sum())
         if missing.all():
-            raise ValueError(f"none of the {what} chromosome names ({sorted(set(df['chrom']))[:5]}) match the genome "
-                             f"({sorted(self.target)[:5]}); give region.chrom_aliases (alias TSV or NCBI assembly report)")
+            raise ValueError(
+                f"none of the {what} chromosome names ({sorted(set(df['chrom']))[:5]}) match the genome "
+                f"({sorted(self.target)[:5]}); give region.chrom_aliases (alias TSV or NCBI assembly report)"
+            )
         out = df[~missing].copy()
         out["chrom"] = mapped[~missing].to_numpy()
         return out
@@ -179,8 +197,14 @@ def merged(df: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def sample_negatives(lengths: np.ndarray, chroms: list[str], genome: Genome, exclude: pd.DataFrame,
-                     rng: np.random.Generator, rounds: int = 50) -> pd.DataFrame:  # fmt: skip
+def sample_negatives(
+    lengths: np.ndarray,
+    chroms: list[str],
+    genome: Genome,
+    exclude: pd.DataFrame,
+    rng: np.random.Generator,
+    rounds: int = 50,
+) -> pd.DataFrame:
     """Regions of the given lengths on ``chroms`` (length-weighted, random strand) overlapping no interval of ``exclude``."""
     blocked = merged(exclude)
     size = np.array([genome.lengths[c] for c in chroms], dtype=np.int64)
@@ -203,8 +227,10 @@ def sample_negatives(lengths: np.ndarray, chroms: list[str], genome: Genome, exc
         found.append(pd.DataFrame({"chrom": np.array(chroms)[ci[ok]], "start": start[ok], "end": end[ok]}))
         todo = todo[~ok]
     if todo.size:
-        raise ValueError(f"could not place {todo.size} matched-length negatives outside the positives after "
-                         f"{rounds} rounds; the genome is too small or too densely annotated")  # fmt: skip
+        raise ValueError(
+            f"could not place {todo.size} matched-length negatives outside the positives after "
+            f"{rounds} rounds; the genome is too small or too densely annotated"
+        )
     out = pd.concat(found, ignore_index=True)
     # either strand at random: positives are read on their own strand, so "+"-only negatives would differ from
     # them by strand composition (e.g. an A/T vs G/C skew), not only by being non-promoter/enhancer
@@ -229,9 +255,12 @@ def overlap_groups(df: pd.DataFrame) -> np.ndarray:
 
 def to_batch(genome: Genome, df: pd.DataFrame) -> SeqBatch:
     """Extract every row (chrom, start, end, strand, label) into a SeqBatch grouped by overlap."""
-    seqs = [genome.fetch(c, int(s), int(e), st) for c, s, e, st in
-            zip(df["chrom"], df["start"], df["end"], df["strand"], strict=True)]  # fmt: skip
+    seqs = [
+        genome.fetch(c, int(s), int(e), st)
+        for c, s, e, st in zip(df["chrom"], df["start"], df["end"], df["strand"], strict=True)
+    ]
     names = sorted(genome.lengths)
     contig = df["chrom"].map({n: i for i, n in enumerate(names)}).to_numpy(dtype=np.int64)
-    return SeqBatch.from_sequences(seqs, df["label"].to_numpy(), overlap_groups(df), contig,
-                                   df["start"].to_numpy())  # fmt: skip
+    return SeqBatch.from_sequences(
+        seqs, df["label"].to_numpy(), overlap_groups(df), contig, df["start"].to_numpy()
+    )

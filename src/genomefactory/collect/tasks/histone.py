@@ -16,7 +16,9 @@ from ..segment import SeqBatch
 from .common import ChromMap, Genome, read_gtf, to_batch
 
 
-def _signal(bw: Any, chroms: dict[str, int], chrom: str, start: int, end: int, max_length: int) -> tuple[float | None, int]:
+def _signal(
+    bw: Any, chroms: dict[str, int], chrom: str, start: int, end: int, max_length: int
+) -> tuple[float | None, int]:
     """(mean over [start, end), start of the max_length window around the peak)."""
     end = min(end, chroms[chrom])
     if end <= start:
@@ -36,7 +38,11 @@ def build(cfg: LocalRegion, rng: np.random.Generator) -> tuple[SeqBatch, dict[in
     import pyBigWig
 
     genome = Genome(cfg.genome)
-    report: dict[str, Any] = {"annotation": str(cfg.annotation), "signal": str(cfg.signal), "genome": str(cfg.genome)}
+    report: dict[str, Any] = {
+        "annotation": str(cfg.annotation),
+        "signal": str(cfg.signal),
+        "genome": str(cfg.genome),
+    }
     genes = read_gtf(cfg.annotation, ("gene",))
     report["genes"] = len(genes)
     genes = ChromMap(list(genome.lengths), cfg.chrom_aliases).harmonise(genes, report, "gene")
@@ -60,11 +66,21 @@ def build(cfg: LocalRegion, rng: np.random.Generator) -> tuple[SeqBatch, dict[in
     has = ~np.isnan(mean)
     report["gene_without_signal"] = int((~has).sum())
     if not has.any():
-        raise ValueError(f"no gene of {cfg.annotation} has data in {cfg.signal}; check chromosome names and region")
+        raise ValueError(
+            f"no gene of {cfg.annotation} has data in {cfg.signal}; check chromosome names and region"
+        )
     threshold = float(np.median(mean[has])) if cfg.threshold is None else cfg.threshold
     start = np.array(starts, dtype=np.int64)
-    df = genes.assign(start=start, end=np.minimum(genes["end"].to_numpy(), start + cfg.max_length),
-                      label=(mean > threshold).astype(np.int64), signal=mean)[has].reset_index(drop=True)  # fmt: skip
-    report.update(threshold=threshold, threshold_source="median" if cfg.threshold is None else "config",
-                  high=int(df["label"].sum()), low=int((df["label"] == 0).sum()))  # fmt: skip
+    df = genes.assign(
+        start=start,
+        end=np.minimum(genes["end"].to_numpy(), start + cfg.max_length),
+        label=(mean > threshold).astype(np.int64),
+        signal=mean,
+    )[has].reset_index(drop=True)
+    report.update(
+        threshold=threshold,
+        threshold_source="median" if cfg.threshold is None else "config",
+        high=int(df["label"].sum()),
+        low=int((df["label"] == 0).sum()),
+    )
     return to_batch(genome, df), {0: "low", 1: "high"}, report

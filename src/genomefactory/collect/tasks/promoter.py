@@ -38,8 +38,15 @@ def windows(tss: pd.DataFrame, upstream: int, downstream: int) -> pd.DataFrame:
     t = tss["tss"].to_numpy()
     start = np.where(minus, t - downstream, t - upstream)
     end = np.where(minus, t + upstream + 1, t + downstream + 1)
-    return pd.DataFrame({"chrom": tss["chrom"].to_numpy(), "start": start, "end": end,
-                         "strand": tss["strand"].to_numpy(), "name": "promoter"})  # fmt: skip
+    return pd.DataFrame(
+        {
+            "chrom": tss["chrom"].to_numpy(),
+            "start": start,
+            "end": end,
+            "strand": tss["strand"].to_numpy(),
+            "name": "promoter",
+        }
+    )
 
 
 def build(cfg: LocalRegion, rng: np.random.Generator) -> tuple[SeqBatch, dict[int, str], dict[str, Any]]:
@@ -52,7 +59,9 @@ def build(cfg: LocalRegion, rng: np.random.Generator) -> tuple[SeqBatch, dict[in
     report["window_off_chromosome_end"] = int((~inside).sum())
     pos = pos[inside].reset_index(drop=True)
     if pos.empty:
-        raise ValueError(f"no promoter window fits inside the genome {cfg.genome}; check the genome matches {cfg.annotation}")
+        raise ValueError(
+            f"no promoter window fits inside the genome {cfg.genome}; check the genome matches {cfg.annotation}"
+        )
     n_neg = round(len(pos) * cfg.negatives_per_positive)
     lengths = np.resize(rng.permutation(pos["end"].to_numpy() - pos["start"].to_numpy()), n_neg)
     neg = sample_negatives(lengths, sorted(set(pos["chrom"])), genome, pos, rng)

@@ -51,8 +51,20 @@ from ..tokenizers import char_tokenizer
 
 __all__ = ["CADUCEUS", "CaduceusForMaskedLM", "caduceus_tokenizer", "complement_map"]
 
-VOCAB = {"[CLS]": 0, "[SEP]": 1, "[BOS]": 2, "[MASK]": 3, "[PAD]": 4, "[RESERVED]": 5, "[UNK]": 6,
-         "A": 7, "C": 8, "G": 9, "T": 10, "N": 11}  # fmt: skip
+VOCAB = {
+    "[CLS]": 0,
+    "[SEP]": 1,
+    "[BOS]": 2,
+    "[MASK]": 3,
+    "[PAD]": 4,
+    "[RESERVED]": 5,
+    "[UNK]": 6,
+    "A": 7,
+    "C": 8,
+    "G": 9,
+    "T": 10,
+    "N": 11,
+}
 _PAIRS = {"A": "T", "C": "G", "G": "C", "T": "A"}
 
 
@@ -66,11 +78,23 @@ def complement_map(vocab_size: int = 16) -> list[int]:
 
 def caduceus_tokenizer(model_max_length: int = 131072) -> PreTrainedTokenizerFast:
     """The published character tokenizer, built offline; ``.complement_map`` is attached as on the original."""
-    tok = char_tokenizer(VOCAB, "$A [SEP]", "left", model_max_length, unk_token="[UNK]", pad_token="[PAD]",
-                         sep_token="[SEP]", cls_token="[CLS]", mask_token="[MASK]", bos_token="[BOS]",
-                         eos_token="[SEP]")  # fmt: skip
+    tok = char_tokenizer(
+        VOCAB,
+        "$A [SEP]",
+        "left",
+        model_max_length,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        sep_token="[SEP]",
+        cls_token="[CLS]",
+        mask_token="[MASK]",
+        bos_token="[BOS]",
+        eos_token="[SEP]",
+    )
     # the published tokenizer upper-cases; only a/c/g/t/n can change their id by it
-    tok.backend_tokenizer.normalizer = normalizers.Sequence([normalizers.Replace(c.lower(), c) for c in "ACGTN"])
+    tok.backend_tokenizer.normalizer = normalizers.Sequence(
+        [normalizers.Replace(c.lower(), c) for c in "ACGTN"]
+    )
     # a pair is ``A [SEP] B [SEP]`` as in the published build_inputs_with_special_tokens (all type ids 0)
     tok.backend_tokenizer.post_processor = processors.TemplateProcessing(
         single="$A [SEP]", pair="$A [SEP] $B:0 [SEP]:0", special_tokens=[("[SEP]", VOCAB["[SEP]"])]
@@ -116,20 +140,39 @@ class _Cfg:
             raise ValueError(f"bidirectional_strategy must be 'add' or 'ew_multiply', got {strategy!r}")
         init = dict(c.get("initializer_cfg") or {})
         comp = c.get("complement_map")
-        complement = complement_map(vocab) if comp is None else [
-            int(comp.get(str(i), comp.get(i, i))) if isinstance(comp, Mapping) else int(comp[i]) for i in range(vocab)
-        ]  # fmt: skip
-        if sorted(complement) != list(range(vocab)) or any(complement[j] != i for i, j in enumerate(complement)):
+        complement = (
+            complement_map(vocab)
+            if comp is None
+            else [
+                int(comp.get(str(i), comp.get(i, i))) if isinstance(comp, Mapping) else int(comp[i])
+                for i in range(vocab)
+            ]
+        )
+        if sorted(complement) != list(range(vocab)) or any(
+            complement[j] != i for i, j in enumerate(complement)
+        ):
             raise ValueError(f"complement_map must be an involution on 0..{vocab - 1}; got {complement}")
         if int(c["n_layer"]) < 1:
             raise ValueError("Caduceus config: n_layer must be >= 1")
         rescale = int(init.get("n_residuals_per_layer", 1)) * int(c["n_layer"])
-        return cls(int(c["d_model"]), int(c["n_layer"]), vocab, ssm, bool(c.get("rms_norm", True)),
-                   bool(c.get("fused_add_norm", True)), bool(c.get("residual_in_fp32", False)),
-                   float(c.get("norm_epsilon", 1e-5)), bool(c.get("bidirectional", True)), strategy,
-                   bool(c.get("bidirectional_weight_tie", True)), bool(c.get("rcps", False)), complement,
-                   bool(c.get("tie_word_embeddings", True)), float(init.get("initializer_range", 0.02)),
-                   rescale if init.get("rescale_prenorm_residual", True) else 0)  # fmt: skip
+        return cls(
+            int(c["d_model"]),
+            int(c["n_layer"]),
+            vocab,
+            ssm,
+            bool(c.get("rms_norm", True)),
+            bool(c.get("fused_add_norm", True)),
+            bool(c.get("residual_in_fp32", False)),
+            float(c.get("norm_epsilon", 1e-5)),
+            bool(c.get("bidirectional", True)),
+            strategy,
+            bool(c.get("bidirectional_weight_tie", True)),
+            bool(c.get("rcps", False)),
+            complement,
+            bool(c.get("tie_word_embeddings", True)),
+            float(init.get("initializer_range", 0.02)),
+            rescale if init.get("rescale_prenorm_residual", True) else 0,
+        )
 
 
 class CaduceusMixerModel(nn.Module):
@@ -143,7 +186,9 @@ class CaduceusMixerModel(nn.Module):
         norm = make_norm(cfg)
         self.norm_f: nn.Module = NormHolder(norm) if cfg.rcps and not cfg.fused_add_norm else norm
 
-    def forward(self, input_ids: Tensor, mask: Tensor | None, output_hidden_states: bool) -> tuple[Tensor, list[Tensor]]:
+    def forward(
+        self, input_ids: Tensor, mask: Tensor | None, output_hidden_states: bool
+    ) -> tuple[Tensor, list[Tensor]]:
         hidden = self.embeddings(input_ids)
         states = [hidden] if output_hidden_states else []
         residual: Tensor | None = None
@@ -176,14 +221,18 @@ class Caduceus(nn.Module):
         self.backbone = CaduceusMixerModel(cfg)
 
     def forward(
-        self, input_ids: Tensor, attention_mask: Tensor | None = None, output_hidden_states: bool = False,
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        output_hidden_states: bool = False,
         **_: Any,
     ) -> CaduceusOutput:
         raw, states = self.backbone(input_ids, attention_mask, output_hidden_states)
         view = rcps_combine if self.cfg.rcps else (lambda t: t)
         hs = tuple(view(s) for s in states) if output_hidden_states else None
-        return CaduceusOutput(last_hidden_state=view(raw), hidden_states=hs,
-                              rcps_hidden_state=raw if self.cfg.rcps else None)  # fmt: skip
+        return CaduceusOutput(
+            last_hidden_state=view(raw), hidden_states=hs, rcps_hidden_state=raw if self.cfg.rcps else None
+        )
 
 
 class CaduceusForMaskedLM(nn.Module):
@@ -195,9 +244,10 @@ class CaduceusForMaskedLM(nn.Module):
         self.cfg = cfg
         self.caduceus = Caduceus(cfg)
         self.lm_head: nn.Module = (
-            RCPSLMHead(cfg.d_model, cfg.vocab_size, cfg.complement) if cfg.rcps
+            RCPSLMHead(cfg.d_model, cfg.vocab_size, cfg.complement)
+            if cfg.rcps
             else nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
-        )  # fmt: skip
+        )
         self._init_weights()
         if cfg.tie_embeddings:
             target = self.lm_head.lm_head if isinstance(self.lm_head, RCPSLMHead) else self.lm_head
@@ -208,7 +258,11 @@ class CaduceusForMaskedLM(nn.Module):
         """The published initialisation (Mamba's ``_init_weights``): zero biases, N(0, 0.02) embeddings,
         out_proj scaled by 1/sqrt(n_layer)."""
         for module in self.modules():
-            if isinstance(module, nn.Linear) and module.bias is not None and not getattr(module.bias, "_no_reinit", False):
+            if (
+                isinstance(module, nn.Linear)
+                and module.bias is not None
+                and not getattr(module.bias, "_no_reinit", False)
+            ):
                 nn.init.zeros_(module.bias)
             elif isinstance(module, nn.Embedding):
                 nn.init.normal_(module.weight, std=self.cfg.init_range)
@@ -217,8 +271,12 @@ class CaduceusForMaskedLM(nn.Module):
                 module.out_proj.weight /= math.sqrt(self.cfg.rescale_layers)
 
     def forward(
-        self, input_ids: Tensor, attention_mask: Tensor | None = None, labels: Tensor | None = None,
-        output_hidden_states: bool = False, **_: Any,
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        labels: Tensor | None = None,
+        output_hidden_states: bool = False,
+        **_: Any,
     ) -> MaskedLMOutput:
         out = self.caduceus(input_ids, attention_mask, output_hidden_states)
         raw = out.rcps_hidden_state if self.cfg.rcps else out.last_hidden_state
@@ -229,23 +287,49 @@ class CaduceusForMaskedLM(nn.Module):
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states)
 
 
-_SSM = {"d_state": 16, "d_conv": 4, "expand": 2, "dt_rank": "auto", "dt_min": 0.001, "dt_max": 0.1,
-        "dt_init": "random", "dt_scale": 1.0, "dt_init_floor": 1e-4, "conv_bias": True, "bias": False,
-        "use_fast_path": True}  # fmt: skip
+_SSM = {
+    "d_state": 16,
+    "d_conv": 4,
+    "expand": 2,
+    "dt_rank": "auto",
+    "dt_min": 0.001,
+    "dt_max": 0.1,
+    "dt_init": "random",
+    "dt_scale": 1.0,
+    "dt_init_floor": 1e-4,
+    "conv_bias": True,
+    "bias": False,
+    "use_fast_path": True,
+}
 _COMMON: dict[str, Any] = {
-    "model_type": "caduceus", "architectures": ["CaduceusForMaskedLM"], "vocab_size": 16,
-    "pad_vocab_size_multiple": 8, "rms_norm": True, "fused_add_norm": True, "residual_in_fp32": False,
-    "norm_epsilon": 1e-5, "bidirectional": True, "bidirectional_strategy": "add", "bidirectional_weight_tie": True,
-    "initializer_cfg": {"initializer_range": 0.02, "n_residuals_per_layer": 1, "rescale_prenorm_residual": True},
+    "model_type": "caduceus",
+    "architectures": ["CaduceusForMaskedLM"],
+    "vocab_size": 16,
+    "pad_vocab_size_multiple": 8,
+    "rms_norm": True,
+    "fused_add_norm": True,
+    "residual_in_fp32": False,
+    "norm_epsilon": 1e-5,
+    "bidirectional": True,
+    "bidirectional_strategy": "add",
+    "bidirectional_weight_tie": True,
+    "initializer_cfg": {
+        "initializer_range": 0.02,
+        "n_residuals_per_layer": 1,
+        "rescale_prenorm_residual": True,
+    },
     "complement_map": {str(i): c for i, c in enumerate(complement_map(16))},
-}  # fmt: skip
+}
 # (strand handling, d_model, n_layer, context): 131k from the published config.json (MODELS.md §2.3); the 1k shapes
 # from the hub ids (d_model/n_layer are in the names; ~470K parameters at d_model 118 as in the Caduceus paper).
 _SHAPES = {
-    "ph-1k": (False, 118, 4, 1024), "ps-1k": (True, 118, 4, 1024),
-    "ph-1k-d256": (False, 256, 4, 1024), "ps-1k-d256": (True, 256, 4, 1024),
-    "ph-131k": (False, 256, 16, 131072), "ps-131k": (True, 256, 16, 131072),
-}  # fmt: skip
+    "ph-1k": (False, 118, 4, 1024),
+    "ps-1k": (True, 118, 4, 1024),
+    "ph-1k-d256": (False, 256, 4, 1024),
+    "ps-1k-d256": (True, 256, 4, 1024),
+    "ph-131k": (False, 256, 16, 131072),
+    "ps-131k": (True, 256, 16, 131072),
+}
 
 
 def _hub_id(variant: str) -> str:
@@ -272,14 +356,27 @@ class CaduceusFamily(ModelFamily):
         return int(config.get("model_max_length", 131072))
 
     def tiny_config(self) -> dict[str, Any]:
-        return {**_COMMON, "d_model": 16, "n_layer": 2, "rcps": True, "model_max_length": 1024,
-                "ssm_cfg": {**_SSM, "d_state": 4}}  # fmt: skip
+        return {
+            **_COMMON,
+            "d_model": 16,
+            "n_layer": 2,
+            "rcps": True,
+            "model_max_length": 1024,
+            "ssm_cfg": {**_SSM, "d_state": 4},
+        }
 
     def published_config(self, variant: str) -> dict[str, Any]:
         if variant not in _SHAPES:
             raise ValueError(f"unknown Caduceus variant {variant!r}; choose from {', '.join(_SHAPES)}")
         rcps, d, n, ctx = _SHAPES[variant]
-        return {**_COMMON, "d_model": d, "n_layer": n, "rcps": rcps, "ssm_cfg": dict(_SSM), "model_max_length": ctx}
+        return {
+            **_COMMON,
+            "d_model": d,
+            "n_layer": n,
+            "rcps": rcps,
+            "ssm_cfg": dict(_SSM),
+            "model_max_length": ctx,
+        }
 
     def read_config(self, directory: Path) -> dict[str, Any]:
         config = super().read_config(directory)
@@ -306,9 +403,11 @@ class CaduceusFamily(ModelFamily):
             ref = out[present[0]]
             for other in present[1:]:
                 if out[other].shape != ref.shape or not torch.equal(out[other], ref):
-                    raise ValueError(f"checkpoint holds different values for tied weights {present[0]} and {other}; "
-                                     "the model shares one tensor between them (bidirectional_weight_tie / "
-                                     "tied LM head)")  # fmt: skip
+                    raise ValueError(
+                        f"checkpoint holds different values for tied weights {present[0]} and {other}; "
+                        "the model shares one tensor between them (bidirectional_weight_tie / "
+                        "tied LM head)"
+                    )
             out.update({n: ref for n in names if n not in out})
         own = model.state_dict()
         for name, buf in own.items():

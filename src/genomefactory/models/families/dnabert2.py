@@ -52,11 +52,21 @@ _REQUIRED = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_he
 # embeddings (the first upload derived from BertConfig and got 0). Forward outputs are the same either way; only
 # the gradient of the [UNK] row (id 0) differs.
 _PUBLISHED: dict[str, Any] = dict(
-    vocab_size=4096, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
-    max_position_embeddings=512, alibi_starting_size=512, type_vocab_size=2, hidden_act="gelu",
-    hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.0, layer_norm_eps=1e-12, pad_token_id=None,
+    vocab_size=4096,
+    hidden_size=768,
+    num_hidden_layers=12,
+    num_attention_heads=12,
+    intermediate_size=3072,
+    max_position_embeddings=512,
+    alibi_starting_size=512,
+    type_vocab_size=2,
+    hidden_act="gelu",
+    hidden_dropout_prob=0.1,
+    attention_probs_dropout_prob=0.0,
+    layer_norm_eps=1e-12,
+    pad_token_id=None,
     initializer_range=0.02,
-)  # fmt: skip
+)
 _OPTIONAL = {k: v for k, v in _PUBLISHED.items() if k not in _REQUIRED}
 _HEAD_LN_EPS = 1e-12
 
@@ -84,7 +94,9 @@ class Dnabert2Config:
         if missing:
             raise ValueError(f"DNABERT-2 config is missing {', '.join(missing)} (got keys: {sorted(config)})")
         if config.get("hidden_act", "gelu") != "gelu":
-            raise ValueError(f"DNABERT-2 config hidden_act={config['hidden_act']!r}; only 'gelu' is implemented")
+            raise ValueError(
+                f"DNABERT-2 config hidden_act={config['hidden_act']!r}; only 'gelu' is implemented"
+            )
         if int(config["hidden_size"]) % int(config["num_attention_heads"]):
             raise ValueError(
                 f"DNABERT-2 config: hidden_size {config['hidden_size']} is not divisible by "
@@ -121,15 +133,20 @@ class Dnabert2SelfAttention(nn.Module):
     def forward(self, x: Tensor, bias: Tensor | Packed) -> Tensor:
         if isinstance(bias, Packed):  # x: (total, hidden) real tokens
             q, k, v = self.Wqkv(x).view(-1, 3, self.heads, self.head_dim).unbind(1)
-            out = varlen_attention(q, k, v, bias, 1.0 / math.sqrt(self.head_dim),
-                                   self.p_dropout if self.training else 0.0)  # fmt: skip
+            out = varlen_attention(
+                q, k, v, bias, 1.0 / math.sqrt(self.head_dim), self.p_dropout if self.training else 0.0
+            )
             return out.reshape(-1, self.heads * self.head_dim)
         b, n, _ = x.shape
         qkv = self.Wqkv(x).view(b, n, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
         out = F.scaled_dot_product_attention(
-            qkv[0], qkv[1], qkv[2], attn_mask=bias, dropout_p=self.p_dropout if self.training else 0.0,
+            qkv[0],
+            qkv[1],
+            qkv[2],
+            attn_mask=bias,
+            dropout_p=self.p_dropout if self.training else 0.0,
             scale=1.0 / math.sqrt(self.head_dim),
-        )  # fmt: skip
+        )
         return out.transpose(1, 2).reshape(b, n, self.heads * self.head_dim)
 
 
@@ -212,7 +229,10 @@ class Dnabert2Model(nn.Module):
         return self.embeddings.word_embeddings
 
     def forward(
-        self, input_ids: Tensor, attention_mask: Tensor | None = None, token_type_ids: Tensor | None = None,
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
         output_hidden_states: bool = False,
     ) -> BaseModelOutput:
         if attention_mask is None:
@@ -227,10 +247,13 @@ class Dnabert2Model(nn.Module):
             states.append(x)
         keep = attention_mask[..., None].to(x.dtype)
         states = [s * keep for s in states]  # published behaviour: padded positions are exactly zero
-        return BaseModelOutput(last_hidden_state=states[-1],
-                               hidden_states=tuple(states) if output_hidden_states else None)  # fmt: skip
+        return BaseModelOutput(
+            last_hidden_state=states[-1], hidden_states=tuple(states) if output_hidden_states else None
+        )
 
-    def _forward_packed(self, x: Tensor, attention_mask: Tensor, output_hidden_states: bool) -> BaseModelOutput:
+    def _forward_packed(
+        self, x: Tensor, attention_mask: Tensor, output_hidden_states: bool
+    ) -> BaseModelOutput:
         p = pack(attention_mask)
         bias = alibi_bias(self.encoder.slopes, p.max_len, device=x.device, dtype=x.dtype)[None]
         p = p.with_attention(bias=bias, alibi_slopes=self.encoder.slopes)
@@ -282,8 +305,12 @@ class Dnabert2ForMaskedLM(nn.Module):
         bert_init(module, self.config.initializer_range)
 
     def forward(
-        self, input_ids: Tensor, attention_mask: Tensor | None = None, token_type_ids: Tensor | None = None,
-        labels: Tensor | None = None, output_hidden_states: bool = False,
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+        labels: Tensor | None = None,
+        output_hidden_states: bool = False,
     ) -> MaskedLMOutput:
         out = self.bert(input_ids, attention_mask, token_type_ids, output_hidden_states=output_hidden_states)
         logits = self.cls(out.last_hidden_state)
@@ -301,13 +328,22 @@ def _tiny_tokenizer(vocab_size: int, max_len: int) -> Any:
     """A BPE trained on seeded random DNA, laid out like the published tokenizer.json: only A/C/G/T have single
     tokens (N, lowercase and IUPAC codes are one [UNK] each), pairs are ``[CLS] A [SEP] B [SEP]`` with B's token
     type 1, and no decoder (decode joins tokens with spaces)."""
-    tok = bpe_tokenizer(vocab_size, _SPECIALS, cls="[CLS]", sep="[SEP]", seed=0, model_max_length=max_len,
-                        padding_side="right", alphabet="ACGT")  # fmt: skip
+    tok = bpe_tokenizer(
+        vocab_size,
+        _SPECIALS,
+        cls="[CLS]",
+        sep="[SEP]",
+        seed=0,
+        model_max_length=max_len,
+        padding_side="right",
+        alphabet="ACGT",
+    )
     backend = tok.backend_tokenizer
     backend.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
         special_tokens=[("[CLS]", tok.cls_token_id), ("[SEP]", tok.sep_token_id)],
-    )  # fmt: skip
+    )
     backend.decoder = None
     return tok
 
@@ -323,9 +359,16 @@ class DnaBert2Family(ModelFamily):
         return list(base.encoder.layer)  # type: ignore[union-attr,arg-type]
 
     def tiny_config(self) -> dict[str, Any]:
-        return {**_PUBLISHED, "vocab_size": 256, "hidden_size": 32, "num_hidden_layers": 2,
-                "num_attention_heads": 4, "intermediate_size": 64, "max_position_embeddings": 256,
-                "alibi_starting_size": 256}  # fmt: skip
+        return {
+            **_PUBLISHED,
+            "vocab_size": 256,
+            "hidden_size": 32,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "intermediate_size": 64,
+            "max_position_embeddings": 256,
+            "alibi_starting_size": 256,
+        }
 
     def published_config(self, variant: str) -> dict[str, Any]:
         if variant not in self.variants:
@@ -348,8 +391,9 @@ class DnaBert2Family(ModelFamily):
         absent = [t for t in _SPECIALS if t not in vocab]
         if absent:
             raise ValueError(f"{directory}/tokenizer.json lacks the DNABERT-2 special tokens {absent}")
-        for attr, token in zip(("unk_token", "cls_token", "sep_token", "pad_token", "mask_token"), _SPECIALS,
-                               strict=True):  # fmt: skip
+        for attr, token in zip(
+            ("unk_token", "cls_token", "sep_token", "pad_token", "mask_token"), _SPECIALS, strict=True
+        ):
             if getattr(tok, attr) is None:
                 setattr(tok, attr, token)
         if tok.model_max_length > 100_000:  # unset in the file: transformers' "very large" sentinel

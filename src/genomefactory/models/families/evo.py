@@ -43,13 +43,33 @@ from ..tokenizers import byte_tokenizer
 __all__ = ["EVO", "EvoCache", "EvoFamily", "EvoOutput", "StripedHyena"]
 
 _COMMON: dict[str, Any] = dict(
-    model_type="stripedhyena", vocab_size=512, hidden_size=4096, num_filters=4096, num_layers=32,
-    attn_layer_idxs=[8, 16, 24], hyena_layer_idxs=[i for i in range(32) if i not in (8, 16, 24)],
-    num_attention_heads=32, short_filter_length=3, short_filter_bias=True, state_size=8, hyena_filter_groups=1,
-    eps=1e-6, inner_size_multiple_of=16, inner_mlp_size=None, mlp_activation="gelu", tie_embeddings=True,
-    qkv_proj_bias=True, mha_out_proj_bias=True, proj_groups=1, final_norm=True, column_split_hyena=True,
-    make_vocab_size_divisible_by=8, rotary_emb_base=10000, prefill_style="fft", max_seqlen=8192,
-)  # fmt: skip
+    model_type="stripedhyena",
+    vocab_size=512,
+    hidden_size=4096,
+    num_filters=4096,
+    num_layers=32,
+    attn_layer_idxs=[8, 16, 24],
+    hyena_layer_idxs=[i for i in range(32) if i not in (8, 16, 24)],
+    num_attention_heads=32,
+    short_filter_length=3,
+    short_filter_bias=True,
+    state_size=8,
+    hyena_filter_groups=1,
+    eps=1e-6,
+    inner_size_multiple_of=16,
+    inner_mlp_size=None,
+    mlp_activation="gelu",
+    tie_embeddings=True,
+    qkv_proj_bias=True,
+    mha_out_proj_bias=True,
+    proj_groups=1,
+    final_norm=True,
+    column_split_hyena=True,
+    make_vocab_size_divisible_by=8,
+    rotary_emb_base=10000,
+    prefill_style="fft",
+    max_seqlen=8192,
+)
 _VARIANTS: dict[str, dict[str, Any]] = {
     "8k": {"max_seqlen": 8192},
     "131k": {"max_seqlen": 131072, "use_interpolated_rotary_pos_emb": True, "rotary_emb_scaling_factor": 16},
@@ -186,9 +206,17 @@ class EvoFamily(ModelFamily):
         return int(config.get("max_seqlen", _COMMON["max_seqlen"]))
 
     def tiny_config(self) -> dict[str, Any]:
-        return {**_COMMON, "hidden_size": 32, "num_filters": 32, "num_layers": 4, "attn_layer_idxs": [2],
-                "hyena_layer_idxs": [0, 1, 3], "num_attention_heads": 4, "state_size": 4,
-                "max_seqlen": 1024}  # fmt: skip
+        return {
+            **_COMMON,
+            "hidden_size": 32,
+            "num_filters": 32,
+            "num_layers": 4,
+            "attn_layer_idxs": [2],
+            "hyena_layer_idxs": [0, 1, 3],
+            "num_attention_heads": 4,
+            "state_size": 4,
+            "max_seqlen": 1024,
+        }
 
     def published_config(self, variant: str) -> dict[str, Any]:
         if variant not in _VARIANTS:

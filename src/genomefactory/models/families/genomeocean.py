@@ -21,28 +21,59 @@ from ..tokenizers import bpe_tokenizer, from_directory
 
 _SPECIALS = ["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"]
 _COMMON = dict(
-    model_type="mistral", vocab_size=4096, hidden_act="silu", rms_norm_eps=1e-5, rope_theta=10000.0,
-    sliding_window=None, tie_word_embeddings=False, pad_token_id=3, bos_token_id=1, eos_token_id=2,
+    model_type="mistral",
+    vocab_size=4096,
+    hidden_act="silu",
+    rms_norm_eps=1e-5,
+    rope_theta=10000.0,
+    sliding_window=None,
+    tie_word_embeddings=False,
+    pad_token_id=3,
+    bos_token_id=1,
+    eos_token_id=2,
     attention_dropout=0.0,
-)  # fmt: skip
+)
 # 100M from the published description (12 layers, hidden 768, head_dim 96, 1024 tokens): with a 9-class head it has
 # exactly the paper's Table 2 trainable count (116.42M). 500M is inferred, not read from a checkpoint: the 100M shape
 # rules (head_dim 96, MLP 4x hidden, full KV heads) at hidden 1536 x 14 layers give the paper's Table 3 count
 # (534.83M). 4B: head_dim 128 and 10,240 tokens are published, the rest is an estimate. A pretrained load always
 # reads the checkpoint's own config.json; these only size random-init models and benchmarks.
 _SIZES = {
-    "100M": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=8, num_key_value_heads=8,
-                 intermediate_size=3072, max_position_embeddings=1024, head_dim=96),
-    "500M": dict(hidden_size=1536, num_hidden_layers=14, num_attention_heads=16, num_key_value_heads=16,
-                 intermediate_size=6144, max_position_embeddings=1024, head_dim=96),
-    "4B": dict(hidden_size=3072, num_hidden_layers=32, num_attention_heads=24, num_key_value_heads=8,
-               intermediate_size=8192, max_position_embeddings=10240, head_dim=128),
-}  # fmt: skip
+    "100M": dict(
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=8,
+        num_key_value_heads=8,
+        intermediate_size=3072,
+        max_position_embeddings=1024,
+        head_dim=96,
+    ),
+    "500M": dict(
+        hidden_size=1536,
+        num_hidden_layers=14,
+        num_attention_heads=16,
+        num_key_value_heads=16,
+        intermediate_size=6144,
+        max_position_embeddings=1024,
+        head_dim=96,
+    ),
+    "4B": dict(
+        hidden_size=3072,
+        num_hidden_layers=32,
+        num_attention_heads=24,
+        num_key_value_heads=8,
+        intermediate_size=8192,
+        max_position_embeddings=10240,
+        head_dim=128,
+    ),
+}
 
 
 class GenomeOcean(ModelFamily):
     def build(self, config: dict[str, Any]) -> nn.Module:
-        cfg = MistralConfig(**{k: v for k, v in config.items() if k not in ("architectures", "transformers_version")})
+        cfg = MistralConfig(
+            **{k: v for k, v in config.items() if k not in ("architectures", "transformers_version")}
+        )
         cfg._attn_implementation = "sdpa"
         return MistralForCausalLM(cfg)
 
@@ -54,22 +85,37 @@ class GenomeOcean(ModelFamily):
         return list(base.layers)  # type: ignore[arg-type]
 
     def encode(
-        self, base: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
+        self,
+        base: nn.Module,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None,
         output_hidden_states: bool = False,
     ) -> Any:
         position_ids = None
         if attention_mask is not None:
             position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
-        return base(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                    output_hidden_states=output_hidden_states)  # fmt: skip
+        return base(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            output_hidden_states=output_hidden_states,
+        )
 
     def max_tokens(self, config: dict[str, Any]) -> int:
         return int(config.get("max_position_embeddings", 1024))
 
     def tiny_config(self) -> dict[str, Any]:
-        return {**_COMMON, "vocab_size": 256, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
-                "num_key_value_heads": 2, "intermediate_size": 64, "max_position_embeddings": 512,
-                "head_dim": 8}  # fmt: skip
+        return {
+            **_COMMON,
+            "vocab_size": 256,
+            "hidden_size": 32,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "intermediate_size": 64,
+            "max_position_embeddings": 512,
+            "head_dim": 8,
+        }
 
     def published_config(self, variant: str) -> dict[str, Any]:
         if variant not in _SIZES:
@@ -80,8 +126,15 @@ class GenomeOcean(ModelFamily):
         if directory is not None:
             tok = from_directory(directory, padding_side="left")
         else:
-            tok = bpe_tokenizer(int(config["vocab_size"]), _SPECIALS, cls=None, sep=None, seed=0,
-                                model_max_length=self.max_tokens(config), padding_side="left")  # fmt: skip
+            tok = bpe_tokenizer(
+                int(config["vocab_size"]),
+                _SPECIALS,
+                cls=None,
+                sep=None,
+                seed=0,
+                model_max_length=self.max_tokens(config),
+                padding_side="left",
+            )
         if tok.pad_token is None:
             tok.pad_token = "[PAD]"
         if tok.eos_token is None:

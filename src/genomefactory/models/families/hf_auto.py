@@ -37,8 +37,9 @@ def _auto_class(config: dict[str, Any]) -> Any:
 class HFAuto(ModelFamily):
     def build(self, config: dict[str, Any]) -> nn.Module:
         cfg = dict(config)
-        cfg_obj = AutoConfig.for_model(cfg.pop("model_type"), **{k: v for k, v in cfg.items()
-                                                               if k not in ("transformers_version",)})  # fmt: skip
+        cfg_obj = AutoConfig.for_model(
+            cfg.pop("model_type"), **{k: v for k, v in cfg.items() if k not in ("transformers_version",)}
+        )
         return _auto_class(config).from_config(cfg_obj, attn_implementation="sdpa")  # type: ignore[no-any-return]
 
     def base(self, model: nn.Module) -> nn.Module:
@@ -61,19 +62,36 @@ class HFAuto(ModelFamily):
         return 512
 
     def tiny_config(self) -> dict[str, Any]:
-        return {"model_type": "bert", "architectures": ["BertForMaskedLM"], "vocab_size": len(_CHAR_VOCAB),
-                "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64,
-                "max_position_embeddings": 512, "pad_token_id": 0}  # fmt: skip
+        return {
+            "model_type": "bert",
+            "architectures": ["BertForMaskedLM"],
+            "vocab_size": len(_CHAR_VOCAB),
+            "hidden_size": 32,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "intermediate_size": 64,
+            "max_position_embeddings": 512,
+            "pad_token_id": 0,
+        }
 
     def tokenizer(self, directory: Path | None, config: dict[str, Any]) -> Any:
         if directory is None:
-            return char_tokenizer(_CHAR_VOCAB, "[CLS] $A [SEP]", "right", self.max_tokens(config),
-                                  unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
-                                  mask_token="[MASK]")  # fmt: skip
+            return char_tokenizer(
+                _CHAR_VOCAB,
+                "[CLS] $A [SEP]",
+                "right",
+                self.max_tokens(config),
+                unk_token="[UNK]",
+                pad_token="[PAD]",
+                cls_token="[CLS]",
+                sep_token="[SEP]",
+                mask_token="[MASK]",
+            )
         return AutoTokenizer.from_pretrained(str(directory))
 
-    def load_pretrained(self, directory: Path, *, source: str, variant: str | None, cfg: Any,
-                        random_init: bool) -> Backbone:
+    def load_pretrained(
+        self, directory: Path, *, source: str, variant: str | None, cfg: Any, random_init: bool
+    ) -> Backbone:
         trust = bool(cfg.trust_remote_code)
         config_obj = AutoConfig.from_pretrained(str(directory), trust_remote_code=trust)
         config = config_obj.to_dict()

@@ -48,11 +48,26 @@ __all__ = ["HYENADNA", "HyenaDNAFamily", "HyenaDNAForCausalLM", "HyenaDNAModel",
 
 # Defaults of the published HyenaConfig class (used only for fields a config.json omits).
 _DEFAULTS: dict[str, Any] = dict(
-    vocab_size=12, d_model=256, d_inner=None, n_layer=12, max_seq_len=1024, emb_dim=3, filter_order=64,
-    short_filter_order=3, hyena_order=2, num_inner_mlps=2, activation_freq=1, train_freq=True, use_bias=True,
-    embed_dropout=0.1, hyena_dropout=0.0, hyena_filter_dropout=0.0, layer_norm_epsilon=1e-5,
-    initializer_range=0.02, pad_vocab_size_multiple=8,
-)  # fmt: skip
+    vocab_size=12,
+    d_model=256,
+    d_inner=None,
+    n_layer=12,
+    max_seq_len=1024,
+    emb_dim=3,
+    filter_order=64,
+    short_filter_order=3,
+    hyena_order=2,
+    num_inner_mlps=2,
+    activation_freq=1,
+    train_freq=True,
+    use_bias=True,
+    embed_dropout=0.1,
+    hyena_dropout=0.0,
+    hyena_filter_dropout=0.0,
+    layer_norm_epsilon=1e-5,
+    initializer_range=0.02,
+    pad_vocab_size_multiple=8,
+)
 _PUBLISHED_COMMON: dict[str, Any] = dict(
     model_type="hyenadna",
     vocab_size=12,
@@ -65,13 +80,23 @@ _PUBLISHED_COMMON: dict[str, Any] = dict(
 )
 # variant -> (d_model, n_layer, context length in bases); max_seq_len = length + 2 (MODELS.md §2.1 table)
 _VARIANTS: dict[str, tuple[int, int, int]] = {
-    "tiny-1k": (128, 2, 1024), "tiny-1k-d256": (256, 2, 1024), "tiny-16k": (128, 2, 16384),
-    "small-32k": (256, 4, 32768), "medium-160k": (256, 8, 160000), "medium-450k": (256, 8, 450000),
+    "tiny-1k": (128, 2, 1024),
+    "tiny-1k-d256": (256, 2, 1024),
+    "tiny-16k": (128, 2, 16384),
+    "small-32k": (256, 4, 32768),
+    "medium-160k": (256, 8, 160000),
+    "medium-450k": (256, 8, 450000),
     "large-1m": (256, 8, 1000000),
-}  # fmt: skip
-_HUB = {"tiny-1k": "tiny-1k-seqlen", "tiny-1k-d256": "tiny-1k-seqlen-d256", "tiny-16k": "tiny-16k-seqlen-d128",
-        "small-32k": "small-32k-seqlen", "medium-160k": "medium-160k-seqlen",
-        "medium-450k": "medium-450k-seqlen", "large-1m": "large-1m-seqlen"}  # fmt: skip
+}
+_HUB = {
+    "tiny-1k": "tiny-1k-seqlen",
+    "tiny-1k-d256": "tiny-1k-seqlen-d256",
+    "tiny-16k": "tiny-16k-seqlen-d128",
+    "small-32k": "small-32k-seqlen",
+    "medium-160k": "medium-160k-seqlen",
+    "medium-450k": "medium-450k-seqlen",
+    "large-1m": "large-1m-seqlen",
+}
 _SHARED_FREQ = re.compile(r"(.*\.implicit_filter\.)([35])\.freq$")
 
 
@@ -86,8 +111,10 @@ def _settings(config: dict[str, Any]) -> dict[str, Any]:
         s["d_inner"] = 4 * int(s["d_model"])
     if int(s["short_filter_order"]) != 3:
         # the published operator hard-codes padding=2 for this conv: only width 3 is causal and length-preserving
-        raise ValueError(f"HyenaDNA config: short_filter_order={s['short_filter_order']} is not supported (the "
-                         "published code is only correct for 3, the value of every released checkpoint)")  # fmt: skip
+        raise ValueError(
+            f"HyenaDNA config: short_filter_order={s['short_filter_order']} is not supported (the "
+            "published code is only correct for 3, the value of every released checkpoint)"
+        )
     if int(s["hyena_order"]) != 2:
         raise ValueError(
             f"HyenaDNA config: hyena_order={s['hyena_order']} is not supported (published models use 2)"
@@ -233,8 +260,14 @@ class HyenaDNAFamily(ModelFamily):
         return int(config.get("max_seq_len", _DEFAULTS["max_seq_len"]))
 
     def tiny_config(self) -> dict[str, Any]:
-        return {**_PUBLISHED_COMMON, "d_model": 32, "n_layer": 2, "d_inner": 128, "max_seq_len": 1026,
-                "filter_order": 16}  # fmt: skip
+        return {
+            **_PUBLISHED_COMMON,
+            "d_model": 32,
+            "n_layer": 2,
+            "d_inner": 128,
+            "max_seq_len": 1026,
+            "filter_order": 16,
+        }
 
     def published_config(self, variant: str) -> dict[str, Any]:
         if variant not in _VARIANTS:
@@ -244,9 +277,19 @@ class HyenaDNAFamily(ModelFamily):
 
     def tokenizer(self, directory: Path | None, config: dict[str, Any]) -> Any:
         # the published tokenizer is remote code; its vocabulary is fixed, so it is rebuilt here offline
-        tok = char_tokenizer(hyena_vocab(), "$A [SEP]", "left", self.max_tokens(config), unk_token="[UNK]",
-                             pad_token="[PAD]", sep_token="[SEP]", cls_token="[CLS]", mask_token="[MASK]",
-                             bos_token="[BOS]", eos_token="[SEP]")  # fmt: skip
+        tok = char_tokenizer(
+            hyena_vocab(),
+            "$A [SEP]",
+            "left",
+            self.max_tokens(config),
+            unk_token="[UNK]",
+            pad_token="[PAD]",
+            sep_token="[SEP]",
+            cls_token="[CLS]",
+            mask_token="[MASK]",
+            bos_token="[BOS]",
+            eos_token="[SEP]",
+        )
         # a pair is ``A [SEP] B [SEP]`` as the published build_inputs_with_special_tokens writes it
         sep = [("[SEP]", hyena_vocab()["[SEP]"])]
         tok.backend_tokenizer.post_processor = processors.TemplateProcessing(

@@ -26,19 +26,36 @@ from ..registry import ModelFamily, register
 from ..tokenizers import kmer_tokenizer
 
 _V1 = {
-    "500m-human-ref": dict(hidden_size=1280, num_hidden_layers=24, num_attention_heads=20, intermediate_size=5120),
-    "500m-1000g": dict(hidden_size=1280, num_hidden_layers=24, num_attention_heads=20, intermediate_size=5120),
-    "2.5b-1000g": dict(hidden_size=2560, num_hidden_layers=32, num_attention_heads=40, intermediate_size=10240),
-    "2.5b-multi-species": dict(hidden_size=2560, num_hidden_layers=32, num_attention_heads=40,
-                               intermediate_size=10240),
-}  # fmt: skip
+    "500m-human-ref": dict(
+        hidden_size=1280, num_hidden_layers=24, num_attention_heads=20, intermediate_size=5120
+    ),
+    "500m-1000g": dict(
+        hidden_size=1280, num_hidden_layers=24, num_attention_heads=20, intermediate_size=5120
+    ),
+    "2.5b-1000g": dict(
+        hidden_size=2560, num_hidden_layers=32, num_attention_heads=40, intermediate_size=10240
+    ),
+    "2.5b-multi-species": dict(
+        hidden_size=2560, num_hidden_layers=32, num_attention_heads=40, intermediate_size=10240
+    ),
+}
 
 _COMMON = dict(
-    model_type="esm", vocab_size=4105, max_position_embeddings=1002, position_embedding_type="absolute",
-    pad_token_id=1, mask_token_id=2, emb_layer_norm_before=False, token_dropout=False, layer_norm_eps=1e-12,
-    hidden_act="gelu", hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, tie_word_embeddings=False,
+    model_type="esm",
+    vocab_size=4105,
+    max_position_embeddings=1002,
+    position_embedding_type="absolute",
+    pad_token_id=1,
+    mask_token_id=2,
+    emb_layer_norm_before=False,
+    token_dropout=False,
+    layer_norm_eps=1e-12,
+    hidden_act="gelu",
+    hidden_dropout_prob=0.0,
+    attention_probs_dropout_prob=0.0,
+    tie_word_embeddings=False,
     is_folding_model=False,
-)  # fmt: skip
+)
 
 
 def esm_tokenizer(directory: Path | None, order: str, max_tokens: int) -> PreTrainedTokenizerFast:
@@ -54,8 +71,14 @@ def esm_tokenizer(directory: Path | None, order: str, max_tokens: int) -> PreTra
 
 def nt_v1_spec(config: dict[str, Any]) -> EsmSpec:
     """A v1 config.json dict as the native ESM spec (absolute positions, GELU feed-forward with bias)."""
-    return EsmSpec.from_config(config, name="NT v1", position_embedding_type="absolute", ffn="gelu", ffn_bias=True,
-                               hint="rotary/SwiGLU checkpoints belong to the 'nucleotide_transformer_v2' family")  # fmt: skip
+    return EsmSpec.from_config(
+        config,
+        name="NT v1",
+        position_embedding_type="absolute",
+        ffn="gelu",
+        ffn_bias=True,
+        hint="rotary/SwiGLU checkpoints belong to the 'nucleotide_transformer_v2' family",
+    )
 
 
 class NucleotideTransformerV1(ModelFamily):
@@ -72,8 +95,14 @@ class NucleotideTransformerV1(ModelFamily):
         return int(config.get("max_position_embeddings", 1002)) - 2
 
     def tiny_config(self) -> dict[str, Any]:
-        return {**_COMMON, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
-                "intermediate_size": 64, "max_position_embeddings": 258}  # fmt: skip
+        return {
+            **_COMMON,
+            "hidden_size": 32,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "intermediate_size": 64,
+            "max_position_embeddings": 258,
+        }
 
     def published_config(self, variant: str) -> dict[str, Any]:
         if variant not in _V1:

@@ -42,11 +42,22 @@ NtV2ForMaskedLM = EsmForMaskedLM  # names kept from before the module was shared
 NtV2Model = EsmModel
 
 _COMMON: dict[str, Any] = dict(
-    model_type="esm", architectures=["EsmForMaskedLM"], vocab_size=4107, max_position_embeddings=2050,
-    position_embedding_type="rotary", add_bias_fnn=False, emb_layer_norm_before=False, token_dropout=False,
-    layer_norm_eps=1e-12, pad_token_id=1, mask_token_id=2, hidden_dropout_prob=0.0,
-    attention_probs_dropout_prob=0.0, tie_word_embeddings=False, initializer_range=0.02,
-)  # fmt: skip
+    model_type="esm",
+    architectures=["EsmForMaskedLM"],
+    vocab_size=4107,
+    max_position_embeddings=2050,
+    position_embedding_type="rotary",
+    add_bias_fnn=False,
+    emb_layer_norm_before=False,
+    token_dropout=False,
+    layer_norm_eps=1e-12,
+    pad_token_id=1,
+    mask_token_id=2,
+    hidden_dropout_prob=0.0,
+    attention_probs_dropout_prob=0.0,
+    tie_word_embeddings=False,
+    initializer_range=0.02,
+)
 # from the published config.json files (a pretrained load always reads the checkpoint's own)
 _SIZES = {
     "50m": dict(hidden_size=512, num_hidden_layers=12, num_attention_heads=16, intermediate_size=2048),
@@ -58,9 +69,14 @@ _SIZES = {
 
 def nt_v2_spec(config: dict[str, Any]) -> EsmSpec:
     """A v2 config.json dict as the native ESM spec (rotary positions, SwiGLU feed-forward)."""
-    return EsmSpec.from_config(config, name="NT-v2", position_embedding_type="rotary", ffn="swiglu",
-                               ffn_bias=bool(config.get("add_bias_fnn", False)),
-                               hint="NT v1 checkpoints belong to the 'nucleotide_transformer' family")  # fmt: skip
+    return EsmSpec.from_config(
+        config,
+        name="NT-v2",
+        position_embedding_type="rotary",
+        ffn="swiglu",
+        ffn_bias=bool(config.get("add_bias_fnn", False)),
+        hint="NT v1 checkpoints belong to the 'nucleotide_transformer' family",
+    )
 
 
 class NucleotideTransformerV2(ModelFamily):
@@ -77,8 +93,14 @@ class NucleotideTransformerV2(ModelFamily):
         return int(config.get("max_position_embeddings", 2050)) - 2
 
     def tiny_config(self) -> dict[str, Any]:
-        return {**_COMMON, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
-                "intermediate_size": 64, "max_position_embeddings": 258}  # fmt: skip
+        return {
+            **_COMMON,
+            "hidden_size": 32,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "intermediate_size": 64,
+            "max_position_embeddings": 258,
+        }
 
     def published_config(self, variant: str) -> dict[str, Any]:
         if variant not in _SIZES:

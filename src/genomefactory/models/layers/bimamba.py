@@ -29,9 +29,15 @@ from .rcps import RCPSEmbedding, RCPSWrapper, rc_hidden
 from .rmsnorm import RMSNorm
 
 __all__ = [
-    "BiMamba", "BiMambaConfig", "CaduceusBlock", "CaduceusEmbeddings", "NormHolder", "add_norm", "make_norm",
+    "BiMamba",
+    "BiMambaConfig",
+    "CaduceusBlock",
+    "CaduceusEmbeddings",
+    "NormHolder",
+    "add_norm",
+    "make_norm",
     "unwrap_norm",
-]  # fmt: skip
+]
 
 
 class BiMambaConfig(Protocol):
@@ -88,7 +94,11 @@ class NormHolder(nn.Module):
 
 
 def make_norm(cfg: BiMambaConfig) -> nn.Module:
-    return RMSNorm(cfg.d_model, cfg.norm_epsilon) if cfg.rms_norm else nn.LayerNorm(cfg.d_model, cfg.norm_epsilon)
+    return (
+        RMSNorm(cfg.d_model, cfg.norm_epsilon)
+        if cfg.rms_norm
+        else nn.LayerNorm(cfg.d_model, cfg.norm_epsilon)
+    )
 
 
 def unwrap_norm(norm: nn.Module) -> nn.Module:
@@ -122,7 +132,9 @@ class CaduceusBlock(nn.Module):
         self.norm: nn.Module = NormHolder(norm) if cfg.rcps and not cfg.fused_add_norm else norm
 
     def forward(self, hidden: Tensor, residual: Tensor | None, mask: Tensor | None) -> tuple[Tensor, Tensor]:
-        normed, residual = add_norm(self.cfg, unwrap_norm(self.norm), hidden, residual, swap=self.cfg.fused_add_norm)
+        normed, residual = add_norm(
+            self.cfg, unwrap_norm(self.norm), hidden, residual, swap=self.cfg.fused_add_norm
+        )
         return self.mixer(normed, mask), residual
 
 
@@ -132,9 +144,10 @@ class CaduceusEmbeddings(nn.Module):
     def __init__(self, cfg: BiMambaConfig) -> None:
         super().__init__()
         self.word_embeddings: nn.Module = (
-            RCPSEmbedding(cfg.vocab_size, cfg.d_model, cfg.complement) if cfg.rcps
+            RCPSEmbedding(cfg.vocab_size, cfg.d_model, cfg.complement)
+            if cfg.rcps
             else nn.Embedding(cfg.vocab_size, cfg.d_model)
-        )  # fmt: skip
+        )
 
     def forward(self, input_ids: Tensor) -> Tensor:
         return self.word_embeddings(input_ids)  # type: ignore[no-any-return]

@@ -41,8 +41,14 @@ from .varlen import Packed, pack, run_packed, varlen_attention
 
 __all__ = ["EsmForMaskedLM", "EsmModel", "EsmSpec", "esm_position_ids", "remap_esm_state"]
 
-_REQUIRED = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
-             "max_position_embeddings")  # fmt: skip
+_REQUIRED = (
+    "vocab_size",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "max_position_embeddings",
+)
 
 
 @dataclass(frozen=True)
@@ -66,24 +72,39 @@ class EsmSpec:
     initializer_range: float = 0.02
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], *, name: str, position_embedding_type: str, ffn: str,
-                    ffn_bias: bool, hint: str) -> EsmSpec:  # fmt: skip
+    def from_config(
+        cls,
+        config: dict[str, Any],
+        *,
+        name: str,
+        position_embedding_type: str,
+        ffn: str,
+        ffn_bias: bool,
+        hint: str,
+    ) -> EsmSpec:
         """Validate a config.json dict for the flavour (``name`` and ``hint`` go into the error messages)."""
         missing = [k for k in _REQUIRED if k not in config]
         if missing:
             raise ValueError(f"{name} config is missing {', '.join(missing)} (got keys: {sorted(config)})")
-        checks = {"position_embedding_type": (config.get("position_embedding_type", position_embedding_type),
-                                              position_embedding_type),
-                  "token_dropout": (bool(config.get("token_dropout", False)), False)}  # fmt: skip
+        checks = {
+            "position_embedding_type": (
+                config.get("position_embedding_type", position_embedding_type),
+                position_embedding_type,
+            ),
+            "token_dropout": (bool(config.get("token_dropout", False)), False),
+        }
         if ffn == "gelu":  # native Esm's FFN activation; the published v1 configs say "gelu" (erf form)
             checks["hidden_act"] = (config.get("hidden_act", "gelu"), "gelu")
         for key, (got, want) in checks.items():
             if got != want:
-                raise ValueError(f"{name} config {key}={got!r}: this family implements only {want!r} "
-                                 f"({hint})")  # fmt: skip
+                raise ValueError(
+                    f"{name} config {key}={got!r}: this family implements only {want!r} ({hint})"
+                )
         if int(config["hidden_size"]) % int(config["num_attention_heads"]):
-            raise ValueError(f"{name} config: hidden_size {config['hidden_size']} is not divisible by "
-                             f"num_attention_heads {config['num_attention_heads']}")  # fmt: skip
+            raise ValueError(
+                f"{name} config: hidden_size {config['hidden_size']} is not divisible by "
+                f"num_attention_heads {config['num_attention_heads']}"
+            )
         fields = cls.__dataclass_fields__.values()
         values: dict[str, Any] = {f.name: config.get(f.name, f.default) for f in fields}
         values.update(position_embedding_type=position_embedding_type, ffn=ffn, ffn_bias=ffn_bias)
@@ -103,10 +124,12 @@ class EsmEmbeddings(nn.Module):
         self.word_embeddings = nn.Embedding(cfg.vocab_size, cfg.hidden_size, padding_idx=cfg.pad_token_id)
         # v1 reads this table (its pad row stays zero, as in transformers); v2 stores it unused, without padding_idx
         absolute = cfg.position_embedding_type == "absolute"
-        self.position_embeddings = nn.Embedding(cfg.max_position_embeddings, cfg.hidden_size,
-                                                padding_idx=cfg.pad_token_id if absolute else None)  # fmt: skip
-        self.layer_norm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps) if cfg.emb_layer_norm_before \
-            else None  # fmt: skip
+        self.position_embeddings = nn.Embedding(
+            cfg.max_position_embeddings, cfg.hidden_size, padding_idx=cfg.pad_token_id if absolute else None
+        )
+        self.layer_norm = (
+            nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps) if cfg.emb_layer_norm_before else None
+        )
 
     def _positions(self, input_ids: Tensor) -> Tensor:
         pos = esm_position_ids(input_ids, self.cfg.pad_token_id)
@@ -114,9 +137,11 @@ class EsmEmbeddings(nn.Module):
         # the exact check needs a host sync; only rows wider than the limit can exceed it
         if input_ids.shape[1] > limit and int(pos.max()) >= self.cfg.max_position_embeddings:
             longest = int(input_ids.ne(self.cfg.pad_token_id).sum(1).max())
-            raise ValueError(f"a sequence has {longest} tokens; this model's absolute position table holds at most "
-                             f"{limit} (max_position_embeddings={self.cfg.max_position_embeddings}); "
-                             "truncate or split the input")  # fmt: skip
+            raise ValueError(
+                f"a sequence has {longest} tokens; this model's absolute position table holds at most "
+                f"{limit} (max_position_embeddings={self.cfg.max_position_embeddings}); "
+                "truncate or split the input"
+            )
         return pos
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
@@ -136,8 +161,9 @@ class EsmSelfAttention(nn.Module):
         self.query = nn.Linear(cfg.hidden_size, cfg.hidden_size)
         self.key = nn.Linear(cfg.hidden_size, cfg.hidden_size)
         self.value = nn.Linear(cfg.hidden_size, cfg.hidden_size)
-        self.rotary_embeddings = RotaryEmbedding(self.head_dim) if cfg.position_embedding_type == "rotary" \
-            else None  # fmt: skip
+        self.rotary_embeddings = (
+            RotaryEmbedding(self.head_dim) if cfg.position_embedding_type == "rotary" else None
+        )
         self.p_dropout = cfg.attention_probs_dropout_prob
 
     def _split(self, x: Tensor) -> Tensor:
@@ -151,8 +177,14 @@ class EsmSelfAttention(nn.Module):
             cos, sin = self.rotary_embeddings.cos_sin(p.max_len, x.device, x.dtype)
             cos, sin = cos[p.positions, None, :], sin[p.positions, None, :]  # (total, 1, head_dim)
             q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
-        out = varlen_attention(q, k, self.value(x).view(-1, self.heads, self.head_dim), p, 1.0,
-                               self.p_dropout if self.training else 0.0)  # fmt: skip
+        out = varlen_attention(
+            q,
+            k,
+            self.value(x).view(-1, self.heads, self.head_dim),
+            p,
+            1.0,
+            self.p_dropout if self.training else 0.0,
+        )
         return out.reshape(-1, self.heads * self.head_dim)
 
     def forward(self, x: Tensor, key_mask: Tensor | Packed | None) -> Tensor:
@@ -162,8 +194,14 @@ class EsmSelfAttention(nn.Module):
         k = self._split(self.key(x))
         if self.rotary_embeddings is not None:
             q, k = self.rotary_embeddings(q, k)
-        out = F.scaled_dot_product_attention(q, k, self._split(self.value(x)), attn_mask=key_mask,
-                                             dropout_p=self.p_dropout if self.training else 0.0, scale=1.0)  # fmt: skip
+        out = F.scaled_dot_product_attention(
+            q,
+            k,
+            self._split(self.value(x)),
+            attn_mask=key_mask,
+            dropout_p=self.p_dropout if self.training else 0.0,
+            scale=1.0,
+        )
         b, _, n, _ = out.shape
         return out.transpose(1, 2).reshape(b, n, self.heads * self.head_dim)
 
@@ -210,8 +248,9 @@ class EsmLayer(nn.Module):
         super().__init__()
         self.attention = EsmAttention(cfg)
         self.intermediate = EsmIntermediate(cfg)
-        self.output = EsmResidualOutput(cfg.intermediate_size, cfg.hidden_size, cfg.ffn_bias,
-                                        cfg.hidden_dropout_prob)  # fmt: skip
+        self.output = EsmResidualOutput(
+            cfg.intermediate_size, cfg.hidden_size, cfg.ffn_bias, cfg.hidden_dropout_prob
+        )
         self.LayerNorm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
 
     def forward(self, x: Tensor, key_mask: Tensor | Packed | None) -> Tensor:
@@ -262,12 +301,18 @@ class EsmModel(nn.Module):
             x = layer(x, key_mask)
             states.append(x)
         states[-1] = x = self.encoder.emb_layer_norm_after(x)
-        return BaseModelOutput(last_hidden_state=x,
-                               hidden_states=tuple(states) if output_hidden_states else None)  # fmt: skip
+        return BaseModelOutput(
+            last_hidden_state=x, hidden_states=tuple(states) if output_hidden_states else None
+        )
 
     def _forward_packed(self, x: Tensor, mask: Tensor, output_hidden_states: bool) -> BaseModelOutput:
-        return run_packed(self.encoder.layer, x, pack(mask), output_hidden_states,  # type: ignore[no-any-return]
-                          final=self.encoder.emb_layer_norm_after)
+        return run_packed(
+            self.encoder.layer,
+            x,
+            pack(mask),
+            output_hidden_states,  # type: ignore[no-any-return]
+            final=self.encoder.emb_layer_norm_after,
+        )
 
 
 class EsmLMHead(nn.Module):
@@ -294,9 +339,12 @@ class EsmForMaskedLM(nn.Module):
         bert_init(module, self.config.initializer_range)
 
     def forward(
-        self, input_ids: Tensor, attention_mask: Tensor | None = None, labels: Tensor | None = None,
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        labels: Tensor | None = None,
         output_hidden_states: bool = False,
-    ) -> MaskedLMOutput:  # fmt: skip
+    ) -> MaskedLMOutput:
         out = self.esm(input_ids, attention_mask, output_hidden_states=output_hidden_states)
         logits = self.lm_head(out.last_hidden_state)
         loss = None
@@ -325,6 +373,8 @@ def remap_esm_state(state: dict[str, Tensor], model: nn.Module, name: str) -> di
         if key not in out:
             out[key] = own[key].detach().clone()
         elif out[key].shape == own[key].shape and not torch.allclose(out[key].float(), own[key].float()):
-            raise ValueError(f"checkpoint {key} differs from the rotary frequencies of head size "
-                             f"{2 * own[key].numel()}; is this an {name} checkpoint?")  # fmt: skip
+            raise ValueError(
+                f"checkpoint {key} differs from the rotary frequencies of head size "
+                f"{2 * own[key].numel()}; is this an {name} checkpoint?"
+            )
     return out

@@ -29,15 +29,38 @@ from .selective_scan import Backend, selective_scan
 
 __all__ = ["SSM_KEYS", "MambaMixer"]
 
-SSM_KEYS = ("d_state", "d_conv", "expand", "dt_rank", "dt_min", "dt_max", "dt_init", "dt_scale", "dt_init_floor",
-            "conv_bias", "bias", "use_fast_path")  # fmt: skip
+SSM_KEYS = (
+    "d_state",
+    "d_conv",
+    "expand",
+    "dt_rank",
+    "dt_min",
+    "dt_max",
+    "dt_init",
+    "dt_scale",
+    "dt_init_floor",
+    "conv_bias",
+    "bias",
+    "use_fast_path",
+)
 
 
 class MambaMixer(nn.Module):
     def __init__(
-        self, d_model: int, d_state: int = 16, d_conv: int = 4, expand: int = 2, dt_rank: int | str = "auto",
-        dt_min: float = 1e-3, dt_max: float = 0.1, dt_init: str = "random", dt_scale: float = 1.0,
-        dt_init_floor: float = 1e-4, conv_bias: bool = True, bias: bool = False, use_fast_path: bool = True,
+        self,
+        d_model: int,
+        d_state: int = 16,
+        d_conv: int = 4,
+        expand: int = 2,
+        dt_rank: int | str = "auto",
+        dt_min: float = 1e-3,
+        dt_max: float = 0.1,
+        dt_init: str = "random",
+        dt_scale: float = 1.0,
+        dt_init_floor: float = 1e-4,
+        conv_bias: bool = True,
+        bias: bool = False,
+        use_fast_path: bool = True,
     ) -> None:
         # use_fast_path is accepted for config compatibility; the kernel choice is made per call by device
         super().__init__()
@@ -75,7 +98,10 @@ class MambaMixer(nn.Module):
         self.D.fill_(1.0)
 
     def forward(
-        self, hidden: Tensor, mask: Tensor | None = None, projections: tuple[nn.Module, nn.Module] | None = None
+        self,
+        hidden: Tensor,
+        mask: Tensor | None = None,
+        projections: tuple[nn.Module, nn.Module] | None = None,
     ) -> Tensor:
         """``projections`` = (in_proj, out_proj) modules to use instead of this mixer's own (weight sharing)."""
         length = hidden.shape[1]
@@ -91,8 +117,15 @@ class MambaMixer(nn.Module):
         dt, b, c = self.x_proj(x.transpose(1, 2)).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
         delta = self.dt_proj(dt).transpose(1, 2)
         y = selective_scan(
-            x, delta, -torch.exp(self.A_log.float()), b.transpose(1, 2), c.transpose(1, 2), self.D.float(),
-            z.transpose(1, 2), delta_softplus=True, backend=self.scan_backend,
+            x,
+            delta,
+            -torch.exp(self.A_log.float()),
+            b.transpose(1, 2),
+            c.transpose(1, 2),
+            self.D.float(),
+            z.transpose(1, 2),
+            delta_softplus=True,
+            backend=self.scan_backend,
         )
         assert isinstance(y, Tensor)
         return out_proj(y.transpose(1, 2))  # type: ignore[no-any-return]

@@ -85,8 +85,9 @@ class _SelectiveScan(torch.autograd.Function):
     states, while it runs). Padded steps have Δ = 0: decay 1, no input, i.e. identity."""
 
     @staticmethod
-    def forward(ctx: Any, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, h0: Tensor,
-                block: int | None) -> tuple[Tensor, Tensor]:  # fmt: skip
+    def forward(
+        ctx: Any, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, h0: Tensor, block: int | None
+    ) -> tuple[Tensor, Tensor]:
         length = u.shape[-1]
         t, nb = _blocks(length, block)
         pad = t * nb - length
@@ -117,7 +118,10 @@ class _Stepper:
 
     def __init__(self, us: Tensor, ds: Tensor, A: Tensor, bs: Tensor) -> None:
         self.ds, self.A = ds.unsqueeze(-1), A[:, None, :]
-        self.dus, self.bs = (ds * us).unsqueeze(-1), bs.transpose(-1, -2).unsqueeze(2)  # (T,b,d,c,1), (T,b,1,c,n)
+        self.dus, self.bs = (
+            (ds * us).unsqueeze(-1),
+            bs.transpose(-1, -2).unsqueeze(2),
+        )  # (T,b,d,c,1), (T,b,1,c,n)
         self.decay = us.new_empty(*us.shape[1:], A.shape[1])
 
     def step(self, s: int, h: Tensor | None) -> Tensor:
@@ -146,7 +150,9 @@ def _chain(ends: Tensor, ds: Tensor, A: Tensor, h0: Tensor) -> Tensor:
     return entry
 
 
-def _block_outputs(us: Tensor, ds: Tensor, A: Tensor, bs: Tensor, cs: Tensor, entry: Tensor) -> tuple[Tensor, Tensor]:
+def _block_outputs(
+    us: Tensor, ds: Tensor, A: Tensor, bs: Tensor, cs: Tensor, entry: Tensor
+) -> tuple[Tensor, Tensor]:
     stepper, h = _Stepper(us, ds, A, bs), entry.clone()
     ys = us.new_empty(us.shape)
     for s in range(us.shape[0]):
@@ -155,8 +161,16 @@ def _block_outputs(us: Tensor, ds: Tensor, A: Tensor, bs: Tensor, cs: Tensor, en
     return ys, h[:, :, -1]
 
 
-def _adjoint(us: Tensor, ds: Tensor, A: Tensor, bs: Tensor, cs: Tensor, gys: Tensor, entry: Tensor,
-             g_last: Tensor | None) -> tuple[Tensor, ...]:  # fmt: skip
+def _adjoint(
+    us: Tensor,
+    ds: Tensor,
+    A: Tensor,
+    bs: Tensor,
+    cs: Tensor,
+    gys: Tensor,
+    entry: Tensor,
+    g_last: Tensor | None,
+) -> tuple[Tensor, ...]:
     """Gradients (u, Δ, B, C by step; A; h0) of ``Σ gy·y + g_last·last``."""
     steps = us.shape[0]
     stepper, states, h = _Stepper(us, ds, A, bs), [], entry
@@ -201,12 +215,16 @@ def _prepare(
     u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, delta_bias: Tensor | None, delta_softplus: bool
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     if u.dim() != 3 or delta.shape != u.shape or A.dim() != 2 or A.shape[0] != u.shape[1]:
-        raise ValueError(f"selective_scan: expected u, delta (batch, channels, length) and A (channels, state); "
-                         f"got u {tuple(u.shape)}, delta {tuple(delta.shape)}, A {tuple(A.shape)}")  # fmt: skip
+        raise ValueError(
+            f"selective_scan: expected u, delta (batch, channels, length) and A (channels, state); "
+            f"got u {tuple(u.shape)}, delta {tuple(delta.shape)}, A {tuple(A.shape)}"
+        )
     want = (u.shape[0], A.shape[1], u.shape[2])
     if tuple(B.shape) != want or tuple(C.shape) != want:
-        raise ValueError(f"selective_scan: B and C must be (batch, state, length) = {want}; "
-                         f"got B {tuple(B.shape)}, C {tuple(C.shape)}")  # fmt: skip
+        raise ValueError(
+            f"selective_scan: B and C must be (batch, state, length) = {want}; "
+            f"got B {tuple(B.shape)}, C {tuple(C.shape)}"
+        )
     work = torch.promote_types(u.dtype, torch.float32)  # float32 at least; float64 stays float64
     delta = delta.to(work)
     if delta_bias is not None:
@@ -225,9 +243,19 @@ def _finish(y: Tensor, u: Tensor, D: Tensor | None, z: Tensor | None, dtype: tor
 
 
 def selective_scan(
-    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None = None, z: Tensor | None = None,
-    delta_bias: Tensor | None = None, delta_softplus: bool = False, initial_state: Tensor | None = None,
-    return_last_state: bool = False, block: int | None = None, backend: Backend = "auto",
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Tensor | None = None,
+    z: Tensor | None = None,
+    delta_bias: Tensor | None = None,
+    delta_softplus: bool = False,
+    initial_state: Tensor | None = None,
+    return_last_state: bool = False,
+    block: int | None = None,
+    backend: Backend = "auto",
 ) -> Tensor | tuple[Tensor, Tensor]:
     """The selective scan; returns ``out`` (batch, channels, length) and, when asked, the last state
     (batch, channels, state). ``backend='cuda'`` demands the mamba-ssm kernel, ``'torch'`` forbids it."""
@@ -244,15 +272,27 @@ def selective_scan(
         raise ValueError(f"selective_scan: block must be >= 1, got {block}")
     dtype = u.dtype
     uf, df, Af, Bf, Cf = _prepare(u, delta, A, B, C, delta_bias, delta_softplus)
-    h0 = uf.new_zeros(uf.shape[0], uf.shape[1], Af.shape[1]) if initial_state is None else initial_state.to(uf.dtype)
+    h0 = (
+        uf.new_zeros(uf.shape[0], uf.shape[1], Af.shape[1])
+        if initial_state is None
+        else initial_state.to(uf.dtype)
+    )
     y, last = _SelectiveScan.apply(uf, df, Af, Bf, Cf, h0, block)
     out = _finish(y, uf, D, z, dtype)
     return (out, last) if return_last_state else out
 
 
 def selective_scan_reference(
-    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None = None, z: Tensor | None = None,
-    delta_bias: Tensor | None = None, delta_softplus: bool = False, initial_state: Tensor | None = None,
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Tensor | None = None,
+    z: Tensor | None = None,
+    delta_bias: Tensor | None = None,
+    delta_softplus: bool = False,
+    initial_state: Tensor | None = None,
     return_last_state: bool = False,
 ) -> Tensor | tuple[Tensor, Tensor]:
     """The recurrence written out one step at a time (slow; the definition the fast paths are tested against)."""

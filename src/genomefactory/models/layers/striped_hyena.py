@@ -32,8 +32,14 @@ from .fftconv import fft_causal_conv, short_causal_conv
 from .rotary import apply_rotary, rotary_inv_freq
 
 __all__ = [
-    "AttentionBlock", "GatedMLP", "HyenaBlock", "ModalFilter", "StripedMHA", "StripedRMSNorm", "StripedRotary",
-]  # fmt: skip
+    "AttentionBlock",
+    "GatedMLP",
+    "HyenaBlock",
+    "ModalFilter",
+    "StripedMHA",
+    "StripedRMSNorm",
+    "StripedRotary",
+]
 
 
 class StripedRMSNorm(nn.Module):

@@ -30,8 +30,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["ATTN_PATHS", "Packed", "flash_available", "pack", "repad", "run_packed", "set_attention_path", "unpad",
-           "varlen_attention"]  # fmt: skip
+__all__ = [
+    "ATTN_PATHS",
+    "Packed",
+    "flash_available",
+    "pack",
+    "repad",
+    "run_packed",
+    "set_attention_path",
+    "unpad",
+    "varlen_attention",
+]
 
 ATTN_PATHS = ("padded", "packed")
 
@@ -67,8 +76,10 @@ def pack(attention_mask: Tensor) -> Packed:
     lengths = mask.sum(1)
     cols = torch.arange(n, device=mask.device)
     if not torch.equal(mask, cols[None, :] < lengths[:, None]):
-        raise ValueError("the packed attention path needs right-padded batches (real tokens first in every row); "
-                         "use attn_path='padded' for other layouts")  # fmt: skip
+        raise ValueError(
+            "the packed attention path needs right-padded batches (real tokens first in every row); "
+            "use attn_path='padded' for other layouts"
+        )
     max_len = int(lengths.max()) if b else 0
     rows, pos = mask.nonzero(as_tuple=True)
     cu = torch.zeros(b + 1, dtype=torch.int32, device=mask.device)
@@ -92,8 +103,9 @@ def repad(x: Tensor, p: Packed, dense: bool = False) -> Tensor:
     return out.view(p.batch, width, *x.shape[1:])
 
 
-def run_packed(layers: nn.ModuleList, x: Tensor, p: Packed, output_hidden_states: bool,
-               final: nn.Module | None = None) -> Any:  # fmt: skip
+def run_packed(
+    layers: nn.ModuleList, x: Tensor, p: Packed, output_hidden_states: bool, final: nn.Module | None = None
+) -> Any:
     """Embeddings ``x`` (batch, length, hidden) through ``layers`` on real tokens only, then ``final`` (a norm),
     returned re-padded as a ``BaseModelOutput`` (padded positions zero; hidden states only when asked)."""
     from transformers.modeling_outputs import BaseModelOutput
@@ -138,7 +150,9 @@ def _torch_varlen(x: Tensor, p: Packed, dropout_p: float) -> Any:
     return varlen_attn
 
 
-def varlen_attention(q: Tensor, k: Tensor, v: Tensor, p: Packed, scale: float, dropout_p: float = 0.0) -> Tensor:
+def varlen_attention(
+    q: Tensor, k: Tensor, v: Tensor, p: Packed, scale: float, dropout_p: float = 0.0
+) -> Tensor:
     """Attention within each sequence of the pack: q, k, v (total, heads, head_dim) -> (total, heads, head_dim).
 
     Position information is the caller's (rotary applied to q/k beforehand) or ``p``'s ALiBi (``with_attention``).
@@ -147,9 +161,19 @@ def varlen_attention(q: Tensor, k: Tensor, v: Tensor, p: Packed, scale: float, d
         from flash_attn import flash_attn_varlen_func
 
         slopes = None if p.alibi_slopes is None else p.alibi_slopes.to(device=q.device, dtype=torch.float32)
-        out: Tensor = flash_attn_varlen_func(q, k, v, p.cu_seqlens, p.cu_seqlens, p.max_len, p.max_len,
-                                             dropout_p=dropout_p, softmax_scale=scale, causal=False,
-                                             alibi_slopes=slopes)  # fmt: skip
+        out: Tensor = flash_attn_varlen_func(
+            q,
+            k,
+            v,
+            p.cu_seqlens,
+            p.cu_seqlens,
+            p.max_len,
+            p.max_len,
+            dropout_p=dropout_p,
+            softmax_scale=scale,
+            causal=False,
+            alibi_slopes=slopes,
+        )
         return out
     torch_varlen = _torch_varlen(q, p, dropout_p)
     if torch_varlen is not None:
@@ -176,5 +200,7 @@ def set_attention_path(model: nn.Module, path: str) -> int:
             setattr(m, "attn_path", path)  # noqa: B010 (mypy: nn.Module attributes are typed as Tensor | Module)
             n += 1
     if n == 0 and path != "padded":
-        raise ValueError(f"{type(model).__name__} has no packed attention path (DNABERT-2 and NT v1/v2 have one)")
+        raise ValueError(
+            f"{type(model).__name__} has no packed attention path (DNABERT-2 and NT v1/v2 have one)"
+        )
     return n

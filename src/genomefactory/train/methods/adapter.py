@@ -19,9 +19,17 @@ def build(backbone: Backbone, method: Any, task_type: str, num_labels: int) -> T
     for p in base.parameters():
         p.requires_grad_(False)
     if cfg.kind == "cnn":
-        head: Any = CNNHead(backbone.hidden_size, cfg.cnn_channels, cfg.cnn_kernel_size, num_labels, cfg.dropout,
-                            cfg.activation)  # fmt: skip
+        head: Any = CNNHead(
+            backbone.hidden_size,
+            cfg.cnn_channels,
+            cfg.cnn_kernel_size,
+            num_labels,
+            cfg.dropout,
+            cfg.activation,
+        )
     else:
         head = mlp_head(backbone.hidden_size, list(cfg.hidden_sizes), num_labels, cfg.dropout, cfg.activation)
-    model = TaskModel(backbone.family, base, head, pooling, task_type, num_labels, token_head=cfg.kind == "cnn")
+    model = TaskModel(
+        backbone.family, base, head, pooling, task_type, num_labels, token_head=cfg.kind == "cnn"
+    )
     return model

@@ -24,8 +24,9 @@ def _matches(name: str, pattern: str) -> bool:
     return name == pattern or name.endswith("." + pattern)
 
 
-def resolve_targets(base: nn.Module, spec: str | list[str], family_default: tuple[str, ...],
-                    in_out: tuple[str, ...]) -> list[str]:  # fmt: skip
+def resolve_targets(
+    base: nn.Module, spec: str | list[str], family_default: tuple[str, ...], in_out: tuple[str, ...]
+) -> list[str]:
     """Full names of the linear layers LoRA wraps."""
     linears = [n for n, m in base.named_modules() if isinstance(m, nn.Linear)]
     if spec == "all":
@@ -58,9 +59,12 @@ def resolve_targets(base: nn.Module, spec: str | list[str], family_default: tupl
 def build(backbone: Backbone, method: Any, task_type: str, num_labels: int) -> TaskModel:
     base = backbone.base
     cfg = method.lora
-    targets = resolve_targets(base, cfg.target_modules, backbone.family.lora_targets, backbone.family.in_out_proj)
-    peft_cfg = PeftLoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=targets,
-                              bias="none")  # fmt: skip
+    targets = resolve_targets(
+        base, cfg.target_modules, backbone.family.lora_targets, backbone.family.in_out_proj
+    )
+    peft_cfg = PeftLoraConfig(
+        r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=targets, bias="none"
+    )
     inject_adapter_in_model(peft_cfg, base)
     for name, p in base.named_parameters():
         p.requires_grad_("lora_" in name)
