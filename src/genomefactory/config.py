@@ -15,10 +15,20 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-__all__ = ["ConfigError", "StrictConfig", "describe_config", "load_config", "parse_overrides"]
+from .errors import UserError
+
+__all__ = [
+    "ConfigError",
+    "StrictConfig",
+    "UserError",
+    "deep_merge",
+    "describe_config",
+    "load_config",
+    "parse_overrides",
+]
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A configuration problem the user can fix; the message says where and how."""
 
 
@@ -83,11 +93,11 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for k, v in extra.items():
         if isinstance(v, dict) and isinstance(merged.get(k), dict):
-            merged[k] = _deep_merge(merged[k], v)
+            merged[k] = deep_merge(merged[k], v)
         else:
             merged[k] = v
     return merged
@@ -116,7 +126,7 @@ def load_config(
     data: dict[str, Any] = read_yaml(path) if path is not None else {}
     if overrides:
         extra = parse_overrides(overrides) if isinstance(overrides, list) else overrides
-        data = _deep_merge(data, extra)
+        data = deep_merge(data, extra)
     source = str(path) if path is not None else "overrides"
     try:
         return cls.model_validate(data)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import UserError
+
 IUPAC = "ACGTNRYSWKMBDHV"
 AMBIGUOUS = "NRYSWKMBDHV"
 _COMPLEMENT = str.maketrans("ACGTNRYSWKMBDHVacgtnryswkmbdhv", "TGCANYRSWMKVHDBtgcanyrswmkvhdb")
@@ -43,7 +45,7 @@ for _c in IUPAC:
     _VALID[ord(_c)] = True
 
 
-class SequenceError(ValueError):
+class SequenceError(UserError, ValueError):
     """Bad sequence input; the message names the file, row and offending character."""
 
 

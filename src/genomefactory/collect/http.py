@@ -21,12 +21,13 @@ from typing import Any
 
 import requests
 
+from ..errors import UserError
 from .config import HttpConfig
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
 
 
-class DownloadError(ValueError):
+class DownloadError(UserError, ValueError):
     """A request or download failed for good; the message names the URL and the reason.
 
     A ValueError so the CLI reports it as a one-line error rather than a traceback.

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from ..errors import UserError
 from ..sequence import IUPAC_EXPANSION
 from .config import QCConfig
 from .kernels import (  # noqa: F401  (re-exported: the kernels are part of the QC API)
@@ -48,7 +49,7 @@ _CHI2_MEDIAN_3DF = float(stats.chi2.median(3))
 StepResult = tuple[SeqBatch, np.ndarray, dict[str, Any]]  # (batch, rows to keep, report entry)
 
 
-class QCError(ValueError):
+class QCError(UserError, ValueError):
     """A QC step would remove every sequence, or a leakage check failed."""
 
 

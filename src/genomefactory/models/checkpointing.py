@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from ..errors import UserError
 from .registry import ModelFamily
 
 __all__ = [
@@ -41,7 +42,7 @@ log = logging.getLogger("genomefactory.models.checkpointing")
 _SUBCLASSES: dict[type[nn.Module], type[nn.Module]] = {}
 
 
-class CheckpointingUnsupportedError(ValueError):
+class CheckpointingUnsupportedError(UserError, ValueError):
     """The family does not name its repeated blocks, so there is nothing to checkpoint."""
 
 

@@ -16,6 +16,7 @@ from pydantic import Field
 from torch import nn
 
 from ..config import StrictConfig
+from ..errors import UserError
 from .registry import Backbone, ModelFamily, get_family
 
 __all__ = [
@@ -128,7 +129,7 @@ def _weight_files(directory: Path) -> list[Path]:
     return sorted(directory.glob("*.safetensors"))  # one odd name (e.g. a converted file): take what is there
 
 
-class HubFetchError(OSError):
+class HubFetchError(UserError, OSError):
     """A model could not be fetched from the Hugging Face hub (network, authentication, unknown id)."""
 
 

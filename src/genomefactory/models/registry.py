@@ -41,12 +41,14 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from ..errors import UserError
+
 __all__ = ["Backbone", "ModelFamily", "UnknownModelError", "all_families", "get_family", "register"]
 
 Pooling = Literal["mean", "cls", "last", "max"]
 
 
-class UnknownModelError(KeyError):
+class UnknownModelError(UserError, KeyError):
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable
         return str(self.args[0])
 

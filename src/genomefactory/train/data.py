@@ -18,15 +18,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..errors import DataError
 from ..sequence import SequenceError, clean_sequence, read_fasta
 
 log = logging.getLogger("genomefactory.train")
 
 SPLITS = ("train", "dev", "test")
-
-
-class DataError(ValueError):
-    """Bad task data; the message names the file, row and value."""
 
 
 @dataclass

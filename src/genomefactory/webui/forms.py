@@ -27,6 +27,8 @@ import yaml
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
+from ..errors import UserError
+
 __all__ = [
     "FieldSpec",
     "PathError",
@@ -62,7 +64,7 @@ PATH_NAMES = {
 PATH_SUFFIXES = ("_dir", "_path", "_file", "_csv", "_fasta", "_checkpoint")
 
 
-class PathError(ValueError):
+class PathError(UserError, ValueError):
     """A path outside the workspace."""
 
 
