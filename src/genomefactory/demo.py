@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     from .config import load_config
-    from .infer.config import InferenceConfig, run_inference
+    from .infer.config import InferenceConfig
+    from .infer.run import run_inference
     from .train.config import TrainConfig
     from .train.finetune import run_train
 

@@ -11,11 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
 from genomefactory.collect.config import ProcessConfig
-from genomefactory.collect.process import run_process
+from genomefactory.collect.process import check_process, run_process
 from genomefactory.collect.sources import load_table
+from genomefactory.config import validate_dict
+from genomefactory.errors import UserError
 from genomefactory.sequence import reverse_complement
 
 from .conftest import FAST_HTTP
@@ -171,8 +172,9 @@ def test_histone_by_source(tmp_path: Path, shared_data: Path, real_dna: str, ser
 
 
 def region_error(task: str, region: dict) -> str:
-    with pytest.raises(ValidationError) as err:
-        ProcessConfig.model_validate({"task": task, "region": region})
+    """The error of the start-of-command check (config validation itself reads no files)."""
+    with pytest.raises(UserError) as err:
+        check_process(validate_dict(ProcessConfig, {"task": task, "region": region}))
     return str(err.value)
 
 

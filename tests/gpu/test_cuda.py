@@ -103,7 +103,8 @@ def test_embedding_bf16_on_cuda_close_to_cpu_fp32(family: str, tmp_path: Any) ->
     import numpy as np
 
     from genomefactory.config import validate_dict
-    from genomefactory.infer.config import InferenceConfig, run_inference
+    from genomefactory.infer.config import InferenceConfig
+    from genomefactory.infer.run import run_inference
     from genomefactory.infer.store import read_embeddings
 
     fasta = tmp_path / "in.fa"
@@ -136,7 +137,8 @@ def test_embedding_bf16_on_cuda_close_to_cpu_fp32(family: str, tmp_path: Any) ->
 @pytest.mark.parametrize("family", ["evo", "genomeocean", "hyenadna"])
 def test_greedy_generation_on_cuda_matches_cpu(family: str, tmp_path: Any) -> None:
     from genomefactory.config import validate_dict
-    from genomefactory.infer.config import InferenceConfig, run_inference
+    from genomefactory.infer.config import InferenceConfig
+    from genomefactory.infer.run import run_inference
 
     texts = []
     for device in ("cpu", "cuda"):

@@ -15,8 +15,9 @@ import torch
 from torch import nn
 
 from genomefactory.infer import embed as embed_mod
-from genomefactory.infer.config import InferenceConfig, run_inference
+from genomefactory.infer.config import InferenceConfig
 from genomefactory.infer.embed import Embedder
+from genomefactory.infer.run import run_inference
 from genomefactory.infer.store import read_embeddings
 from genomefactory.models import ModelConfig, load_backbone
 from genomefactory.models.registry import Backbone, ModelFamily

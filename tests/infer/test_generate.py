@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from genomefactory.infer.config import GenerateConfig, InferenceConfig, run_inference
+from genomefactory.infer.config import GenerateConfig, InferenceConfig
 from genomefactory.infer.generate import sample_logits
+from genomefactory.infer.run import run_inference
 from genomefactory.sequence import read_fasta
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..errors import DataError
 from ..io import atomic_path
 
 __all__ = ["plot_tradeoff"]
@@ -35,7 +36,7 @@ def _points(agg: dict[str, Any], efficiency_csv: str | None) -> tuple[list[dict[
         df = pd.read_csv(efficiency_csv)
         missing = {"model", "method", "peak_mem_gb", "throughput_ktok_s"} - set(df.columns)
         if missing:
-            raise ValueError(
+            raise DataError(
                 f"efficiency_csv {efficiency_csv}: missing column(s) {', '.join(sorted(missing))}"
             )
         for _, r in df.iterrows():

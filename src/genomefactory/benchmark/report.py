@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..errors import DataError, UserFileNotFoundError
 from ..io import atomic_path, atomic_write_json, atomic_write_text
 
 __all__ = ["CellRecord", "aggregate", "read_published", "score_of", "write_reports"]
@@ -165,7 +166,7 @@ def read_published(path: Path) -> list[dict[str, Any]]:
     Benchmarks' baselines; ``*_loss`` columns are not scores and are left out).
     """
     if not path.is_file():
-        raise FileNotFoundError(f"published_scores file {path} not found")
+        raise UserFileNotFoundError(f"published_scores file {path} not found")
     df = pd.read_csv(path)
     cols = list(df.columns)
     rows: list[dict[str, Any]] = []
@@ -202,7 +203,7 @@ def read_published(path: Path) -> list[dict[str, Any]]:
                 if not b.endswith("_loss"):
                     add(b, None, None, r["dataset"], r[b])
     else:
-        raise ValueError(
+        raise DataError(
             f"{path}: unknown layout (columns {', '.join(cols)}); expected model,suite,full,... or "
             "model,<task>... or dataset,<baseline>..."
         )

@@ -315,11 +315,9 @@ class ProcessConfig(StrictConfig):
             raise ValueError(f"task '{self.task}' needs a `region:` section (genome, annotation ...)")
         if self.task == "histone" and self.region is not None and self.region.signal is None:
             raise ValueError("task 'histone' needs region.signal (a bigWig file)")
-        if self.task != "species" and self.region is not None:
-            from .sources import check_region
-
-            check_region(self.task, self.region)
-        return self
+        return (
+            self  # named sources are checked when the command starts (sources.check_region): no file I/O here
+        )
 
 
 @dataclass

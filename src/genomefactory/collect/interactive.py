@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import yaml
 
 from ..config import ConfigError, validate_dict
+from ..errors import DataError
 from ..io import atomic_write_text
 from .config import NCBI_BASE_URL, DownloadConfig, DownloadResult
 from .links import link_filename
@@ -45,7 +46,7 @@ def _yes(raw: str) -> bool:
         return True
     if raw.lower() in ("n", "no"):
         return False
-    raise ValueError(f"answer y or n, not {raw!r}")
+    raise DataError(f"answer y or n, not {raw!r}")
 
 
 def _items(raw: str) -> list[str]:
@@ -62,7 +63,7 @@ def _species(table: dict[str, int]) -> Callable[[str], tuple[list[str], list[int
                 taxon_for(item, table)
                 names.append(item)
         if not names and not taxa:
-            raise ValueError("give at least one species name or taxon id")
+            raise DataError("give at least one species name or taxon id")
         return names, taxa
 
     return parse
@@ -72,14 +73,14 @@ def _levels(raw: str) -> list[str]:
     levels = [] if raw == "all" else _items(raw)
     bad = [x for x in levels if x not in _LEVELS]
     if bad:
-        raise ValueError(f"unknown assembly level(s) {bad}; choose from {', '.join(_LEVELS)} or 'all'")
+        raise DataError(f"unknown assembly level(s) {bad}; choose from {', '.join(_LEVELS)} or 'all'")
     return levels
 
 
 def _links(raw: str) -> list[str]:
     links = _items(raw)
     if not links:
-        raise ValueError("give at least one http(s) link")
+        raise DataError("give at least one http(s) link")
     for url in links:
         link_filename(url)
     return links
@@ -88,7 +89,7 @@ def _links(raw: str) -> list[str]:
 def _positive(raw: str) -> int:
     n = int(raw)
     if n < 1:
-        raise ValueError("give a whole number of at least 1")
+        raise DataError("give a whole number of at least 1")
     return n
 
 
@@ -116,7 +117,7 @@ def collect_answers(p: Prompter) -> dict[str, Any]:
 def _pick(raw: str, options: tuple[str, ...]) -> str:
     match = [o for o in options if o.startswith(raw.lower())]
     if len(match) != 1:
-        raise ValueError(f"choose one of {', '.join(options)}")
+        raise DataError(f"choose one of {', '.join(options)}")
     return match[0]
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
+from ..errors import DataError
 from .segment import SeqBatch
 
 _RC = bytes.maketrans(b"ACGTNRYSWKMBDHV", b"TGCANYRSWMKVHDB")
@@ -121,7 +122,7 @@ def kmer_counts(batch: SeqBatch, k: int) -> np.ndarray:
     padded matrix is counted, then the k-mers that touch padding or an ambiguous code are subtracted again.
     """
     if not 1 <= k <= 4:
-        raise ValueError(f"k-mer size k={k} is out of range; use 1 to 4")
+        raise DataError(f"k-mer size k={k} is out of range; use 1 to 4")
     dim = 4**k
     ambiguous = base_counts(batch)[:, 4] > 0
     out = np.zeros((len(batch), dim), dtype=np.int64)

@@ -8,6 +8,7 @@ import zlib
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from ..errors import DataError
 from ..io import atomic_path
 from .http import DownloadError, HttpClient
 
@@ -15,10 +16,10 @@ from .http import DownloadError, HttpClient
 def link_filename(url: str) -> str:
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https"):
-        raise ValueError(f"link {url!r} must start with http:// or https://")
+        raise DataError(f"link {url!r} must start with http:// or https://")
     name = Path(unquote(parsed.path)).name
     if not name or name in (".", ".."):
-        raise ValueError(f"link {url!r} does not end in a file name")
+        raise DataError(f"link {url!r} does not end in a file name")
     return name
 
 

@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ..errors import DataError, UserFileNotFoundError
 from ..io import atomic_path
 from .config import DownloadConfig
 from .http import DownloadError, HttpClient
@@ -44,12 +45,12 @@ def species_table(extra: Path | None = None) -> dict[str, int]:
     table = {str(k): int(v) for k, v in json.loads(text).items()}
     if extra is not None:
         if not extra.is_file():
-            raise FileNotFoundError(f"species_file {extra} not found")
+            raise UserFileNotFoundError(f"species_file {extra} not found")
         try:
             user = json.loads(extra.read_text())
             table.update({str(k): int(v) for k, v in user.items()})
         except (ValueError, TypeError, AttributeError) as exc:
-            raise ValueError(
+            raise DataError(
                 f'species_file {extra} must be a JSON object {{"Species name": taxon_id}}: {exc}'
             ) from exc
     return table
@@ -62,7 +63,7 @@ def taxon_for(species: str, table: dict[str, int]) -> int:
         return lookup[key]
     close = difflib.get_close_matches(species, list(table), n=3, cutoff=0.6)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    raise ValueError(
+    raise DataError(
         f"unknown species {species!r}.{hint} Give its NCBI taxon id under `taxa:`, or add "
         'it to a `species_file` JSON {"name": taxon_id}'
     )
@@ -100,7 +101,7 @@ def dataset_reports(client: HttpClient, cfg: DownloadConfig, taxon: int) -> list
 
 def accession_report(client: HttpClient, cfg: DownloadConfig, accession: str) -> dict[str, Any]:
     if not _ACCESSION.match(accession):
-        raise ValueError(f"accession {accession!r} is not an assembly accession like GCF_001457455.1")
+        raise DataError(f"accession {accession!r} is not an assembly accession like GCF_001457455.1")
     url = f"{cfg.base_url.rstrip('/')}/genome/accession/{accession}/dataset_report"
     reports = client.get_json(url).get("reports", [])
     if not reports:

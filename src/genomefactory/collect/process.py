@@ -16,11 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import UserFileNotFoundError
 from ..io import atomic_open, atomic_write_json, write_manifest
 from ..sequence import reverse_complement
 from .config import GenomeInput, ProcessConfig, ProcessResult, SpeciesTask
 from .qc import drop_repeat_leakage, leakage_check, run_qc
 from .segment import SeqBatch, assign_splits, read_genome, sample_fragments
+from .sources import check_region
 
 SPLITS = ("train", "dev", "test")
 _GENOME_SUFFIXES = (".fa", ".fna", ".fasta", ".fa.gz", ".fna.gz", ".fasta.gz", ".gb", ".gbk", ".gbff")
@@ -33,7 +35,7 @@ def _inputs_from_dir(folder: Path) -> list[GenomeInput]:
         return [GenomeInput(path=folder / r["path"], label=r["organism"]) for r in records]
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name.lower().endswith(_GENOME_SUFFIXES))
     if not files:
-        raise FileNotFoundError(
+        raise UserFileNotFoundError(
             f"species.input_dir {folder} holds no genome files ({', '.join(_GENOME_SUFFIXES)})"
         )
     return [GenomeInput(path=p) for p in files]
@@ -105,8 +107,15 @@ def _write_csv(path: Path, seqs: list[str], labels: np.ndarray) -> None:
         fh.writelines(f"{s},{int(lab)}\n" for s, lab in zip(seqs, labels, strict=True))
 
 
+def check_process(cfg: ProcessConfig) -> None:
+    """Start-of-command checks that need files (the named-sources table): before any download or sampling."""
+    if cfg.task != "species" and cfg.region is not None:
+        check_region(cfg.task, cfg.region)
+
+
 def run_process(cfg: ProcessConfig) -> ProcessResult:
     """Build, QC, split and write a dataset as described by ``cfg``."""
+    check_process(cfg)
     rng = np.random.default_rng(cfg.seed)
     raw, names, build_info, inputs = _build(cfg, rng)
     initial = len(raw)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DataError, UserFileNotFoundError
 from ..sequence import IUPAC, SequenceError
 
 _UPPER = bytes.maketrans(b"acgtnryswkmbdhvu", b"ACGTNRYSWKMBDHVU")
@@ -89,7 +90,7 @@ def read_genome(path: str | Path) -> list[Contig]:
     """All contigs of a FASTA (optionally gzipped) or GenBank file as upper-case byte arrays."""
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"genome file not found: {p}")
+        raise UserFileNotFoundError(f"genome file not found: {p}")
     data = _read_bytes(p)
     suffixes = {s.lower() for s in p.suffixes}
     if suffixes & _GENBANK_SUFFIXES or data.startswith(b"LOCUS"):
@@ -216,7 +217,7 @@ def sample_fragments(
     ok = room > 0
     if not ok.any():
         longest = max(c.seq.size for c in contigs)
-        raise ValueError(f"no contig is long enough for {max_len} bp fragments (longest is {longest} bp)")
+        raise DataError(f"no contig is long enough for {max_len} bp fragments (longest is {longest} bp)")
     ci, bs, room = ci[ok], bs[ok], room[ok]
     block_ids = np.flatnonzero(ok)
     cum = np.cumsum(room)
@@ -263,7 +264,7 @@ def assign_splits(
     split = split_of_group[inverse]
     for k, name in enumerate(("train", "dev", "test")):
         if fractions[k] > 0 and not (split == k).any():
-            raise ValueError(
+            raise DataError(
                 f"split '{name}' is empty: only {uniq.size} independent group(s) of non-overlapping regions "
                 f"for {len(groups)} sequences; use more or longer genomes, shorter fragments, or other split fractions"
             )

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from ..errors import DataError, UserFileNotFoundError
 from ..io import atomic_open, atomic_write_json
 from .config import NCBI_BASE_URL, DownloadConfig, FetchConfig, GenomeRef, LocalRegion, RegionTask, SourceRef
 from .http import HttpClient
@@ -86,7 +87,7 @@ class SourceTable:
             return self.sources[name]
         close = difflib.get_close_matches(name, list(self.sources), n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        raise ValueError(
+        raise DataError(
             f"unknown {role} source {name!r}.{hint} Known {role} sources: "
             f"{', '.join(self.names(role))}. Add your own in a fetch.sources_file JSON "
             "or give {path: ...} / {url: ...}"
@@ -95,7 +96,7 @@ class SourceTable:
     def assembly(self, name: str) -> Assembly:
         if name in self.assemblies:
             return self.assemblies[name]
-        raise ValueError(
+        raise DataError(
             f"unknown assembly {name!r}; known assemblies: {', '.join(sorted(self.assemblies))}. "
             "Add it under `assemblies` of a fetch.sources_file JSON, or give {accession: GCF_...}"
         )
@@ -104,11 +105,11 @@ class SourceTable:
 def _entries(data: Any, section: str, where: str, required: set[str]) -> dict[str, dict[str, Any]]:
     block = data.get(section, {}) if isinstance(data, dict) else None
     if not isinstance(block, dict):
-        raise ValueError(f"{where}: `{section}` must be a JSON object of named entries")
+        raise DataError(f"{where}: `{section}` must be a JSON object of named entries")
     for name, entry in block.items():
         missing = required - set(entry) if isinstance(entry, dict) else required
         if missing:
-            raise ValueError(f"{where}: {section}.{name} lacks key(s) {', '.join(sorted(missing))}")
+            raise DataError(f"{where}: {section}.{name} lacks key(s) {', '.join(sorted(missing))}")
     return block
 
 
@@ -124,9 +125,9 @@ def _merge(table: SourceTable, data: Any, where: str) -> None:
         )
     for name, e in _entries(data, "sources", where, _SOURCE_KEYS).items():
         if e["role"] not in ROLES:
-            raise ValueError(f"{where}: sources.{name}.role is {e['role']!r}; use one of {', '.join(ROLES)}")
+            raise DataError(f"{where}: sources.{name}.role is {e['role']!r}; use one of {', '.join(ROLES)}")
         if not isinstance(e["tasks"], list):
-            raise ValueError(f'{where}: sources.{name}.tasks must be a list like ["promoter"]')
+            raise DataError(f'{where}: sources.{name}.tasks must be a list like ["promoter"]')
         table.sources[name] = Source(
             name,
             e["role"],
@@ -141,7 +142,7 @@ def _merge(table: SourceTable, data: Any, where: str) -> None:
         )
     for s in table.sources.values():
         if s.assembly not in table.assemblies:
-            raise ValueError(
+            raise DataError(
                 f"{where}: source {s.key!r} names assembly {s.assembly!r}, which is not in `assemblies`"
             )
 
@@ -153,11 +154,11 @@ def load_table(extra: Path | None = None) -> SourceTable:
     _merge(table, json.loads(text), "data/task_sources.json")
     if extra is not None:
         if not Path(extra).is_file():
-            raise FileNotFoundError(f"fetch.sources_file {extra} not found")
+            raise UserFileNotFoundError(f"fetch.sources_file {extra} not found")
         try:
             data = json.loads(Path(extra).read_text())
         except ValueError as exc:
-            raise ValueError(f"fetch.sources_file {extra} is not valid JSON: {exc}") from exc
+            raise DataError(f"fetch.sources_file {extra} is not valid JSON: {exc}") from exc
         _merge(table, data, str(extra))
     return table
 
@@ -170,17 +171,17 @@ def _named(task: str, region: RegionTask, table: SourceTable) -> dict[str, Sourc
             continue
         src = table.source(ref.source, slot)
         if src.role != slot:
-            raise ValueError(
+            raise DataError(
                 f"region.{slot}.source {src.key!r} is a {src.role} source; {slot} sources: "
                 f"{', '.join(table.names(slot))}"
             )
         if task not in src.tasks:
-            raise ValueError(
+            raise DataError(
                 f"region.{slot}.source {src.key!r} is for task(s) {', '.join(src.tasks)}, not {task!r}; "
                 f"sources for {task}: {', '.join(n for n in table.names(slot) if task in table.sources[n].tasks)}"
             )
         if src.url is None:
-            raise ValueError(
+            raise DataError(
                 f"source {src.key!r} has no verified URL ({src.evidence}); give region.{slot} as "
                 "{url: ...} or {path: ...}, or define it in a fetch.sources_file"
             )
@@ -194,24 +195,24 @@ def check_region(task: str, region: RegionTask) -> None:
     named = _named(task, region, table)
     assemblies = sorted({s.assembly for s in named.values()})
     if len(assemblies) > 1:
-        raise ValueError(
+        raise DataError(
             f"region sources are on different assemblies ({', '.join(assemblies)}); pick sources of one"
         )
     genome = region.genome
     if isinstance(genome, GenomeRef) and genome.assembly is not None:
         table.assembly(genome.assembly)
         if assemblies and genome.assembly != assemblies[0]:
-            raise ValueError(
+            raise DataError(
                 f"region.genome.assembly {genome.assembly!r} differs from the sources' assembly {assemblies[0]!r}"
             )
     if genome is None and not named:
-        raise ValueError(
+        raise DataError(
             "region.genome is required when annotation and signal are not named sources "
             "(a path, or {assembly: hg38} / {accession: GCF_...} / {url: ...})"
         )
     species = {s.species for s in named.values()}
     if "species" in region.model_fields_set and species and species != {region.species}:
-        raise ValueError(
+        raise DataError(
             f"region.species is {region.species!r} but the named sources are {', '.join(sorted(species))}"
         )
 
@@ -315,7 +316,7 @@ class SourceCache:
         run_download(cfg)
         records = {r["accession"]: r for r in json.loads((out / "genomes.json").read_text())}
         if accession not in records:
-            raise ValueError(f"NCBI Datasets returned no genome for {accession} (see {out / 'genomes.json'})")
+            raise DataError(f"NCBI Datasets returned no genome for {accession} (see {out / 'genomes.json'})")
         rec = records[accession]
         return self._record(key, out / rec["path"], rec["source_url"], rec["sha256"])
 
@@ -331,19 +332,19 @@ def _prepare_epdnew(raw: Path, folder: Path | None = None) -> Path:
             if not cols or cols[0].startswith(("#", "track", "browser")):
                 continue
             if len(cols) < 8 or cols[5] not in "+-":
-                raise ValueError(
+                raise DataError(
                     f"{raw}: line {n}: an EPDnew BED row has 8 columns with strand and thickStart/"
                     f"thickEnd, got {line.strip()!r}"
                 )
             start, end, thick_s, thick_e = (int(c) for c in (cols[1], cols[2], cols[6], cols[7]))
             tss = thick_s if cols[5] == "+" else thick_e - 1
             if not start <= tss < end:
-                raise ValueError(
+                raise DataError(
                     f"{raw}: line {n}: TSS {tss} from the thick part lies outside [{start}, {end})"
                 )
             rows.append(f"{cols[0]}\t{tss}\t{tss + 1}\t{cols[3]}\t{cols[4]}\t{cols[5]}\n")
     if not rows:
-        raise ValueError(f"{raw}: no EPDnew promoter rows")
+        raise DataError(f"{raw}: no EPDnew promoter rows")
     with atomic_open(dest) as out:
         out.writelines(rows)
     return dest
@@ -375,7 +376,7 @@ def _ref_file(
     if src.prepare == "epdnew_tss":
         path = _prepare_epdnew(path)
     elif src.prepare is not None:
-        raise ValueError(f"source {src.key!r}: unknown prepare step {src.prepare!r} (known: epdnew_tss)")
+        raise DataError(f"source {src.key!r}: unknown prepare step {src.prepare!r} (known: epdnew_tss)")
     return path, {
         "source": src.key,
         "url": src.url,
@@ -407,7 +408,7 @@ def _genome(
     assert acc is not None  # check_region guarantees a genome or a named source
     if cache.fetch_cfg.genome_via == "ftp":
         if asm is None:
-            raise ValueError(
+            raise DataError(
                 f"genome_via: ftp needs the assembly's FTP folder; {acc} is not in the source table "
                 "(use genome_via: datasets, or add it under `assemblies` of a sources_file)"
             )

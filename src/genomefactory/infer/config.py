@@ -1,21 +1,19 @@
 """Configuration of the ``inference`` command: ``mode: predict | embed | generate`` with one sub-section each.
 
-``run_inference(cfg)`` dispatches to :func:`genomefactory.infer.embed.run_embed`,
-:func:`genomefactory.infer.generate.run_generate` or ``genomefactory.infer.predict.run_predict`` (imported lazily so
-each mode's dependencies load only when used). Sequences follow :mod:`genomefactory.sequence` (upper-case IUPAC).
+The dispatcher ``run_inference`` lives in :mod:`genomefactory.infer.run` (this module holds only the config classes,
+so ``inference --help`` imports nothing heavy). Sequences follow :mod:`genomefactory.sequence` (upper-case IUPAC).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
 from ..config import StrictConfig
 from ..models.loading import ModelConfig
 
-__all__ = ["EmbedConfig", "GenerateConfig", "InferenceConfig", "PredictConfig", "run_inference"]
+__all__ = ["EmbedConfig", "GenerateConfig", "InferenceConfig", "PredictConfig"]
 
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 
@@ -114,38 +112,3 @@ class InferenceConfig(StrictConfig):
         default_factory=GenerateConfig, description="Settings of mode: generate."
     )
     predict: PredictConfig = Field(default_factory=PredictConfig, description="Settings of mode: predict.")
-
-
-def run_inference(cfg: InferenceConfig) -> Any:
-    """Run the configured mode; returns that mode's result object (``EmbeddingResult``, ``GenerationResult`` ...)."""
-    if cfg.mode == "embed":
-        from .embed import run_embed
-
-        return run_embed(cfg)
-    if cfg.mode == "generate":
-        from .generate import run_generate
-
-        return run_generate(cfg)
-    from .predict import run_predict  # type: ignore[import-not-found,unused-ignore]
-
-    return run_predict(cfg)
-
-
-def write_inference_manifest(cfg: InferenceConfig, output: Path) -> None:
-    """``<output>.manifest.json`` beside the output: resolved config, versions, input SHA-256s, seed, commit."""
-    from ..io import write_manifest
-
-    inputs = {
-        "embed": [cfg.embed.input],
-        "generate": [cfg.generate.prompt_file or ""],
-        "predict": [cfg.predict.input],
-    }[cfg.mode]
-    seed = {"generate": cfg.generate.seed, "embed": cfg.embed.seed}.get(cfg.mode)
-    write_manifest(
-        output.parent,
-        cfg.model_dump(mode="json"),
-        [i for i in inputs if i],
-        seed,
-        f"inference:{cfg.mode}",
-        name=f"{output.name}.manifest.json",
-    )

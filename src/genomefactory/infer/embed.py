@@ -37,11 +37,13 @@ import pandas as pd
 import torch
 
 from ..dist import Ranks
+from ..errors import DataError
 from ..io import atomic_path
 from ..models.loading import ModelConfig, default_device, load_backbone
 from ..models.registry import Backbone
 from ..sequence import clean_sequence, read_fasta
-from .config import EmbedConfig, InferenceConfig, write_inference_manifest
+from .config import EmbedConfig, InferenceConfig
+from .manifest import write_inference_manifest
 from .pooling import pool
 from .store import PartStore, rows_to_table
 
@@ -85,7 +87,7 @@ def load_for_inference(cfg: ModelConfig, seed: int = 0) -> Backbone:
         try:
             from ..train.model_io import load_run_model
         except ImportError as exc:
-            raise ValueError(
+            raise DataError(
                 f"{cfg.path} looks like a training run directory, but this installation cannot "
                 f"read run directories ({exc})"
             ) from exc
@@ -103,7 +105,7 @@ def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
         ok = device.type == "cuda" and torch.cuda.is_bf16_supported()
         return torch.bfloat16 if ok else torch.float32
     if precision == "fp16" and device.type == "cpu":
-        raise ValueError("precision: fp16 needs a GPU; use fp32 or bf16 on the CPU")
+        raise DataError("precision: fp16 needs a GPU; use fp32 or bf16 on the CPU")
     return torch.bfloat16 if precision == "bf16" else torch.float16
 
 
@@ -224,7 +226,7 @@ class Embedder:
                 break
             width = int(width * 0.9)
         else:
-            raise ValueError(f"cannot split a sequence of {len(seq)} bp into windows of {self.window} tokens")
+            raise DataError(f"cannot split a sequence of {len(seq)} bp into windows of {self.window} tokens")
         cuts = [0] + [(bounds[i][1] + bounds[i + 1][0]) // 2 for i in range(len(bounds) - 1)] + [len(seq)]
         out = []
         for w, ((s, _), (wid, off, spec)) in enumerate(zip(bounds, encs, strict=True)):
@@ -319,7 +321,7 @@ def run_embed(cfg: InferenceConfig) -> EmbeddingResult:
     ranks = Ranks()
     store = PartStore(out, keep_previous=e.resume)
     if e.pooling == "token" and out.suffix.lower() == ".npy":
-        raise ValueError("embed.output: per-token embeddings (pooling: token) need a .parquet or .csv output")
+        raise DataError("embed.output: per-token embeddings (pooling: token) need a .parquet or .csv output")
     if not e.resume and ranks.rank == 0:
         store.reset()
     ranks.barrier()
@@ -409,7 +411,7 @@ def _check_resumable(cfg: InferenceConfig, store: PartStore) -> None:
     new = _settings(cfg)
     if old is not None and old != new:
         diff = {k: (old.get(k), v) for k, v in new.items() if old.get(k) != v}
-        raise ValueError(
+        raise DataError(
             f"embed.output {store.output} holds embeddings made with other settings "
             f"(setting: (written, now) = {diff}); resuming would mix them. Write to another output, "
             "or set embed.resume: false to start over"

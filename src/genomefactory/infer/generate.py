@@ -22,12 +22,14 @@ from typing import Any
 
 import torch
 
+from ..errors import DataError, UserFileNotFoundError
 from ..io import atomic_open
 from ..models.loading import default_device
 from ..models.registry import Backbone
 from ..sequence import clean_sequence, read_fasta
-from .config import GenerateConfig, InferenceConfig, write_inference_manifest
+from .config import GenerateConfig, InferenceConfig
 from .embed import load_for_inference, resolve_dtype
+from .manifest import write_inference_manifest
 
 __all__ = ["GenerationResult", "dna_token_mask", "generate_sequences", "run_generate", "sample_logits"]
 
@@ -57,7 +59,7 @@ def dna_token_mask(tokenizer: Any, vocab_size: int) -> torch.Tensor:
         text = tokenizer.convert_ids_to_tokens(i)
         allowed[i] = bool(text) and i not in special and set(text) <= _DNA
     if not allowed.any():
-        raise ValueError("the tokenizer has no token made only of A/C/G/T; it cannot generate DNA")
+        raise DataError("the tokenizer has no token made only of A/C/G/T; it cannot generate DNA")
     return allowed
 
 
@@ -93,10 +95,10 @@ def _prompts(g: GenerateConfig) -> list[tuple[str, str]]:
     out = [(f"prompt{i + 1}", clean_sequence(p, f"generate.prompts[{i}]")) for i, p in enumerate(g.prompts)]
     if g.prompt_file:
         if not Path(g.prompt_file).is_file():
-            raise FileNotFoundError(f"generate.prompt_file: {g.prompt_file} not found")
+            raise UserFileNotFoundError(f"generate.prompt_file: {g.prompt_file} not found")
         out.extend(read_fasta(g.prompt_file))
     if not out:
-        raise ValueError(
+        raise DataError(
             "generate: no prompts; set generate.prompts (a list of DNA strings) or generate.prompt_file"
         )
     return out
@@ -108,7 +110,7 @@ def _prompt_ids(tokenizer: Any, prompt: str) -> list[int]:
     while ids and ids[-1] in trailing:  # an appended end-of-sequence token would make the model stop
         ids.pop()
     if not ids:
-        raise ValueError(f"prompt {prompt[:30]!r} tokenizes to nothing")
+        raise DataError(f"prompt {prompt[:30]!r} tokenizes to nothing")
     return ids
 
 
@@ -147,7 +149,7 @@ def _run_batch(
                 eos_token_id=None,
             )
         else:
-            raise ValueError(f"{backbone.family.name}: the model has no generate method")
+            raise DataError(f"{backbone.family.name}: the model has no generate method")
     return out[:, ids.shape[1] :]  # type: ignore[no-any-return]
 
 
@@ -162,7 +164,7 @@ def _settings(g: GenerateConfig, backbone: Backbone) -> str:
 def generate_sequences(backbone: Backbone, g: GenerateConfig, device: torch.device) -> list[tuple[str, str]]:
     """(header, sequence) per prompt and sample, in prompt order."""
     if not is_decoder(backbone):
-        raise ValueError(
+        raise DataError(
             f"model family {backbone.family.name!r} is an encoder; generation needs a decoder "
             "(genomeocean, evo, hyenadna, or a causal hf_auto model)"
         )

@@ -101,7 +101,7 @@ def run_predict(cfg: Any) -> PredictionResult:
     with atomic_path(out) as tmp:
         df.to_csv(tmp, index=False)
     log.info("wrote %d predictions to %s", len(df), out)
-    from .config import write_inference_manifest
+    from .manifest import write_inference_manifest
 
     write_inference_manifest(cfg, out)
     return PredictionResult(out, len(df), truncated)

@@ -27,6 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..errors import DataError, UserFileNotFoundError
 from ..io import atomic_path
 
 __all__ = ["EmbeddingTable", "PartStore", "read_embeddings", "rows_to_table"]
@@ -115,9 +116,7 @@ class PartStore:
             elif suffix == ".csv":
                 rows = _write_csv(self._sources(), tmp)
             else:
-                raise ValueError(
-                    f"embedding output {self.output}: unknown suffix; use .parquet, .npy or .csv"
-                )
+                raise DataError(f"embedding output {self.output}: unknown suffix; use .parquet, .npy or .csv")
         self.reset()
         return rows
 
@@ -149,7 +148,7 @@ def _write_npy(sources: Callable[[], Iterator[pa.Table]], dest: Path, index: Pat
     total, hidden = 0, 0
     for t in sources():
         if pa.types.is_list(t.schema.field("embedding").type):
-            raise ValueError("per-token embeddings cannot be written as .npy; use a .parquet or .csv output")
+            raise DataError("per-token embeddings cannot be written as .npy; use a .parquet or .csv output")
         total, hidden = total + t.num_rows, t.schema.field("embedding").type.list_size
     tables = sources()
     mat = np.lib.format.open_memmap(dest, mode="w+", dtype=np.float32, shape=(total, hidden))
@@ -235,12 +234,14 @@ def read_embeddings(path: str | Path) -> EmbeddingTable:
     """Read an embedding file written by ``inference`` (mode: embed) in any of the three layouts."""
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"embedding file {p} not found (write it with `genomefactory-cli inference`)")
+        raise UserFileNotFoundError(
+            f"embedding file {p} not found (write it with `genomefactory-cli inference`)"
+        )
     suffix = p.suffix.lower()
     if suffix == ".parquet":
         table = pq.read_table(p)
         if "embedding" not in table.column_names:
-            raise ValueError(f"{p} has no 'embedding' column; columns are {table.column_names}")
+            raise DataError(f"{p} has no 'embedding' column; columns are {table.column_names}")
         meta = table.schema.metadata or {}
         info = json.loads(meta.get(_META_KEY, b"{}"))
         frame, emb = _split(table)
@@ -261,18 +262,18 @@ def read_embeddings(path: str | Path) -> EmbeddingTable:
             else pd.DataFrame({"id": [f"row{i}" for i in range(len(mat))]})
         )
         if len(frame) != len(mat):
-            raise ValueError(f"{index} has {len(frame)} rows but {p} has {len(mat)} embeddings")
+            raise DataError(f"{index} has {len(frame)} rows but {p} has {len(mat)} embeddings")
         return EmbeddingTable(frame, mat, {})
     if suffix in (".csv", ".tsv"):
         return _read_csv(p)
-    raise ValueError(f"embedding file {p}: unknown suffix; expected .parquet, .npy or .csv")
+    raise DataError(f"embedding file {p}: unknown suffix; expected .parquet, .npy or .csv")
 
 
 def _read_csv(p: Path) -> EmbeddingTable:
     df = pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",", dtype={"id": str})
     dims = [c for c in df.columns if isinstance(c, str) and c.startswith("e") and c[1:].isdigit()]
     if not dims:
-        raise ValueError(f"{p}: no embedding columns e0, e1, ... found; columns are {list(df.columns)[:10]}")
+        raise DataError(f"{p}: no embedding columns e0, e1, ... found; columns are {list(df.columns)[:10]}")
     dims.sort(key=lambda c: int(c[1:]))
     other = [c for c in df.columns if c not in dims]
     if "id" not in df.columns:
@@ -285,5 +286,5 @@ def _read_csv(p: Path) -> EmbeddingTable:
     starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
     frame = df.loc[starts, [c for c in other if c != "token_index"]].reset_index(drop=True)
     if frame["id"].duplicated().any():
-        raise ValueError(f"{p}: the rows of a sequence's tokens must be contiguous (id repeated apart)")
+        raise DataError(f"{p}: the rows of a sequence's tokens must be contiguous (id repeated apart)")
     return EmbeddingTable(frame, np.split(mat, starts[1:]), {})

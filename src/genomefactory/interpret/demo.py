@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..errors import DataError
 from ..io import atomic_path
 from ..models.loading import ModelConfig
 from ..sequence import read_fasta
@@ -30,9 +31,7 @@ def segment_genomes(
     for species, path in genomes.items():
         genome = "".join(seq for _, seq in read_fasta(path))
         if len(genome) < max_len:
-            raise ValueError(
-                f"genome {species} ({path}) is shorter ({len(genome)} bp) than max_len={max_len}"
-            )
+            raise DataError(f"genome {species} ({path}) is shorter ({len(genome)} bp) than max_len={max_len}")
         drawn = 0
         for _ in range(per_genome * 20):
             length = rng.randint(min_len, max_len)
@@ -53,7 +52,7 @@ def segment_genomes(
             if drawn == per_genome:
                 break
         else:
-            raise ValueError(f"genome {species}: too many N; could not draw {per_genome} segments without N")
+            raise DataError(f"genome {species}: too many N; could not draw {per_genome} segments without N")
     return pd.DataFrame(rows)
 
 

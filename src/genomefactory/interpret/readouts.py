@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import DataError, UserFileNotFoundError
 from ..sequence import IUPAC_EXPANSION, gc_content, kmer_counts, reverse_complement
 from .config import ReadoutSpec
 
@@ -34,7 +35,7 @@ def _motif_regex(motif: str) -> re.Pattern[str]:
     m = motif.strip().upper()
     bad = [c for c in m if c not in IUPAC_EXPANSION]
     if not m or bad:
-        raise ValueError(f"readout motif {motif!r}: not an IUPAC DNA motif (bad characters {bad})")
+        raise DataError(f"readout motif {motif!r}: not an IUPAC DNA motif (bad characters {bad})")
     body = "".join(
         IUPAC_EXPANSION[c] if len(IUPAC_EXPANSION[c]) == 1 else f"[{IUPAC_EXPANSION[c]}]" for c in m
     )
@@ -53,7 +54,7 @@ def read_jaspar(path: str | Path) -> np.ndarray:
     """A JASPAR (or plain 4-row) frequency matrix -> (4, width) counts in A, C, G, T order."""
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"PWM file {p} not found")
+        raise UserFileNotFoundError(f"PWM file {p} not found")
     rows: dict[str, list[float]] = {}
     plain: list[list[float]] = []
     for line_no, line in enumerate(p.read_text().splitlines(), start=1):
@@ -67,10 +68,10 @@ def read_jaspar(path: str | Path) -> np.ndarray:
             else:
                 plain.append([float(v) for v in line.split()])
         except ValueError as exc:
-            raise ValueError(f"{p} line {line_no}: not a JASPAR matrix row ({line!r})") from exc
+            raise DataError(f"{p} line {line_no}: not a JASPAR matrix row ({line!r})") from exc
     mat = [rows[b] for b in _BASES] if len(rows) == 4 else plain
     if len(mat) != 4 or len({len(r) for r in mat}) != 1 or not mat[0]:
-        raise ValueError(f"{p}: expected 4 rows (A, C, G, T) of equal length; found {len(mat)} rows")
+        raise DataError(f"{p}: expected 4 rows (A, C, G, T) of equal length; found {len(mat)} rows")
     return np.asarray(mat, dtype=np.float64)
 
 
@@ -101,14 +102,14 @@ def _categorical(name: str, values: pd.Series) -> pd.DataFrame:
         return pd.DataFrame({name: numeric.astype(float)})
     classes = sorted(values.astype(str).unique())
     if len(classes) < 2:
-        raise ValueError(f"readout column {name!r} has a single value ({classes}); nothing to relate")
+        raise DataError(f"readout column {name!r} has a single value ({classes}); nothing to relate")
     pick = classes[1:] if len(classes) == 2 else classes
     return pd.DataFrame({f"{name}={c}": (values.astype(str) == c).astype(float) for c in pick})
 
 
 def _sequences(frame: pd.DataFrame, spec: ReadoutSpec) -> list[str]:
     if "sequence" not in frame.columns:
-        raise ValueError(f"readout kind {spec.kind!r} needs the sequences; embed with keep_sequence: true")
+        raise DataError(f"readout kind {spec.kind!r} needs the sequences; embed with keep_sequence: true")
     return [str(s) for s in frame["sequence"]]
 
 
@@ -124,7 +125,7 @@ def _one(frame: pd.DataFrame, spec: ReadoutSpec, extra: pd.DataFrame | None) -> 
         return pd.DataFrame({spec.name or "gc": [gc_content(s) for s in _sequences(frame, spec)]})
     if spec.kind == "motif":
         if not spec.motif:
-            raise ValueError("readout kind 'motif' needs `motif` (an IUPAC string such as TATAWAWR)")
+            raise DataError("readout kind 'motif' needs `motif` (an IUPAC string such as TATAWAWR)")
         seqs = _sequences(frame, spec)
         return pd.DataFrame(
             {
@@ -135,7 +136,7 @@ def _one(frame: pd.DataFrame, spec: ReadoutSpec, extra: pd.DataFrame | None) -> 
         )
     if spec.kind == "pwm":
         if not spec.pwm_file:
-            raise ValueError("readout kind 'pwm' needs `pwm_file` (a JASPAR matrix)")
+            raise DataError("readout kind 'pwm' needs `pwm_file` (a JASPAR matrix)")
         counts = read_jaspar(spec.pwm_file)
         name = spec.name or f"pwm:{Path(spec.pwm_file).stem}"
         seqs = _sequences(frame, spec)
@@ -156,7 +157,7 @@ def _one(frame: pd.DataFrame, spec: ReadoutSpec, extra: pd.DataFrame | None) -> 
 def _column(frame: pd.DataFrame, spec: ReadoutSpec, extra: pd.DataFrame | None) -> pd.DataFrame:
     col = spec.column
     if not col:
-        raise ValueError(
+        raise DataError(
             "readout kind 'column' needs `column` (a column of the embeddings file or readouts_csv)"
         )
     if col in frame.columns:
@@ -168,10 +169,10 @@ def _column(frame: pd.DataFrame, spec: ReadoutSpec, extra: pd.DataFrame | None) 
         have = [c for c in frame.columns if c != "sequence"] + (
             list(extra.columns) if extra is not None else []
         )
-        raise ValueError(f"readout column {col!r} not found; available columns: {', '.join(map(str, have))}")
+        raise DataError(f"readout column {col!r} not found; available columns: {', '.join(map(str, have))}")
     if values.isna().any():
         bad = frame["id"][values.isna().to_numpy()].head(3).tolist()
-        raise ValueError(
+        raise DataError(
             f"readout column {col!r} is missing for {int(values.isna().sum())} sequences "
             f"(e.g. ids {bad}); fill or drop them"
         )
@@ -185,13 +186,13 @@ def compute_readouts(
     extra = None
     if extra_csv:
         if not Path(extra_csv).is_file():
-            raise FileNotFoundError(f"readouts_csv {extra_csv} not found")
+            raise UserFileNotFoundError(f"readouts_csv {extra_csv} not found")
         extra = pd.read_csv(extra_csv, dtype={"id": str})
         if "id" not in extra.columns:
-            raise ValueError(f"{extra_csv}: needs an `id` column matching the embedding ids")
+            raise DataError(f"{extra_csv}: needs an `id` column matching the embedding ids")
     parts = [_one(frame.reset_index(drop=True), s, extra) for s in specs]
     out = pd.concat(parts, axis=1)
     dup = out.columns[out.columns.duplicated()].tolist()
     if dup:
-        raise ValueError(f"readout names {dup} occur twice; give the readouts distinct `name`s")
+        raise DataError(f"readout names {dup} occur twice; give the readouts distinct `name`s")
     return out

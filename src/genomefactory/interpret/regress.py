@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 from scipy import stats
 
+from ..errors import DataError
 from ..io import write_manifest
 from .config import SAERegressionConfig
 from .readouts import compute_readouts
@@ -92,7 +93,7 @@ def _pearson(z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def unit_correlations(z: np.ndarray, y: np.ndarray, z_ranks: np.ndarray | None = None) -> pd.DataFrame:
     """Per-unit Pearson / Spearman r, p and BH q against one readout; units that never vary get NaN and q = 1."""
     if np.std(y) == 0:
-        raise ValueError("a readout is constant over all sequences; it cannot be correlated")
+        raise DataError("a readout is constant over all sequences; it cannot be correlated")
     varies = z.std(0) > 0
     pr, pp = np.full(z.shape[1], np.nan), np.full(z.shape[1], np.nan)
     sr, sp = pr.copy(), pp.copy()
@@ -130,7 +131,7 @@ def ridge_cv(z: np.ndarray, y: np.ndarray, folds: int, seed: int) -> dict[str, d
 
     x: Any = z[:, z.std(0) > 0].astype(np.float64)
     if x.shape[1] == 0:
-        raise ValueError(
+        raise DataError(
             "no latent unit is ever active on these sequences; the SAE cannot be related to readouts"
         )
     if np.count_nonzero(x) < 0.2 * x.size:
@@ -191,7 +192,7 @@ def run_sae_regression(cfg: SAERegressionConfig) -> RegressionResult:
     table = read_embeddings(cfg.embeddings)
     sae = SparseAutoencoder.load(cfg.sae_checkpoint)
     if sae.cfg.d_model != table.hidden:
-        raise ValueError(
+        raise DataError(
             f"the SAE at {cfg.sae_checkpoint} expects width {sae.cfg.d_model}, but the embeddings "
             f"in {cfg.embeddings} have width {table.hidden}"
         )
@@ -203,7 +204,7 @@ def run_sae_regression(cfg: SAERegressionConfig) -> RegressionResult:
         log.warning("readouts constant over all sequences, skipped: %s", ", ".join(constant))
         readouts = readouts.drop(columns=constant)
     if readouts.shape[1] == 0:
-        raise ValueError(
+        raise DataError(
             f"every readout ({', '.join(constant)}) is constant over the sequences of "
             f"{cfg.embeddings}; choose readouts that vary"
         )

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from ..errors import DataError, UserFileNotFoundError
 from ..io import atomic_write_text
 from .config import SAEConfig
 
@@ -29,9 +30,9 @@ class SparseAutoencoder(nn.Module):
     def __init__(self, cfg: SAEConfig) -> None:
         super().__init__()
         if cfg.d_model is None:
-            raise ValueError("SAEConfig.d_model must be set to build an SAE")
+            raise DataError("SAEConfig.d_model must be set to build an SAE")
         if cfg.activation == "topk" and cfg.k > cfg.d_hidden:
-            raise ValueError(f"sae.k={cfg.k} exceeds sae.d_hidden={cfg.d_hidden}")
+            raise DataError(f"sae.k={cfg.k} exceeds sae.d_hidden={cfg.d_hidden}")
         self.cfg = cfg
         d, h = cfg.d_model, cfg.d_hidden
         w = torch.randn(d, h)
@@ -114,7 +115,7 @@ class SparseAutoencoder(nn.Module):
         d = Path(directory)
         for name in ("sae_config.json", "sae.safetensors"):
             if not (d / name).is_file():
-                raise FileNotFoundError(
+                raise UserFileNotFoundError(
                     f"{d} is not an SAE checkpoint (no {name}); train one with `sae_train`"
                 )
         cfg = validate_dict(

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..errors import DataError
 from ..io import atomic_write_json, write_manifest
 from ..models.loading import default_device
 from .config import SAEConfig, SAETrainConfig
@@ -66,9 +67,9 @@ def train_sae(
 ) -> tuple[SparseAutoencoder, dict[str, float]]:
     """Train on (n, d_model) vectors; returns the SAE (on the CPU, eval mode) and its measures."""
     if x.dim() != 2 or x.shape[0] < 2:
-        raise ValueError(f"SAE training needs (n >= 2, d_model) vectors, got shape {tuple(x.shape)}")
+        raise DataError(f"SAE training needs (n >= 2, d_model) vectors, got shape {tuple(x.shape)}")
     if cfg.d_model is not None and cfg.d_model != x.shape[1]:
-        raise ValueError(
+        raise DataError(
             f"sae.d_model={cfg.d_model} but the embeddings have width {x.shape[1]}; "
             "remove d_model (it is read from the embeddings) or fix it"
         )
@@ -133,7 +134,7 @@ def evaluate_sae(sae: SparseAutoencoder, x: torch.Tensor, batch: int = 4096) -> 
 def training_vectors(cfg: SAETrainConfig) -> torch.Tensor:
     """(n, d_model) training vectors: every token's (or every sequence's) embedding."""
     if (cfg.embeddings is None) == (cfg.data_file is None):
-        raise ValueError(
+        raise DataError(
             "sae_train: set exactly one of `embeddings` (an embedding file) or `data_file` (sequences)"
         )
     if cfg.embeddings is not None:

@@ -32,7 +32,7 @@ from .forms import (
 )
 from .runner import Run, RunManager, progress_of, results_of
 
-__all__ = ["build_app", "launch"]
+__all__ = ["build_app", "launch", "serve"]
 
 TAB_OF = {
     "download": "Download",
@@ -342,3 +342,8 @@ def launch(cfg: WebUIConfig, block: bool = True) -> Any:
             if stopped:
                 print(f"stopped {stopped} run(s) started from the web UI")
     return demo, manager, url
+
+
+def serve(cfg: WebUIConfig) -> Any:
+    """The ``webui`` command: build the app and serve it until interrupted."""
+    return launch(cfg, block=True)

@@ -1,14 +1,12 @@
-"""Config of the ``webui`` command and its entry point (Gradio is imported only when the server starts)."""
+"""Config of the ``webui`` command (the server itself is :func:`genomefactory.webui.app.serve`)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from pydantic import Field
 
 from ..config import StrictConfig
 
-__all__ = ["WebUIConfig", "run_webui"]
+__all__ = ["WebUIConfig"]
 
 
 class WebUIConfig(StrictConfig):
@@ -30,10 +28,3 @@ class WebUIConfig(StrictConfig):
         1, ge=1, description="Runs executed at once; later ones wait in the queue."
     )
     open_browser: bool = Field(False, description="Open the page in the default browser on start.")
-
-
-def run_webui(cfg: WebUIConfig) -> Any:
-    """Build the app and serve it until interrupted."""
-    from .app import launch
-
-    return launch(cfg, block=True)

@@ -27,7 +27,7 @@ import yaml
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
-from ..errors import UserError
+from ..errors import DataError, UserError
 
 __all__ = [
     "FieldSpec",
@@ -184,7 +184,7 @@ def _from_widget(spec: FieldSpec, value: Any) -> Any:
         try:
             number = float(value)
         except ValueError:
-            raise ValueError(f"{spec.key}: {value!r} is not a number") from None
+            raise DataError(f"{spec.key}: {value!r} is not a number") from None
         return int(number) if spec.kind == "int" and number.is_integer() else number
     text = "" if value is None else str(value).strip()
     if spec.kind == "text":
@@ -194,7 +194,7 @@ def _from_widget(spec: FieldSpec, value: Any) -> Any:
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ValueError(f"{spec.key}: {text!r} is not valid YAML ({exc})") from None
+        raise DataError(f"{spec.key}: {text!r} is not valid YAML ({exc})") from None
 
 
 def build_data(specs: list[FieldSpec], values: list[Any]) -> dict[str, Any]:

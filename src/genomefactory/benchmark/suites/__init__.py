@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ...errors import DataError
 from ...io import atomic_path, atomic_write_json
 from ..config import SuiteConfig
 
@@ -84,7 +85,7 @@ class Suite(ABC):
                 import difflib
 
                 close = difflib.get_close_matches(want, [t.name for t in tasks], n=3)
-                raise ValueError(
+                raise DataError(
                     f"suite {self.name}: unknown task {want!r}"
                     + (f"; did you mean {', '.join(close)}?" if close else "")
                     + f" (tasks: {', '.join(t.name for t in tasks)})"
@@ -120,7 +121,7 @@ def get_suite(name: str) -> Suite:
         return _SUITES[name]
     eps = _entry_points()
     if name not in eps:
-        raise ValueError(
+        raise DataError(
             f"unknown benchmark suite {name!r}; known: {', '.join(suite_names())} "
             f"(plugins register under the entry point group {ENTRY_POINT_GROUP})"
         )
@@ -139,7 +140,7 @@ def read_labelled_csv(path: Path) -> pd.DataFrame:
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
     col = "sequence" if "sequence" in df.columns else "seq" if "seq" in df.columns else None
     if col is None or "label" not in df.columns:
-        raise ValueError(
+        raise DataError(
             f"{path}: expected columns sequence (or seq) and label, found {', '.join(df.columns)}"
         )
     return df[[col, "label"]].rename(columns={col: "sequence"})
@@ -149,7 +150,7 @@ def _label_values(df: pd.DataFrame, where: str) -> np.ndarray:
     values = pd.to_numeric(df["label"], errors="coerce").to_numpy()
     bad = np.flatnonzero(np.isnan(values))
     if bad.size:
-        raise ValueError(
+        raise DataError(
             f"{where} row {int(bad[0]) + 1}: label {df['label'].iloc[int(bad[0])]!r} is not a number"
         )
     return values  # type: ignore[no-any-return]

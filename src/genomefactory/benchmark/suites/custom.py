@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ...errors import DataError, UserFileNotFoundError
 from ..config import SuiteConfig
 from . import BenchTask, PreparedTask, Suite, materialize, read_labelled_csv, register_suite
 
@@ -25,12 +26,12 @@ class FolderSuite(Suite):
 
     def _root(self, cfg: SuiteConfig) -> Path:
         if not cfg.path:
-            raise ValueError(
+            raise DataError(
                 "suite custom needs `path`: a folder of task folders (train.csv, dev.csv, test.csv)"
             )
         root = Path(cfg.path).expanduser()
         if not root.is_dir():
-            raise FileNotFoundError(f"custom suite folder {root} not found")
+            raise UserFileNotFoundError(f"custom suite folder {root} not found")
         return root
 
     def list_tasks(self, cfg: SuiteConfig) -> list[BenchTask]:
@@ -38,7 +39,7 @@ class FolderSuite(Suite):
         metric = cfg.metric or ("mse" if cfg.task_type == "regression" else "mcc")
         folders = _task_folders(root)
         if not folders:
-            raise ValueError(f"custom suite folder {root} holds no task folder (a folder with test.csv)")
+            raise DataError(f"custom suite folder {root} holds no task folder (a folder with test.csv)")
         tasks = []
         for f in folders:
             name = f.relative_to(root).as_posix() if f != root else root.name

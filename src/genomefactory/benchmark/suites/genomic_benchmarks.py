@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from ...errors import DataError, UserFileNotFoundError
 from ...sequence import reverse_complement
 from ..config import SuiteConfig
 from . import BenchTask, PreparedTask, Suite, materialize, read_labelled_csv, register_suite
@@ -61,12 +62,12 @@ def _open_genome(path: Path, extra: str | None) -> Any:
     import pyfaidx
 
     if not path.is_file():
-        raise FileNotFoundError(f"genome FASTA {path} not found")
+        raise UserFileNotFoundError(f"genome FASTA {path} not found")
     if path.suffix == ".gz":
         with open(path, "rb") as fh:
             head = fh.read(16)
         if not (len(head) >= 14 and head[12:14] == b"BC"):  # bgzip's extra field; plain gzip has none
-            raise ValueError(
+            raise DataError(
                 f"{path} is plain gzip, which cannot be indexed; run `gunzip {path}` (or recompress "
                 "with `bgzip`) and point genomes at the result"
             )
@@ -79,7 +80,7 @@ def _open_genome(path: Path, extra: str | None) -> Any:
             duplicate_action="first",
         )
     except ValueError as exc:
-        raise ValueError(f"{path}: cannot index FASTA ({exc})") from exc
+        raise DataError(f"{path}: cannot index FASTA ({exc})") from exc
 
 
 def _reference_processing(
@@ -96,14 +97,14 @@ def _reference_processing(
         extra = classes[cls].get("extra_processing")
         ref = refs[cls]
         if extra is not None and extra not in _KNOWN_PROCESSING:
-            raise ValueError(
+            raise DataError(
                 f"{folder / 'metadata.yaml'}: class {cls}: unknown extra_processing {extra!r} "
                 f"(known: {', '.join(sorted(_KNOWN_PROCESSING))})"
             )
         if extra is None:
             out.setdefault(ref, None)
         elif out.get(ref) not in (None, extra):
-            raise ValueError(
+            raise DataError(
                 f"{folder / 'metadata.yaml'}: reference {ref} has two extra_processing values "
                 f"({out[ref]}, {extra}); one genome cannot follow both naming conventions"
             )
@@ -122,14 +123,14 @@ def sequences_from_intervals(intervals: pd.DataFrame, genome: Any, where: str) -
         region = str(region)
         if region not in genome:
             names = list(genome.keys())[:5]
-            raise ValueError(
+            raise DataError(
                 f"{where} row {i}: region {region!r} is not in the genome (first names: "
                 f"{', '.join(names)}); is this the reference named in metadata.yaml?"
             )
         length = len(genome[region])
         s, e = int(start), int(end)
         if not 0 <= s < e <= length:
-            raise ValueError(f"{where} row {i}: interval {region}:{s}-{e} is outside 0..{length}")
+            raise DataError(f"{where} row {i}: interval {region}:{s}-{e} is outside 0..{length}")
         seq = str(genome[region][s:e])
         out.append(reverse_complement(seq) if strand == "-" else seq)
     return out
@@ -149,7 +150,7 @@ class GenomicBenchmarksSuite(Suite):
 
     def prepare(self, task: BenchTask, cfg: SuiteConfig, work_dir: Path) -> PreparedTask:
         if not cfg.path:
-            raise ValueError(
+            raise DataError(
                 "suite genomic_benchmarks needs `path`: the interval folders (datasets/ of "
                 "ML-Bioinfo-CEITEC/genomic_benchmarks) or a local export of seq,label CSVs"
             )
@@ -185,7 +186,7 @@ class GenomicBenchmarksSuite(Suite):
         refs = {c: str(v["url"]).rsplit("/", 1)[-1] for c, v in classes.items()}
         need = sorted(set(refs.values()) - set(cfg.genomes))
         if need:
-            raise ValueError(
+            raise DataError(
                 f"genomic_benchmarks/{folder.name} needs genomes for {', '.join(need)} (set the suite's "
                 "genomes: {file name: local FASTA}; download them from the URLs in "
                 f"{folder / 'metadata.yaml'})"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+from ...errors import DataError, UserFileNotFoundError
 from ..config import SuiteConfig
 from . import BenchTask, PreparedTask, Suite, materialize, read_labelled_csv, register_suite
 
@@ -50,7 +51,7 @@ def _safe_extract(archive: Path, dest: Path) -> None:
         for member in zf.infolist():
             target = (dest / member.filename).resolve()
             if target != root and root not in target.parents:
-                raise ValueError(
+                raise DataError(
                     f"{archive}: member {member.filename!r} would be written outside {dest}; refusing"
                 )
         zf.extractall(dest)
@@ -71,7 +72,7 @@ class GueSuite(Suite):
 
     def root(self, cfg: SuiteConfig, work_dir: Path) -> Path:
         if not cfg.path:
-            raise ValueError(
+            raise DataError(
                 f"suite gue needs `path`: the unzipped GUE folder or GUE.zip (download: {GUE_URL})"
             )
         p = Path(cfg.path).expanduser()
@@ -81,7 +82,7 @@ class GueSuite(Suite):
                 _safe_extract(p, dest)
             p = dest
         if not p.is_dir():
-            raise FileNotFoundError(
+            raise UserFileNotFoundError(
                 f"GUE folder {p} not found; download GUE.zip from {GUE_URL}, unzip it and set "
                 "the suite's path to the folder (or to the zip)"
             )

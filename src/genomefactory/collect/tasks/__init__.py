@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ...errors import DataError
 from ..config import RegionTask
 from ..segment import SeqBatch
 
@@ -20,7 +21,7 @@ def build_region_task(
 
     builders = {"promoter": promoter.build, "enhancer": enhancer.build, "histone": histone.build}
     if task not in builders:
-        raise ValueError(f"unknown task {task!r}; choose from {', '.join(builders)}")
+        raise DataError(f"unknown task {task!r}; choose from {', '.join(builders)}")
     local, sources = resolve_region(task, cfg, output_dir)
     batch, names, report = builders[task](local, rng)
     report["sources"] = sources

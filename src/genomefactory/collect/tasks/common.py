@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ...errors import DataError, UserFileNotFoundError
 from ...sequence import first_invalid, reverse_complement
 from ..segment import SeqBatch
 
@@ -25,7 +26,7 @@ _MITO = {"m", "mt", "chrm", "chrmt"}
 
 def _open(path: Path) -> io.TextIOBase:
     if not path.is_file():
-        raise FileNotFoundError(f"annotation file not found: {path}")
+        raise UserFileNotFoundError(f"annotation file not found: {path}")
     with open(path, "rb") as fh:
         gz = fh.read(2) == b"\x1f\x8b"
     return io.TextIOWrapper(gzip.open(path), encoding="utf-8") if gz else open(path, encoding="utf-8")  # type: ignore[return-value]
@@ -35,10 +36,10 @@ def _table(path: Path, min_cols: int, kind: str) -> pd.DataFrame:
     with _open(path) as fh:
         lines = [ln for ln in fh if ln.strip() and not ln.startswith(("#", "track", "browser"))]
     if not lines:
-        raise ValueError(f"{path}: no {kind} records")
+        raise DataError(f"{path}: no {kind} records")
     df = pd.read_csv(io.StringIO("".join(lines)), sep="\t", header=None, dtype=str, quoting=3)
     if df.shape[1] < min_cols:
-        raise ValueError(
+        raise DataError(
             f"{path}: a {kind} file needs at least {min_cols} tab-separated columns, found {df.shape[1]}"
         )
     return df
@@ -48,7 +49,7 @@ def _ints(col: pd.Series, path: Path, what: str) -> np.ndarray:
     values = pd.to_numeric(col, errors="coerce")
     bad = np.flatnonzero(values.isna().to_numpy())
     if bad.size:
-        raise ValueError(f"{path}: record {bad[0] + 1}: {what} {col.iloc[bad[0]]!r} is not an integer")
+        raise DataError(f"{path}: record {bad[0] + 1}: {what} {col.iloc[bad[0]]!r} is not an integer")
     return values.to_numpy(dtype=np.int64)
 
 
@@ -63,7 +64,7 @@ def read_bed(path: Path) -> pd.DataFrame:
     bad = np.flatnonzero((out["start"] < 0) | (out["end"] <= out["start"]))
     if bad.size:
         r = out.iloc[bad[0]]
-        raise ValueError(
+        raise DataError(
             f"{path}: record {bad[0] + 1}: need 0 <= start < end, got start={r.start} end={r.end}"
         )
     return out
@@ -77,12 +78,12 @@ def read_gtf(path: Path, features: tuple[str, ...]) -> pd.DataFrame:
         if len(rows):
             break
     else:
-        raise ValueError(f"{path}: no rows with feature type {' or '.join(features)} (column 3)")
+        raise DataError(f"{path}: no rows with feature type {' or '.join(features)} (column 3)")
     start1 = _ints(rows[3], path, "start")
     end = _ints(rows[4], path, "end")
     bad = np.flatnonzero((start1 < 1) | (end < start1))
     if bad.size:
-        raise ValueError(
+        raise DataError(
             f"{path}: {features[0]} row {bad[0] + 1}: need 1 <= start <= end (1-based GTF), "
             f"got {start1[bad[0]]}..{end[bad[0]]}"
         )
@@ -149,7 +150,7 @@ class ChromMap:
         missing = mapped.isna()
         report[f"{what}_unknown_chromosome"] = int(missing.sum())
         if missing.all():
-            raise ValueError(
+            raise DataError(
                 f"none of the {what} chromosome names ({sorted(set(df['chrom']))[:5]}) match the genome "
                 f"({sorted(self.target)[:5]}); give region.chrom_aliases (alias TSV or NCBI assembly report)"
             )
@@ -168,7 +169,7 @@ class Genome:
         from pyfaidx import Fasta
 
         if not self.path.is_file():
-            raise FileNotFoundError(f"genome file not found: {self.path}")
+            raise UserFileNotFoundError(f"genome file not found: {self.path}")
         self.fa = Fasta(str(self.path), sequence_always_upper=True, as_raw=True)
         self.lengths = {name: len(self.fa[name]) for name in self.fa.keys()}  # noqa: SIM118 (iterating a Fasta yields records)
 
@@ -176,7 +177,7 @@ class Genome:
         seq = str(self.fa[chrom][start:end])
         bad = first_invalid(seq)
         if bad is not None:
-            raise ValueError(f"{self.path}: {chrom}:{start}-{end} has invalid character {bad[1]!r}")
+            raise DataError(f"{self.path}: {chrom}:{start}-{end} has invalid character {bad[1]!r}")
         return (reverse_complement(seq) if strand == "-" else seq).encode()
 
     def in_bounds(self, df: pd.DataFrame) -> np.ndarray:
@@ -227,7 +228,7 @@ def sample_negatives(
         found.append(pd.DataFrame({"chrom": np.array(chroms)[ci[ok]], "start": start[ok], "end": end[ok]}))
         todo = todo[~ok]
     if todo.size:
-        raise ValueError(
+        raise DataError(
             f"could not place {todo.size} matched-length negatives outside the positives after "
             f"{rounds} rounds; the genome is too small or too densely annotated"
         )

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ...errors import DataError
 from ..config import LocalRegion
 from ..segment import SeqBatch
 from .common import ChromMap, Genome, read_bed, sample_negatives, to_batch
@@ -38,7 +39,7 @@ def build(cfg: LocalRegion, rng: np.random.Generator) -> tuple[SeqBatch, dict[in
     exclude = bed[["chrom", "start", "end"]]
     pos = crop(bed[~short], cfg.max_length).reset_index(drop=True)
     if pos.empty:
-        raise ValueError(f"no enhancer region of {cfg.annotation} is usable (see counts: {report})")
+        raise DataError(f"no enhancer region of {cfg.annotation} is usable (see counts: {report})")
     n_neg = round(len(pos) * cfg.negatives_per_positive)
     lengths = np.resize(rng.permutation(pos["end"].to_numpy() - pos["start"].to_numpy()), n_neg)
     neg = sample_negatives(lengths, sorted(set(pos["chrom"])), genome, exclude, rng)

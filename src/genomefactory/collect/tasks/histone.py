@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ...errors import DataError
 from ..config import LocalRegion
 from ..segment import SeqBatch
 from .common import ChromMap, Genome, read_gtf, to_batch
@@ -52,7 +53,7 @@ def build(cfg: LocalRegion, rng: np.random.Generator) -> tuple[SeqBatch, dict[in
     genes = genes[inside & ~short].reset_index(drop=True)
     bw = pyBigWig.open(str(cfg.signal))
     if bw is None:
-        raise ValueError(f"{cfg.signal} is not a readable bigWig file")
+        raise DataError(f"{cfg.signal} is not a readable bigWig file")
     chroms = bw.chroms()
     to_bw = ChromMap(list(chroms), cfg.chrom_aliases)
     means, starts = [], []
@@ -66,7 +67,7 @@ def build(cfg: LocalRegion, rng: np.random.Generator) -> tuple[SeqBatch, dict[in
     has = ~np.isnan(mean)
     report["gene_without_signal"] = int((~has).sum())
     if not has.any():
-        raise ValueError(
+        raise DataError(
             f"no gene of {cfg.annotation} has data in {cfg.signal}; check chromosome names and region"
         )
     threshold = float(np.median(mean[has])) if cfg.threshold is None else cfg.threshold

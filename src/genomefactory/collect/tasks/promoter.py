@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ...errors import DataError
 from ..config import LocalRegion
 from ..segment import SeqBatch
 from .common import ChromMap, Genome, read_bed, read_gtf, sample_negatives, to_batch
@@ -59,7 +60,7 @@ def build(cfg: LocalRegion, rng: np.random.Generator) -> tuple[SeqBatch, dict[in
     report["window_off_chromosome_end"] = int((~inside).sum())
     pos = pos[inside].reset_index(drop=True)
     if pos.empty:
-        raise ValueError(
+        raise DataError(
             f"no promoter window fits inside the genome {cfg.genome}; check the genome matches {cfg.annotation}"
         )
     n_neg = round(len(pos) * cfg.negatives_per_positive)
