@@ -13,103 +13,14 @@ Errors: a :class:`~genomefactory.errors.UserError` (bad config, bad data, missin
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import sys
-from dataclasses import dataclass
 from typing import Any
 
+from .commands import COMMANDS, EXTRA, Command, _load, available_commands, check_needs
 from .config import describe_config, load_config
-from .errors import UserError, missing_extra
+from .errors import UserError
 
-__all__ = ["COMMANDS", "Command", "main"]
-
-
-@dataclass(frozen=True)
-class Command:
-    config: str  # "module:ConfigClass" (imported lazily so `--help` stays fast)
-    run: str  # "module:function" taking the config, returning a result object
-    help: str
-    config_optional: bool = False  # e.g. `download` with no config = interactive mode
-    no_config: str | None = None  # "module:function" called when no config file is given
-    needs: tuple[tuple[str, str], ...] = ()  # (importable module, pip extra) checked before the command runs
-
-
-COMMANDS: dict[str, Command] = {
-    "train": Command(
-        "genomefactory.train.config:TrainConfig",
-        "genomefactory.train.finetune:run_train",
-        "Fine-tune a model (full / LoRA / adapter) for classification or regression.",
-    ),
-    "inference": Command(
-        "genomefactory.infer.config:InferenceConfig",
-        "genomefactory.infer.run:run_inference",
-        "Predict with a trained run, extract embeddings, or generate sequences.",
-    ),
-    "sae_train": Command(
-        "genomefactory.interpret.config:SAETrainConfig",
-        "genomefactory.interpret.train_sae:run_sae_train",
-        "Train a sparse auto-encoder (TopK or ReLU+L1) on model embeddings.",
-    ),
-    "sae_regression": Command(
-        "genomefactory.interpret.config:SAERegressionConfig",
-        "genomefactory.interpret.regress:run_sae_regression",
-        "Relate SAE latent units to readouts (length, GC, motifs, k-mers, CSV columns).",
-    ),
-    "download": Command(
-        "genomefactory.collect.config:DownloadConfig",
-        "genomefactory.collect.download:run_download",
-        "Download genomes from NCBI (species, taxa, accessions) or links; no config = interactive.",
-        no_config="genomefactory.collect.interactive:main",
-    ),
-    "process": Command(
-        "genomefactory.collect.config:ProcessConfig",
-        "genomefactory.collect.process:run_process",
-        "Build a species / promoter / enhancer / histone dataset with QC and train/dev/test splits.",
-    ),
-    "benchmark": Command(
-        "genomefactory.benchmark.config:BenchmarkConfig",
-        "genomefactory.benchmark.run:run_benchmark",
-        "Sweep models × methods × tasks × seeds on GUE / Genomic Benchmarks / custom suites.",
-    ),
-    "webui": Command(
-        "genomefactory.webui.config:WebUIConfig",
-        "genomefactory.webui.app:serve",
-        "Start the web interface (127.0.0.1, no share link) over every command.",
-        config_optional=True,
-        needs=(("gradio", "webui"),),
-    ),
-}
-
-_EXTRA = {
-    "models": "List registered model families, their variants (paper Table 5) and hub ids.",
-    "help": "Show help for a command: genomefactory-cli help COMMAND.",
-}
-
-
-def _load(ref: str) -> Any:
-    module, attr = ref.split(":")
-    return getattr(importlib.import_module(module), attr)
-
-
-def available_commands() -> dict[str, Command]:
-    """Commands whose config class imports (a command whose optional package is missing still appears: running
-    it says which ``pip install`` fixes it)."""
-    ok: dict[str, Command] = {}
-    for name, cmd in COMMANDS.items():
-        try:
-            _load(cmd.config)
-        except (ImportError, AttributeError):
-            continue
-        ok[name] = cmd
-    return ok
-
-
-def check_needs(name: str, cmd: Command) -> None:
-    """Refuse to start a command whose optional packages are missing (one line naming the fix)."""
-    for module, extra in cmd.needs:
-        if importlib.util.find_spec(module) is None:
-            raise missing_extra(f"`{name}`", module, extra)
+__all__ = ["COMMANDS", "Command", "_load", "available_commands", "main"]
 
 
 def _consoles() -> tuple[Any, Any]:
@@ -140,7 +51,7 @@ def print_overview(console: Any) -> None:
     table = _table("command", "what it does")
     for name, cmd in available_commands().items():
         table.add_row(name, cmd.help)
-    for name, text in _EXTRA.items():
+    for name, text in EXTRA.items():
         table.add_row(name, text)
     console.print(table)
     _say(
@@ -220,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         import difflib
 
-        close = difflib.get_close_matches(name, [*COMMANDS, *_EXTRA], n=1)
+        close = difflib.get_close_matches(name, [*COMMANDS, *EXTRA], n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
         return _fail(err, f"error: unknown command {name!r}.{hint} Run `genomefactory-cli --help`.")
     cmd = COMMANDS[name]  # only this command's modules are imported (fast start)

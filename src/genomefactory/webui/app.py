@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from ..cli import Command, _load, available_commands
+from ..commands import Command, _load, available_commands
 from ..config import ConfigError, validate_dict
 from .config import WebUIConfig
 from .forms import (
