@@ -58,7 +58,9 @@ def main() -> None:
         for _ in range(args.repeats):
             t, heavy = _time(PROBE.format(args=argv, heavy=HEAVY))
             times.append(t)
-        rows.append({"case": name, "median_s": statistics.median(times), "best_s": min(times), "heavy": heavy})
+        rows.append(
+            {"case": name, "median_s": statistics.median(times), "best_s": min(times), "heavy": heavy}
+        )
     base = {}
     for mod in ("torch", "transformers"):
         base[mod] = statistics.median(_time(f"import {mod}")[0] for _ in range(args.repeats))
