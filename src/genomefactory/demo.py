@@ -14,6 +14,7 @@ import argparse
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -69,7 +70,7 @@ def synthetic_task(out: Path, n_per_class: int = 500, length: int = 150, seed: i
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--out", default="demo_output", help="output folder (default: demo_output)")
     parser.add_argument(
@@ -77,53 +78,58 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--family", default="hyenadna", help="model family (tiny random variant)")
     parser.add_argument("--epochs", type=float, default=4)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
+    return parser.parse_args(argv)
+
+
+def _train(data: Path, run_dir: Path, family: str, epochs: float) -> Any:
     from .config import load_config
-    from .infer.config import InferenceConfig
-    from .infer.run import run_inference
     from .train.config import TrainConfig
     from .train.finetune import run_train
 
+    settings = {
+        "data": {"path": str(data)},
+        "output_dir": str(run_dir),
+        "overwrite": True,
+        "model": {"family": family, "init": "tiny"},
+        "method": {"name": "lora", "lora": {"r": 8, "alpha": 32, "target_modules": "default"}},
+        "training": {
+            "epochs": epochs,
+            "batch_size": 32,
+            "learning_rate": 5e-3,
+            "seed": 42,
+            "logging_steps": 20,
+        },
+    }
+    return run_train(load_config(TrainConfig, None, settings))
+
+
+def _predict(run_dir: Path, table: Path, output: Path) -> Any:
+    from .config import load_config
+    from .infer.config import InferenceConfig
+    from .infer.run import run_inference
+
+    settings = {
+        "mode": "predict",
+        "model": {"path": str(run_dir)},
+        "predict": {"input": str(table), "output": str(output)},
+    }
+    return run_inference(load_config(InferenceConfig, None, settings))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    logging.basicConfig(level=logging.WARNING)
     out = Path(args.out)
     t0 = time.perf_counter()
     data = Path(args.data) if args.data else synthetic_task(out / "data")
     print(f"[1/4] dataset: {data} (train/dev/test.csv)")
     run_dir = out / "run_lora"
-    cfg = load_config(
-        TrainConfig,
-        None,
-        {
-            "data": {"path": str(data)},
-            "output_dir": str(run_dir),
-            "overwrite": True,
-            "model": {"family": args.family, "init": "tiny"},
-            "method": {"name": "lora", "lora": {"r": 8, "alpha": 32, "target_modules": "default"}},
-            "training": {
-                "epochs": args.epochs,
-                "batch_size": 32,
-                "learning_rate": 5e-3,
-                "seed": 42,
-                "logging_steps": 20,
-            },
-        },
-    )
-    result = run_train(cfg)
+    result = _train(data, run_dir, args.family, args.epochs)
     print(
         f"[2/4] LoRA fine-tuning done in {result.train_seconds:.0f} s: test MCC {result.test_metrics['mcc']:.3f}, "
         f"accuracy {result.test_metrics['accuracy']:.3f}"
     )
-    pred = run_inference(
-        load_config(
-            InferenceConfig,
-            None,
-            {
-                "mode": "predict",
-                "model": {"path": str(run_dir)},
-                "predict": {"input": str(data / "test.csv"), "output": str(out / "predictions.csv")},
-            },
-        )
-    )
+    pred = _predict(run_dir, data / "test.csv", out / "predictions.csv")
     print(f"[3/4] predictions: {pred.output}")
     _interpret(data, run_dir, out)
     print(

@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlparse
 
-from genomefactory.collect.sources import Assembly
+from genomefactory.collect.source_table import Assembly
 
 from .ncbi_server import assembly as report_of
 

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from genomefactory.collect.config import ProcessConfig, QCConfig
+from genomefactory.collect.leakage import leakage_check, shared_kmer_report
 from genomefactory.collect.process import run_process
-from genomefactory.collect.qc import QCError, leakage_check, run_qc, shared_kmer_report
+from genomefactory.collect.qc import QCError, run_qc
 from genomefactory.collect.segment import SeqBatch, read_genome
 from genomefactory.sequence import reverse_complement
 

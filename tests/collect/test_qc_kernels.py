@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 
 from genomefactory.collect.config import QCConfig
+from genomefactory.collect.leakage import leakage_check
 from genomefactory.collect.qc import (
     QCError,
     base_counts,
     duplicate_candidates,
     kmer_counts,
     kmer_profiles,
-    leakage_check,
     run_qc,
     step_duplicates,
 )

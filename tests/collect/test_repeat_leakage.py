@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from genomefactory.collect.config import ProcessConfig, QCConfig
+from genomefactory.collect.leakage import drop_repeat_leakage
 from genomefactory.collect.process import run_process
-from genomefactory.collect.qc import QCError, drop_repeat_leakage
+from genomefactory.collect.qc import QCError
 from genomefactory.collect.segment import SeqBatch
 from genomefactory.sequence import reverse_complement
 

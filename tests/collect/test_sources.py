@@ -14,7 +14,7 @@ import pytest
 
 from genomefactory.collect.config import ProcessConfig
 from genomefactory.collect.process import check_process, run_process
-from genomefactory.collect.sources import load_table
+from genomefactory.collect.source_table import load_table
 from genomefactory.config import validate_dict
 from genomefactory.errors import UserError
 from genomefactory.sequence import reverse_complement

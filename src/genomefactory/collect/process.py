@@ -20,9 +20,10 @@ from ..errors import UserFileNotFoundError
 from ..io import atomic_open, atomic_write_json, write_manifest
 from ..sequence import reverse_complement
 from .config import GenomeInput, ProcessConfig, ProcessResult, SpeciesTask
-from .qc import drop_repeat_leakage, leakage_check, run_qc
+from .leakage import drop_repeat_leakage, leakage_check
+from .qc import run_qc
 from .segment import SeqBatch, assign_splits, read_genome, sample_fragments
-from .sources import check_region
+from .source_table import check_region
 
 SPLITS = ("train", "dev", "test")
 _GENOME_SUFFIXES = (".fa", ".fna", ".fasta", ".fa.gz", ".fna.gz", ".fasta.gz", ".gb", ".gbk", ".gbff")
