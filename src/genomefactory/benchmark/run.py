@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import ConfigError, dump_config, validate_dict
+from ..config import ConfigError, deep_merge, dump_config, validate_dict
 from ..dist import Ranks
 from ..io import atomic_write_json, atomic_write_text, write_manifest
 from ..train.config import TrainConfig
@@ -73,13 +73,6 @@ def _cell_dir(out: Path, task: BenchTask, model: str, method: str, seed: int) ->
     return out / "cells" / task.suite / _slug(task.name) / _slug(model) / method / f"seed{seed}"
 
 
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in extra.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 def _train_dict(cfg: BenchmarkConfig, model: BenchmarkModel, method: str, seed: int) -> dict[str, Any]:
     model_fields = model.model_dump(exclude={"label", "methods", "overrides"})
     base: dict[str, Any] = {
@@ -88,7 +81,7 @@ def _train_dict(cfg: BenchmarkConfig, model: BenchmarkModel, method: str, seed: 
         "method": {**cfg.method.model_dump(), "name": method},
         "training": {**cfg.training.model_dump(), "seed": seed},
     }
-    merged = _merge(base, model.overrides)
+    merged = deep_merge(base, model.overrides)
     merged["method"]["name"] = method  # the sweep's axes win over overrides
     merged["training"]["seed"] = seed
     return merged

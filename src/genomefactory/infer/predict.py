@@ -16,12 +16,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..io import atomic_path
 from ..models.loading import default_device
 from ..sequence import clean_sequence, read_fasta
 from ..train.data import PadCollator, tokenize
-from ..train.metrics import softmax
 from ..train.model_io import is_run_model, load_run_model
+from ..train.predictions import write_predictions
 
 log = logging.getLogger("genomefactory.infer")
 
@@ -90,16 +89,8 @@ def run_predict(cfg: Any) -> PredictionResult:
     run = load_run_model(cfg.model.path, device=device)
     df = read_sequences(cfg.predict.input)
     logits, truncated = predict_logits(run, df["sequence"].tolist(), cfg.predict.batch_size, device)
-    if run.meta["task_type"] == "regression":
-        df["prediction"] = logits[:, 0]
-    else:
-        probs = softmax(logits)
-        df["prediction"] = probs.argmax(-1)
-        for k in range(probs.shape[1]):
-            df[f"prob_{k}"] = probs[:, k]
     out = Path(cfg.predict.output)
-    with atomic_path(out) as tmp:
-        df.to_csv(tmp, index=False)
+    write_predictions(out, df, logits, run.meta["task_type"])
     log.info("wrote %d predictions to %s", len(df), out)
     from .manifest import write_inference_manifest
 
