@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -20,6 +21,7 @@ from genomefactory.config import ConfigError, describe_config, load_config
 from genomefactory.train.config import MethodConfig, TrainConfig
 from genomefactory.train.finetune import run_train
 from genomefactory.train.methods import TuningMethod, get_method, method_names, register_method
+from genomefactory.train.methods.registry import METHODS
 from genomefactory.train.model_io import load_run_model
 
 
@@ -46,8 +48,14 @@ class LinearProbe(TuningMethod):
         return TaskModel(backbone.family, backbone.base, head, pooling, task_type, num_labels)
 
 
-def test_a_registered_method_trains_end_to_end(rows: Path, tmp_path: Path) -> None:
+@pytest.fixture
+def probe() -> Iterator[None]:
     register_method(LinearProbe())
+    yield
+    METHODS.unregister("test_linear_probe")  # other tests list the registered methods
+
+
+def test_a_registered_method_trains_end_to_end(rows: Path, tmp_path: Path, probe: None) -> None:
     assert "test_linear_probe" in method_names()
     run = tmp_path / "probe"
     # learning_rate left unset: a tiny (from-scratch) model gets the from-scratch default

@@ -119,7 +119,8 @@ def test_prediction_writer_reference(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("task", ["classification", "regression"])
 def test_train_and_predict_write_the_same_predictions(task: str, shared_data: Path, tmp_path: Path) -> None:
-    from genomefactory.infer.config import InferenceConfig, run_inference
+    from genomefactory.infer.config import InferenceConfig
+    from genomefactory.infer.run import run_inference
 
     data = subsample_task(
         shared_data / "gue/prom/prom_core_tata",

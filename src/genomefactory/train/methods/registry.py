@@ -132,6 +132,12 @@ class _MethodRegistry(Registry[TuningMethod]):
             self._order.append(primary)
         return obj
 
+    def unregister(self, name: str) -> None:
+        primary = self.get(name).name if name in self else None
+        super().unregister(name)
+        if primary in self._order:
+            self._order.remove(primary)
+
     def names_in_order(self) -> list[str]:
         """Built-ins in the order of their modules in ``builtins``, then the others as registered."""
         self._ensure_loaded()
