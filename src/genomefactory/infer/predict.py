@@ -1,6 +1,8 @@
 """``inference`` with ``mode: predict``: apply a fine-tuned run (full, LoRA merged/unmerged, adapter) to sequences.
 
-Input: CSV/TSV with a ``sequence`` (or ``seq``) column (``id`` and other columns are carried over), or FASTA.
+Input: any record file of :mod:`genomefactory.records` (FASTA, CSV/TSV, gzipped or not): a table's ``sequence``
+(or ``seq``) column, ``id`` and other columns are carried over; ids follow the records id rule (FASTA header
+word, the ``id`` column, else ``row<N>``).
 Output CSV: input columns, then ``prediction`` and, for classification, ``prob_0 .. prob_{k-1}`` (softmax).
 Sequences longer than the model's maximum are truncated to it, as in training; the count is logged.
 """
@@ -18,14 +20,12 @@ import torch
 
 from ..io import atomic_path
 from ..models.loading import default_device
-from ..sequence import clean_sequence, read_fasta
+from ..records import read_frame
 from ..train.data import PadCollator, tokenize
 from ..train.metrics import softmax
 from ..train.model_io import is_run_model, load_run_model
 
 log = logging.getLogger("genomefactory.infer")
-
-_FASTA = (".fa", ".fasta", ".fna", ".fa.gz", ".fasta.gz", ".fna.gz")
 
 
 @dataclass
@@ -40,21 +40,7 @@ class PredictionResult:
 
 def read_sequences(path: str | Path) -> pd.DataFrame:
     """A table with ``id``, ``sequence`` and any other input columns, sequences validated and upper-cased."""
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"input file {p} not found")
-    if p.name.lower().endswith(_FASTA):
-        recs = list(read_fasta(p))
-        return pd.DataFrame({"id": [r[0] for r in recs], "sequence": [r[1] for r in recs]})
-    sep = "\t" if p.suffix.lower() in (".tsv", ".tab") else ","
-    df = pd.read_csv(p, sep=sep, dtype={"sequence": str, "seq": str}, keep_default_na=False)
-    col = "sequence" if "sequence" in df.columns else "seq" if "seq" in df.columns else None
-    if col is None:
-        raise ValueError(f"{p}: no 'sequence' or 'seq' column (columns: {', '.join(map(str, df.columns))})")
-    df["sequence"] = [clean_sequence(s, f"{p} row {i}") for i, s in enumerate(df.pop(col).tolist(), start=1)]
-    if "id" not in df.columns:
-        df.insert(0, "id", [f"seq{i}" for i in range(1, len(df) + 1)])
-    return df
+    return read_frame(path, what="predict.input")
 
 
 @torch.no_grad()

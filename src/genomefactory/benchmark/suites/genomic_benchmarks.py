@@ -28,7 +28,7 @@ import yaml
 
 from ...sequence import reverse_complement
 from ..config import SuiteConfig
-from . import BenchTask, PreparedTask, Suite, materialize, read_labelled_csv, register_suite
+from . import BenchTask, PreparedTask, Suite, materialize, read_labelled, register_suite
 
 __all__ = ["DATASETS", "GenomicBenchmarksSuite", "sequences_from_intervals"]
 
@@ -176,7 +176,7 @@ class GenomicBenchmarksSuite(Suite):
     def _export_split(root: Path, dataset: str, split: str) -> pd.DataFrame | None:
         for p in (root / dataset / f"{split}.csv", root / f"{split}_{dataset}.csv"):
             if p.is_file():
-                return read_labelled_csv(p)
+                return read_labelled(p)
         return None
 
     def _from_intervals(self, folder: Path, cfg: SuiteConfig) -> dict[str, pd.DataFrame | None]:
