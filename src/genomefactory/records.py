@@ -41,7 +41,7 @@ from __future__ import annotations
 import csv
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, cast
@@ -151,8 +151,9 @@ def iter_chunks(
 ) -> Iterator[list[Record]]:
     """Lists of at most ``chunk_size`` records, in file order (see the module docstring for the rules).
 
-    ``what`` (e.g. ``"embed.input"``) prefixes the missing-file message. The file's existence, format and
-    options are checked when this is called; records are read as the iterator is consumed.
+    ``what`` (e.g. ``"embed.input"``) prefixes the missing-file message. The file's existence, format, first
+    bytes and (tables) header columns are checked when this is called; records are read as the iterator is
+    consumed.
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
@@ -163,6 +164,11 @@ def iter_chunks(
             f"{p}: a FASTA file has no label column {label_column!r}; "
             "put the labels in a table with an id column, or use a CSV/TSV with a label column"
         )
+    # checked now, before the caller starts expensive work: the file opens as text (not empty, binary or
+    # refused compression) and a table's header names the columns asked for
+    with open_input_text(p) as fh:
+        if is_table(p):
+            _columns(_header(fh, p, table_separator(p)), p, sequence_column, id_column, label_column)
     if is_fasta(p):
         return _fasta_chunks(p, chunk_size, unique)
     return _table_chunks(p, chunk_size, sequence_column, id_column, label_column, unique)
@@ -317,8 +323,7 @@ def _table_chunks(
         seq_col, id_col = _columns(header, p, sequence_column, id_column, label_column)
         keys = [c for c in (seq_col, id_col, label_column) if c is not None]
         meta_cols = [c for c in header if c not in keys]
-        reader = pd.read_csv(
-            fh,
+        options: dict[str, Any] = dict(
             sep=sep,
             header=None,
             names=header,
@@ -329,7 +334,7 @@ def _table_chunks(
             chunksize=chunk_size,
         )
         row = 0
-        while (df := _next_chunk(reader, p)) is not None:
+        for df in _pandas_chunks(fh, p, options):
             if df.empty:
                 continue
             out = _chunk_records(df, p, row, seq_col, id_col, label_column, meta_cols)
@@ -343,14 +348,19 @@ def _table_chunks(
         raise DataError(f"{p} has no rows (only a header: {', '.join(header)})")
 
 
-def _next_chunk(reader: Any, p: Path) -> pd.DataFrame | None:
+def _pandas_chunks(fh: IO[str], p: Path, options: dict[str, Any]) -> Iterator[pd.DataFrame]:
+    reader = _parsed(p, lambda: pd.read_csv(fh, **options))  # the first rows are parsed here already
+    while (df := _parsed(p, lambda: next(reader, None))) is not None:
+        yield df
+
+
+def _parsed(p: Path, step: Callable[[], Any]) -> Any:
+    """``step()`` with pandas' parse failures turned into one-line DataErrors naming the file."""
     with warnings.catch_warnings():
         # a first data row longer than the header is a warning in pandas (and the extra fields are dropped)
         warnings.simplefilter("error", pd.errors.ParserWarning)
         try:
-            return next(reader)  # type: ignore[no-any-return]
-        except StopIteration:
-            return None
+            return step()
         except UserError:
             raise
         except pd.errors.ParserWarning:

@@ -69,8 +69,13 @@ def clean_sequence(seq: object, where: str) -> str:
     """Upper-case and validate one sequence; ``where`` (e.g. ``"train.csv row 12"``) goes into the error."""
     if not isinstance(seq, str) or seq == "":
         raise SequenceError(f"{where}: sequence is empty or missing (got {seq!r})")
-    s = seq.strip().upper()
-    bad = first_invalid(s)
+    s = seq.strip()
+    if not s.isascii():  # before upper-casing: Unicode would turn 'ß' into 'SS' and 'ſ' into 'S'
+        pos = next(i for i, c in enumerate(s) if ord(c) > 127)
+        bad: tuple[int, str] | None = (pos, s[pos])
+    else:
+        s = s.upper()
+        bad = first_invalid(s)
     if bad is not None:
         pos, ch = bad
         raise SequenceError(
