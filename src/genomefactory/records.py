@@ -26,8 +26,8 @@ sequence lines are concatenated. An empty sequence is an error. **Tables**: the 
 type inference and its default missing-value markers (parsed per chunk). FASTA records have no label or meta.
 
 **Streaming.** :func:`read_records` and :func:`iter_chunks` read the file incrementally (tables in pandas chunks,
-FASTA line by line): memory holds one chunk of records plus the set of ids seen (for the uniqueness check), never
-the file. :func:`read_frame` collects everything into one frame, for callers that need it all anyway.
+FASTA line by line): memory holds one chunk of records plus the set of ids seen for the uniqueness check (about
+100 bytes per record; ``unique=False`` drops it), never the file. :func:`read_frame` collects everything into one frame, for callers that need it all anyway.
 
 **Errors.** Every bad input raises a :class:`~genomefactory.errors.UserError` naming the file:
 :class:`~genomefactory.errors.UserFileNotFoundError` for a missing file, :class:`~genomefactory.errors.DataError`

@@ -17,7 +17,6 @@ Metric: Matthews correlation ×100 (paper section 4.2).
 
 from __future__ import annotations
 
-import gzip
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from ...io import open_input_text
 from ...sequence import reverse_complement
 from ..config import SuiteConfig
 from . import BenchTask, PreparedTask, Suite, materialize, read_labelled, register_suite
@@ -200,7 +200,7 @@ class GenomicBenchmarksSuite(Suite):
                 if ref not in opened:
                     opened[ref] = _open_genome(Path(cfg.genomes[ref]).expanduser(), extras[ref])
                 path = folder / split / f"{cls}.csv.gz"
-                with gzip.open(path, "rt") as fh:
+                with open_input_text(path) as fh:  # a damaged .csv.gz is an error naming the file
                     iv = pd.read_csv(fh)
                 seqs = sequences_from_intervals(iv, opened[ref], str(path))
                 parts.append(pd.DataFrame({"sequence": seqs, "label": str(label)}))
