@@ -35,7 +35,9 @@ class DataConfig(StrictConfig):
     """Task data: a folder with train.csv, dev.csv, test.csv."""
 
     path: str = Field(
-        ..., description="Folder with train.csv, dev.csv and test.csv (columns sequence,label)."
+        ...,
+        description="Folder with train.csv, dev.csv and test.csv (columns sequence,label); a split may also be "
+        "a TSV, or a FASTA with <split>.labels.csv (id,label), optionally gzipped.",
     )
     sequence_column: str | None = Field(
         None, description="Sequence column; default: 'sequence', else 'seq' (Genomic Benchmarks exports)."

@@ -1,7 +1,8 @@
 """Benchmark suites: a registry of named suites, each listing tasks and preparing a task folder.
 
 A prepared task is a folder in the trainer's layout (``train.csv``, ``dev.csv``, ``test.csv``, columns
-``sequence,label``). Built-in suites: ``gue``, ``genomic_benchmarks``, ``custom``. Plugins register more through
+``sequence,label``; a suite's own split files are read with :func:`read_labelled`, i.e. through
+:mod:`genomefactory.records`). Built-in suites: ``gue``, ``genomic_benchmarks``, ``custom``. Plugins register more through
 the entry point group ``genomefactory.benchmarks``: the entry point loads a :class:`Suite` instance (or a
 zero-argument callable returning one); its name is the entry point's name.
 
@@ -23,6 +24,7 @@ import pandas as pd
 
 from ...errors import DataError
 from ...io import atomic_path, atomic_write_json
+from ...train.data import labelled_frame
 from ..config import SuiteConfig
 
 __all__ = ["BenchTask", "PreparedTask", "Suite", "get_suite", "materialize", "register_suite", "suite_names"]
@@ -135,15 +137,13 @@ def get_suite(name: str) -> Suite:
     return register_suite(suite)
 
 
-def read_labelled_csv(path: Path) -> pd.DataFrame:
-    """A ``sequence``/``seq`` + ``label`` CSV as a frame with columns ``sequence``, ``label`` (strings)."""
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    col = "sequence" if "sequence" in df.columns else "seq" if "seq" in df.columns else None
-    if col is None or "label" not in df.columns:
-        raise DataError(
-            f"{path}: expected columns sequence (or seq) and label, found {', '.join(df.columns)}"
-        )
-    return df[[col, "label"]].rename(columns={col: "sequence"})
+def read_labelled(path: Path) -> pd.DataFrame:
+    """A split file (any record format, see :mod:`genomefactory.records`) as columns ``sequence``, ``label``.
+
+    Sequences are validated and upper-cased; labels stay text (parsed by :func:`materialize`). A FASTA split takes
+    its labels from ``<split>.labels.csv`` beside it, as the trainer does.
+    """
+    return labelled_frame(path)
 
 
 def _label_values(df: pd.DataFrame, where: str) -> np.ndarray:
