@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genomefactory.infer.pooling import pool
+from genomefactory.models.pooling import pool
 from genomefactory.models import ModelConfig, load_backbone
 
 LENGTHS = [5, 2, 7, 1]

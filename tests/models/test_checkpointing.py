@@ -15,7 +15,7 @@ import torch
 from peft import LoraConfig, inject_adapter_in_model
 from torch import nn
 
-from genomefactory.infer.pooling import pool
+from genomefactory.models.pooling import pool
 from genomefactory.models.checkpointing import (
     CheckpointingUnsupportedError,
     checkpointed_blocks,

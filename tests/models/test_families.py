@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from genomefactory.infer.pooling import pool
+from genomefactory.models.pooling import pool
 from genomefactory.models import ModelConfig, all_families, get_family, load_backbone
 from genomefactory.train.config import MethodConfig
 from genomefactory.train.methods import build_task_model
@@ -48,7 +48,7 @@ def test_tokenize_and_forward_shapes(tiny) -> None:  # type: ignore[no-untyped-d
 
 
 def test_padding_invariance(tiny) -> None:  # type: ignore[no-untyped-def]
-    if not tiny.family.extras.get("padding_invariant", True):
+    if not tiny.family.padding_invariant:
         pytest.skip(f"{tiny.family.name} documents that padding changes its outputs")
     tiny.model.eval()
     one = tiny.tokenizer([SEQS[1]], return_tensors="pt")

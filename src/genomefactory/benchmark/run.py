@@ -98,7 +98,8 @@ def _check_models(cfg: BenchmarkConfig) -> None:
             f"models: duplicate label(s) {', '.join(dup)}; give each model entry a distinct label"
         )
     for i, m in enumerate(cfg.models):
-        get_family(m.family)
+        if m.family is not None:  # None: detected from model.path when the model is loaded
+            get_family(m.family)
         for method in _methods(cfg, m):
             try:
                 validate_dict(

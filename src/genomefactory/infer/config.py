@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field
 
 from ..config import StrictConfig
-from ..models.loading import ModelConfig
+from ..models.config import ModelConfig
 
 __all__ = ["EmbedConfig", "GenerateConfig", "InferenceConfig", "PredictConfig"]
 

@@ -1,7 +1,7 @@
 """Embedding extraction for every registered family (``inference`` with ``mode: embed``).
 
 Conventions: sequences are upper-case IUPAC (:mod:`genomefactory.sequence`); hidden states are
-(batch, length, hidden); pooling is mask-aware (:mod:`genomefactory.infer.pooling`).
+(batch, length, hidden); pooling is mask-aware (:mod:`genomefactory.models.pooling`).
 
 Long sequences: a sequence whose tokenisation exceeds the window (the model's maximum input length unless
 ``window_tokens`` is set) is split into overlapping windows of bases whose edges sit at token starts of the whole
@@ -41,10 +41,10 @@ from ..errors import DataError
 from ..io import atomic_path
 from ..models.loading import ModelConfig, default_device, load_backbone
 from ..models.registry import Backbone
+from ..models.pooling import pool
 from ..records import Record, iter_chunks
 from .config import EmbedConfig, InferenceConfig
 from .manifest import write_inference_manifest
-from .pooling import pool
 from .store import PartStore, rows_to_table
 
 __all__ = ["Embedder", "EmbeddingResult", "iter_records", "load_for_inference", "resolve_dtype", "run_embed"]

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..io import atomic_path
-from ..models.loading import ModelConfig
+from ..models.config import ModelConfig
 from ..sequence import read_fasta
 from .config import ReadoutSpec, SAEConfig, SAERegressionConfig, SAETrainConfig
 

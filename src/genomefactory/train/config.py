@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, create_model, field_serializer, field_validator
 
 from ..config import StrictConfig
-from ..models.loading import ModelConfig
+from ..models.config import ModelConfig
 from .methods.adapter import AdapterConfig
 from .methods.lora import LoraConfig
 from .methods.registry import METHODS, get_method, method_names

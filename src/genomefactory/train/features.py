@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from ..infer.pooling import pool
+from ..models.pooling import pool
 from ..io import atomic_path, sha256_file
 from .data import PadCollator
 

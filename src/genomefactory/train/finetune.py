@@ -27,7 +27,8 @@ import numpy as np
 import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
-from ..models.loading import default_device, save_state_dict
+from ..models.loading import default_device
+from ..models.weights import save_state_dict
 from .config import TrainConfig
 from .data import PadCollator, TokenizedDataset
 from .features import FeatureCollator, FeatureDataset, cached_features

@@ -20,7 +20,9 @@ import torch
 from safetensors.torch import load_file
 
 from ..errors import DataError, UserFileNotFoundError
-from ..models.loading import ModelConfig, load_backbone, save_state_dict, strict_load
+from ..models.config import ModelConfig
+from ..models.loading import load_backbone
+from ..models.weights import save_state_dict, strict_load
 from ..models.registry import Backbone, get_family
 from .config import MethodConfig
 from .heads import TaskModel
