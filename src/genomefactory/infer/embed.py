@@ -40,6 +40,7 @@ from ..dist import Ranks
 from ..errors import DataError
 from ..io import atomic_path
 from ..models.loading import ModelConfig, default_device, load_backbone
+from ..models.pooling import pool
 from ..models.registry import Backbone
 from ..models.pooling import pool
 from ..records import Record, iter_chunks

@@ -16,7 +16,7 @@ import torch
 from ..config import ConfigError
 from ..errors import UserError, UserFileNotFoundError
 from .config import DEFAULT_FAMILY, ModelConfig
-from .detect import checked_family
+from .detect import checked_family, run_meta_path
 from .registry import Backbone, ModelFamily, get_family, resolve_variant
 from .weights import load_state_dict_file, save_state_dict, strict_load
 
@@ -102,15 +102,26 @@ def _load_backbone(cfg: ModelConfig) -> Backbone:
             config = family.published_config(variant)
             model = family.build(config)
             return Backbone(family, model, family.tokenizer(None, config), config, None, variant)
+        source = family.variants[variant]
+        if not source:
+            raise ConfigError(
+                f"model family {family.name!r} variant {variant!r} has no published checkpoint; set model.path "
+                "(a hub id or a local checkpoint folder) or model.init: tiny"
+            )
         # a family may pin the hub revision of its published variants (Evo-1 base: "1.1_fix"); model.revision wins
-        directory = resolve_source(family.variants[variant], cfg.revision or family.hub_revision)
-        return family.load_pretrained(
-            directory, source=family.variants[variant], variant=variant, cfg=cfg, random_init=False
+        directory = resolve_source(
+            source, cfg.revision or family.hub_revision, allow_code=cfg.trust_remote_code
         )
+        return family.load_pretrained(directory, source=source, variant=variant, cfg=cfg, random_init=False)
     if cfg.trust_remote_code and cfg.family is not None:
         _check_remote_code(cfg, get_family(cfg.family))  # before fetching any code
     directory = resolve_source(cfg.path, cfg.revision, allow_code=cfg.trust_remote_code)
     family = checked_family(directory, cfg.family, trust_remote_code=cfg.trust_remote_code)
+    if run_meta_path(directory) is not None:
+        raise ConfigError(
+            f"{cfg.path} is a genomefactory training run ({family.name}), not a checkpoint folder: use it as "
+            "model.path of `inference`, or give the checkpoint the run was trained from"
+        )
     _check_remote_code(cfg, family)
     if cfg.init == "tiny":
         config = {**family.tiny_config(), **cfg.tiny_overrides}

@@ -22,8 +22,8 @@ from safetensors.torch import load_file
 from ..errors import DataError, UserFileNotFoundError
 from ..models.config import ModelConfig
 from ..models.loading import load_backbone
-from ..models.weights import save_state_dict, strict_load
 from ..models.registry import Backbone, get_family
+from ..models.weights import save_state_dict, strict_load
 from .config import MethodConfig
 from .heads import TaskModel
 from .methods import build_task_model, get_method
