@@ -42,7 +42,6 @@ from ..io import atomic_path
 from ..models.loading import ModelConfig, default_device, load_backbone
 from ..models.pooling import pool
 from ..models.registry import Backbone
-from ..models.pooling import pool
 from ..records import Record, iter_chunks
 from .config import EmbedConfig, InferenceConfig
 from .manifest import write_inference_manifest
