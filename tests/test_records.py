@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from genomefactory import records
 from genomefactory.errors import DataError, UserError, UserFileNotFoundError
-from genomefactory.records import Record, iter_chunks, read_frame, read_records
-from genomefactory.sequence import IUPAC, read_fasta
+from genomefactory.records import Record, iter_chunks, read_fasta, read_frame, read_records
+from genomefactory.sequence import IUPAC
 
 SETTINGS = settings(
     derandomize=True, deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow]

@@ -61,6 +61,7 @@ __all__ = [
     "is_fasta",
     "is_table",
     "iter_chunks",
+    "read_fasta",
     "read_fasta_records",
     "read_frame",
     "read_records",
@@ -228,6 +229,14 @@ def read_fasta_records(path: str | Path, *, unique: bool = True, what: str | Non
     """Records of a file the caller knows is FASTA, whatever its name (e.g. a prompt file): no suffix rule."""
     p = input_file(path, what)
     return (rec for chunk in _fasta_chunks(p, DEFAULT_CHUNK, unique) for rec in chunk)
+
+
+def read_fasta(path: str | Path) -> Iterator[tuple[str, str]]:
+    """``(id, sequence)`` pairs of a FASTA file (any name); repeated ids are allowed (prompt files, genomes).
+
+    Ids are the first header word; sequences are upper-cased and validated.
+    """
+    return ((r.id, r.sequence) for r in read_fasta_records(path, unique=False))
 
 
 # -- FASTA -------------------------------------------------------------------------------------------------

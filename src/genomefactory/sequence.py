@@ -7,14 +7,10 @@
 - Strand is ``+`` or ``-``; the minus-strand sequence of an interval is the reverse complement of the plus strand.
 - Vectorised helpers work on ``numpy.uint8`` byte arrays (one byte per base) so no per-base Python loop runs.
 
-Reading files of sequences (FASTA, CSV/TSV, gzipped or not) is :mod:`genomefactory.records`' job; the
-:func:`read_fasta` kept here is a thin ``(id, sequence)`` view of it.
+Reading files of sequences (FASTA, CSV/TSV, gzipped or not) is :mod:`genomefactory.records`' job.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 
@@ -101,14 +97,3 @@ def kmer_counts(seq: str, k: int) -> dict[str, int]:
         if all(c in "ACGT" for c in kmer):
             counts[kmer] = counts.get(kmer, 0) + 1
     return counts
-
-
-def read_fasta(path: str | Path) -> Iterator[tuple[str, str]]:
-    """Yield ``(id, sequence)`` from a FASTA file (any name) through :mod:`genomefactory.records`.
-
-    Ids are the first header word; sequences are upper-cased and validated. Unlike the record reader's default,
-    repeated ids are allowed here (prompt files and genomes are not keyed by id).
-    """
-    from .records import read_fasta_records  # records builds on this module
-
-    return ((r.id, r.sequence) for r in read_fasta_records(path, unique=False))

@@ -18,7 +18,8 @@ from genomefactory.benchmark.report import read_published, score_of
 from genomefactory.benchmark.run import _check_models, _train_dict
 from genomefactory.benchmark.suites import Suite, get_suite, suite_names
 from genomefactory.config import ConfigError, load_config, validate_dict
-from genomefactory.sequence import read_fasta, reverse_complement
+from genomefactory.records import read_fasta
+from genomefactory.sequence import reverse_complement
 from genomefactory.train.metrics import classification_metrics
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ from genomefactory.infer.config import GenerateConfig, InferenceConfig
 from genomefactory.infer.generate import sample_logits
 from genomefactory.infer.run import run_inference
 from genomefactory.models.registry import all_families
-from genomefactory.sequence import read_fasta
+from genomefactory.records import read_fasta
 
 # every registered family whose tiny model is a decoder: a new decoder family is covered by being registered
 DECODERS = [f.name for f in all_families() if f.is_decoder(f.tiny_config())]

@@ -26,7 +26,8 @@ from ..errors import DataError, UserFileNotFoundError
 from ..io import atomic_open
 from ..models.loading import default_device
 from ..models.registry import Backbone
-from ..sequence import clean_sequence, read_fasta
+from ..records import read_fasta
+from ..sequence import clean_sequence
 from .config import GenerateConfig, InferenceConfig
 from .embed import load_for_inference, resolve_dtype
 from .manifest import write_inference_manifest

@@ -124,6 +124,7 @@ def resolved_config(
     data["method"]["pooling"] = pooling
     data["task"]["num_labels"] = num_labels if cfg.task.type == "classification" else cfg.task.num_labels
     data["data"]["max_length"] = max_len
+    data["model"]["family"] = family.name  # detected from model.path when the config left it out
     if cfg.model.path is None and cfg.model.init != "tiny":  # a tiny model has no published variant
         data["model"]["variant"] = resolve_variant(family, cfg.model.variant)
     return data

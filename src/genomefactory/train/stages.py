@@ -39,7 +39,7 @@ log = logging.getLogger("genomefactory.train")
 # Default peak rate of a model trained from scratch (model.init tiny/random): a family's default is its
 # pretrained fine-tuning rate (~3e-5), at which a random backbone barely learns (NT v1, GUE mouse: test MCC 0.30
 # at 3e-5 vs 0.57 at 1e-3). Kept here until ModelFamily declares its own from-scratch rate.
-FROM_SCRATCH_LEARNING_RATE = 1e-3
+FROM_SCRATCH_LEARNING_RATE = 1e-3  # ModelFamily.learning_rate_from_scratch's default (kept for importers)
 
 
 @dataclass
@@ -99,9 +99,7 @@ def resolve_learning_rate(cfg: TrainConfig, family: ModelFamily) -> float:
     """``training.learning_rate``, else the from-scratch rate for ``init: tiny/random``, else the family's."""
     if cfg.training.learning_rate is not None:
         return cfg.training.learning_rate
-    if cfg.model.init in ("tiny", "random"):
-        return FROM_SCRATCH_LEARNING_RATE
-    return family.learning_rate
+    return family.default_learning_rate(cfg.model.init)
 
 
 def build_model(cfg: TrainConfig, data: PreparedData) -> BuiltModel:
