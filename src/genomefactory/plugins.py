@@ -137,7 +137,7 @@ class Registry(Generic[T]):
     def unknown_message(self, name: str) -> str:
         close = self.closest(name)
         hint = f" Did you mean '{close}'?" if close else ""
-        return f"unknown {self.what} {name!r}.{hint} Registered: {', '.join(self.names())}"
+        return f"unknown {self.what} {name!r}.{hint} (known: {', '.join(self.names())})"
 
 
 def _entry_points(group: str) -> list[importlib.metadata.EntryPoint]:

@@ -162,12 +162,21 @@ def test_custom_folder_suite_and_entry_point(tmp_path: Path, monkeypatch: pytest
             return Plugin
 
     import genomefactory.benchmark.suites as reg
+    import genomefactory.plugins as plugins
 
-    monkeypatch.setattr(reg, "_entry_points", lambda: {"myplugin": EP()})
-    assert "myplugin" in suite_names()
-    assert get_suite("myplugin").name == "myplugin"
-    with pytest.raises(ValueError, match=r"known: .*gue"):
-        get_suite("nope")
+    # the suites' registry reads entry points through the shared mechanism: a registry that has not read them
+    # yet sees the plugin
+    monkeypatch.setattr(
+        plugins, "_entry_points", lambda group: [EP()] if group == reg.ENTRY_POINT_GROUP else []
+    )
+    monkeypatch.setattr(reg.SUITES, "_loaded", False)
+    try:
+        assert "myplugin" in suite_names()
+        assert get_suite("myplugin").name == "myplugin"
+        with pytest.raises(ValueError, match=r"known: .*gue"):
+            get_suite("nope")
+    finally:
+        reg.SUITES.unregister("myplugin")
 
 
 def test_published_tables_parse(shared_data: Path) -> None:
