@@ -38,19 +38,17 @@ column, bad character, binary or non-UTF-8 bytes, damaged or truncated compresse
 
 from __future__ import annotations
 
-import csv
-import re
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import Any, cast
 
 import pandas as pd
 
-from .errors import DataError, UserError
+from .errors import DataError
 from .io import input_file, open_input_text
 from .sequence import clean_sequence
+from .tables import SEQUENCE_COLUMNS, check_columns, read_header, table_chunks
 
 __all__ = [
     "COMPRESSION_SUFFIXES",
@@ -72,7 +70,6 @@ __all__ = [
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas", ".ffn", ".fsa")
 TABLE_SUFFIXES: dict[str, str] = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
 COMPRESSION_SUFFIXES = (".gz", ".bgz")
-SEQUENCE_COLUMNS = ("sequence", "seq")
 DEFAULT_CHUNK = 4096
 
 # pandas' default missing-value markers, applied to metadata columns only: a sequence "NA" or an id "null"
@@ -169,7 +166,7 @@ def iter_chunks(
     # refused compression) and a table's header names the columns asked for
     with open_input_text(p) as fh:
         if is_table(p):
-            _columns(_header(fh, p, table_separator(p)), p, sequence_column, id_column, label_column)
+            check_columns(read_header(fh, p, table_separator(p)), p, sequence_column, id_column, label_column)
     if is_fasta(p):
         return _fasta_chunks(p, chunk_size, unique)
     return _table_chunks(p, chunk_size, sequence_column, id_column, label_column, unique)
@@ -282,41 +279,6 @@ def _fasta_records(p: Path) -> Iterator[Record]:
 
 
 # -- tables ------------------------------------------------------------------------------------------------
-def _header(fh: IO[str], p: Path, sep: str) -> list[str]:
-    try:
-        for cells in csv.reader(iter(fh.readline, ""), delimiter=sep):
-            if cells:
-                break
-        else:
-            raise DataError(f"{p} is empty (no header line)")
-    except csv.Error as exc:
-        raise DataError(f"{p}: cannot read the header line ({exc})") from None
-    dup = sorted({c for c in cells if cells.count(c) > 1})
-    if dup:
-        raise DataError(f"{p}: column {dup[0]!r} appears more than once in the header ({', '.join(cells)})")
-    return cells
-
-
-def _columns(
-    header: list[str], p: Path, sequence_column: str | None, id_column: str, label_column: str | None
-) -> tuple[str, str | None]:
-    """(sequence column, id column or None) after checking that every named column exists."""
-    listing = ", ".join(header)
-    if sequence_column is not None and sequence_column not in header:
-        raise DataError(f"{p}: no sequence column {sequence_column!r} (columns: {listing})")
-    seq = sequence_column or next((c for c in SEQUENCE_COLUMNS if c in header), None)
-    if seq is None:
-        raise DataError(
-            f"{p}: no sequence column; expected 'sequence' or 'seq' (columns: {listing}); "
-            "or name the column to read"
-        )
-    if label_column is not None and label_column not in header:
-        raise DataError(f"{p}: no label column {label_column!r} (columns: {listing})")
-    if id_column != "id" and id_column not in header:
-        raise DataError(f"{p}: no id column {id_column!r} (columns: {listing})")
-    return seq, id_column if id_column in header else None
-
-
 def _table_chunks(
     p: Path,
     chunk_size: int,
@@ -328,8 +290,8 @@ def _table_chunks(
     sep = table_separator(p)
     seen: set[str] = set()
     with open_input_text(p) as fh:
-        header = _header(fh, p, sep)
-        seq_col, id_col = _columns(header, p, sequence_column, id_column, label_column)
+        header = read_header(fh, p, sep)
+        seq_col, id_col = check_columns(header, p, sequence_column, id_column, label_column)
         keys = [c for c in (seq_col, id_col, label_column) if c is not None]
         meta_cols = [c for c in header if c not in keys]
         options: dict[str, Any] = dict(
@@ -343,7 +305,7 @@ def _table_chunks(
             chunksize=chunk_size,
         )
         row = 0
-        for df in _pandas_chunks(fh, p, options):
+        for df in table_chunks(fh, p, options):
             if df.empty:
                 continue
             out = _chunk_records(df, p, row, seq_col, id_col, label_column, meta_cols)
@@ -355,35 +317,6 @@ def _table_chunks(
             yield out
     if row == 0:
         raise DataError(f"{p} has no rows (only a header: {', '.join(header)})")
-
-
-def _pandas_chunks(fh: IO[str], p: Path, options: dict[str, Any]) -> Iterator[pd.DataFrame]:
-    reader = _parsed(p, lambda: pd.read_csv(fh, **options))  # the first rows are parsed here already
-    while (df := _parsed(p, lambda: next(reader, None))) is not None:
-        yield df
-
-
-def _parsed(p: Path, step: Callable[[], Any]) -> Any:
-    """``step()`` with pandas' parse failures turned into one-line DataErrors naming the file."""
-    with warnings.catch_warnings():
-        # a first data row longer than the header is a warning in pandas (and the extra fields are dropped)
-        warnings.simplefilter("error", pd.errors.ParserWarning)
-        try:
-            return step()
-        except UserError:
-            raise
-        except pd.errors.ParserWarning:
-            raise DataError(
-                f"{p}: a data row has more fields than the header; fix the row or the header"
-            ) from None
-        except (pd.errors.ParserError, csv.Error) as exc:
-            # pandas counts lines from the first data line (the header was read before it)
-            text = re.sub(r"\bline (\d+)", r"data row \1", str(exc).strip())
-            raise DataError(f"{p}: not a well-formed {_kind(p)} table ({text})") from None
-
-
-def _kind(p: Path) -> str:
-    return "CSV" if table_separator(p) == "," else "TSV"
 
 
 def _chunk_records(
