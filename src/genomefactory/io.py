@@ -76,7 +76,9 @@ def check_output_file(path: str | Path, key: str, suffixes: tuple[str, ...] = ()
     """An output file can be written: not a folder, a known suffix (when ``suffixes``), a writable place."""
     out = Path(path)
     if suffixes and out.suffix.lower() not in suffixes:
-        raise ConfigError(f"{key} {out}: unknown suffix {out.suffix or '(none)'!r}; use {', '.join(suffixes)}")
+        raise ConfigError(
+            f"{key} {out}: unknown suffix {out.suffix or '(none)'!r}; use {', '.join(suffixes)}"
+        )
     if out.is_dir():
         raise UserOSError(f"{key} {out} is a folder; give a file name")
     if out.exists():

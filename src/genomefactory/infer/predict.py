@@ -86,6 +86,9 @@ def run_predict(cfg: Any) -> PredictionResult:
         )
     if not cfg.predict.input:
         raise ValueError("mode: predict needs predict.input (a CSV with a sequence column, or a FASTA file)")
+    from ..io import check_output_file
+
+    check_output_file(cfg.predict.output, "predict.output")  # before the model is loaded
     device = default_device()
     run = load_run_model(cfg.model.path, device=device)
     df = read_sequences(cfg.predict.input)
