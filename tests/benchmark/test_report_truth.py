@@ -257,6 +257,10 @@ def test_end_to_end_throughput_counts_feature_extraction() -> None:
     assert eff["full"]["throughput_e2e_ktok_s"] == pytest.approx(15.0) and not eff["full"]["head_only"]
     table = efficiency_table(agg)
     assert "305.00 (head only, cached features) | 30.00 |" in table
+    # every adapter cell read its features from a cache: no end-to-end figure, and the table says why
+    only_cached = aggregate([cached], SimpleNamespace(published_scores=[]))
+    assert only_cached["efficiency"][0]["throughput_e2e_ktok_s"] is None
+    assert "— (features read from an earlier run's cache" in efficiency_table(only_cached)
 
 
 def test_bundled_published_scores_match_the_reference_files(shared_data: Path) -> None:

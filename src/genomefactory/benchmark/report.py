@@ -203,6 +203,7 @@ def _efficiency(cells: list[CellRecord]) -> list[dict[str, Any]]:
                 "throughput_ktok_s": float(np.mean(tk)) if tk else None,
                 "throughput_e2e_ktok_s": float(np.mean(e2e)) if e2e else None,
                 "e2e_cells": len(e2e),
+                "features_cached": bool(ok) and not e2e and any(c.feature_cache_hits for c in ok),
                 "head_only": method == "adapter" and any(c.feature_cache_hits is not None for c in ok),
                 "peak_mem_gb": float(max(mem)) if mem else None,
                 "trainable_params": int(params[0]) if params else None,
