@@ -11,8 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .report import CellRecord
-
 __all__ = ["efficiency_table", "markdown_report", "suite_table", "task_table"]
 
 METHOD_TITLES = {"full": "Full", "lora": "LoRA", "adapter": "Adapter"}
@@ -205,7 +203,8 @@ def _scope_lines(agg: dict[str, Any]) -> list[str]:
     return lines
 
 
-def markdown_report(agg: dict[str, Any], cells: list[CellRecord], plot: Path | None) -> str:
+def markdown_report(agg: dict[str, Any], cells: list[Any], plot: Path | None) -> str:
+    """The whole ``report.md``; ``cells`` are the sweep's :class:`~genomefactory.benchmark.report.CellRecord` s."""
     parts = ["# Benchmark report", "", "## Suites (mean ± std over seeds of the mean over tasks)", ""]
     warnings = _comparability(agg)
     if warnings:
