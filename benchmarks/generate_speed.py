@@ -53,9 +53,9 @@ def plain_loop(bb, ids: torch.Tensor, new: int) -> torch.Tensor:  # type: ignore
 
 @torch.no_grad()
 def engine(bb, ids: torch.Tensor, new: int) -> torch.Tensor:  # type: ignore[no-untyped-def]
-    own = getattr(bb.family, "generate", None)
-    if callable(own):
-        return own(bb.model, ids, new, None)[:, ids.shape[1] :]  # type: ignore[no-any-return]
+    own = bb.family.generate(bb.model, ids, new, None)
+    if own is not None:  # the family's own decoding loop
+        return own[:, ids.shape[1] :]  # type: ignore[no-any-return]
     out = bb.model.generate(
         input_ids=ids,
         attention_mask=torch.ones_like(ids),

@@ -107,3 +107,37 @@ def test_module_entry_point_exit_code(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [f"error: config file not found: {tmp_path / 'missing.yaml'}"]
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("model.family=dnabrt2", "Did you mean 'dnabert2'"),
+        ("model.variant=117N", "has no variant '117N'"),
+    ],
+)
+def test_unknown_family_or_variant_refused_at_config_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], override: str, expected: str
+) -> None:
+    out = tmp_path / "runs" / "never"
+    data = tmp_path / "data"
+    data.mkdir()
+    code = cli.main(["train", f"data.path={data}", f"output_dir={out}", "model.family=dnabert2", override])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and expected in err[0], err
+    assert "model." in err[0]  # the key is named
+    assert not (tmp_path / "runs").exists()  # refused before any folder was made
+
+
+def test_unknown_family_in_benchmark_is_refused_before_any_cell(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "bench.yaml"
+    cfg.write_text(
+        f"output_dir: {tmp_path / 'sweep'}\nsuites: [{{name: custom, path: {tmp_path}}}]\n"
+        "models: [{family: hyenadnaa, init: tiny}]\n"
+    )
+    assert cli.main(["benchmark", str(cfg)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Did you mean 'hyenadna'" in err[0], err
+    assert not (tmp_path / "sweep").exists()

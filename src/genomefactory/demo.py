@@ -171,7 +171,7 @@ def _interpret(data: Path, run_dir: Path, out: Path) -> None:
     except ImportError:
         print("[4/4] interpretation: module not available in this build (skipped)")
         return
-    from .models.loading import ModelConfig
+    from .models.config import ModelConfig
 
     # embeddings of the fine-tuned model (a run directory is a valid model.path)
     report = run_small_interpretation(data / "test.csv", ModelConfig(path=str(run_dir)), out / "interpret")

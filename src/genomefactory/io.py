@@ -1,26 +1,34 @@
-"""Atomic file writes and run manifests.
+"""Atomic file writes, run manifests, and opening the user's input files.
 
 Every output is written to a temporary file in the destination folder and renamed into place, so an
 interrupted run never leaves a half-written file under its final name.
+
+Inputs (:func:`open_input`, :func:`open_input_text`): compression is recognised by the content, not the name
+(gzip and bgzip are decompressed; bzip2, xz, zstd and zip are refused with a message saying so); an empty file,
+binary bytes in a text file, non-UTF-8 text and damaged or truncated compressed data are one-line
+:class:`~genomefactory.errors.UserError` s that name the file, also when they surface while the caller reads.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
 import importlib.metadata
+import io
 import json
 import os
 import platform
 import subprocess
 import tempfile
+import zlib
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
 from .config import ConfigError
-from .errors import UserError, UserOSError
+from .errors import DataError, UserError, UserFileNotFoundError, UserOSError
 
 __all__ = [
     "OutputExistsError",
@@ -29,6 +37,9 @@ __all__ = [
     "atomic_write_text",
     "check_output_dir",
     "check_output_file",
+    "input_file",
+    "open_input",
+    "open_input_text",
     "sha256_file",
     "write_manifest",
 ]
@@ -87,6 +98,14 @@ def check_output_file(path: str | Path, key: str, suffixes: tuple[str, ...] = ()
         return out
     _check_creatable(out, key)
     return out
+
+
+_REFUSED_MAGIC = {
+    b"BZh": "bzip2",
+    b"\xfd7zXZ\x00": "xz",
+    b"\x28\xb5\x2f\xfd": "zstd",
+    b"PK\x03\x04": "a zip archive",
+}
 
 
 @contextlib.contextmanager
@@ -188,3 +207,71 @@ def write_manifest(
     if int(os.environ.get("RANK", "0")) == 0:
         atomic_write_json(Path(run_dir) / name, manifest)
     return manifest
+
+
+def input_file(path: str | Path, what: str | None = None) -> Path:
+    """``path`` as a Path when it names an existing file; else a UserFileNotFoundError (prefixed ``what: ``)."""
+    p = Path(path)
+    if not str(path) or not p.is_file():
+        where = f"{what}: " if what else ""
+        kind = "is a folder, not a file" if str(path) and p.is_dir() else "not found"
+        raise UserFileNotFoundError(f"{where}file {str(path)!r} {kind}")
+    return p
+
+
+@contextlib.contextmanager
+def open_input(path: str | Path, what: str | None = None, text: bool = False) -> Iterator[IO[bytes]]:
+    """The bytes of an input file, gzip decompressed by content (see the module docstring).
+
+    Failures while the ``with`` body reads (truncated gzip, I/O errors, undecodable text) become user errors
+    naming the file. ``text=True`` also refuses a file whose first block holds NUL bytes (a binary file).
+    """
+    p = input_file(path, what)
+    try:
+        raw = open(p, "rb")  # noqa: SIM115  (closed in the finally below)
+    except OSError as exc:
+        raise UserOSError(f"{p}: cannot open ({exc.strerror or exc})") from None
+    try:
+        with _named_errors(p):
+            yield _decompressed(raw, p, text)
+    finally:
+        raw.close()
+
+
+@contextlib.contextmanager
+def open_input_text(path: str | Path, what: str | None = None) -> Iterator[IO[str]]:
+    """An input file as UTF-8 text (a byte-order mark is skipped); see :func:`open_input`."""
+    with open_input(path, what, text=True) as stream:
+        yield io.TextIOWrapper(stream, encoding="utf-8-sig")
+
+
+@contextlib.contextmanager
+def _named_errors(p: Path) -> Iterator[None]:
+    try:
+        yield
+    except UserError:
+        raise
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise DataError(
+            f"{p}: the gzip data is damaged or cut short ({exc}); download or compress the file again"
+        ) from None
+    except UnicodeDecodeError:
+        raise DataError(
+            f"{p} is not UTF-8 text (a binary file, or compressed in a format other than gzip?)"
+        ) from None
+    except OSError as exc:
+        raise UserOSError(f"{p}: cannot read ({exc.strerror or exc})") from None
+
+
+def _decompressed(raw: io.BufferedReader, p: Path, text: bool) -> IO[bytes]:
+    magic = raw.peek(8)[:8]
+    stream: Any = gzip.GzipFile(fileobj=raw, mode="rb") if magic.startswith(b"\x1f\x8b") else raw
+    for mark, name in _REFUSED_MAGIC.items():
+        if magic.startswith(mark):
+            raise DataError(f"{p} is {name} data; decompress it (or recompress it with gzip) first")
+    head = stream.peek(4096)
+    if not head:
+        raise DataError(f"{p} is empty" + (" (no data after decompression)" if stream is not raw else ""))
+    if text and b"\x00" in head:
+        raise DataError(f"{p} is a binary file, not text")
+    return stream  # type: ignore[no-any-return]

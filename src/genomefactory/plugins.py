@@ -72,6 +72,13 @@ class Registry(Generic[T]):
                 self._primary[k] = primary
         return obj
 
+    def unregister(self, name: str) -> None:
+        """Remove the entry called ``name`` and its aliases (tests registering a temporary entry)."""
+        with self._lock:
+            primary = self._primary.get(normalise_name(name))
+            for key in [k for k, owner in self._primary.items() if owner == primary]:
+                del self._entries[key], self._primary[key]
+
     def _ensure_loaded(self) -> None:
         if self._loaded:
             return
@@ -130,7 +137,7 @@ class Registry(Generic[T]):
     def unknown_message(self, name: str) -> str:
         close = self.closest(name)
         hint = f" Did you mean '{close}'?" if close else ""
-        return f"unknown {self.what} {name!r}.{hint} Registered: {', '.join(self.names())}"
+        return f"unknown {self.what} {name!r}.{hint} (known: {', '.join(self.names())})"
 
 
 def _entry_points(group: str) -> list[importlib.metadata.EntryPoint]:

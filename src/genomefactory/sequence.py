@@ -6,18 +6,15 @@
   readers at the boundary.
 - Strand is ``+`` or ``-``; the minus-strand sequence of an interval is the reverse complement of the plus strand.
 - Vectorised helpers work on ``numpy.uint8`` byte arrays (one byte per base) so no per-base Python loop runs.
+
+Reading files of sequences (FASTA, CSV/TSV, gzipped or not) is :mod:`genomefactory.records`' job.
 """
 
 from __future__ import annotations
 
-import gzip
-import io
-from collections.abc import Iterator
-from pathlib import Path
-
 import numpy as np
 
-from .errors import UserError
+from .errors import DataError
 
 IUPAC = "ACGTNRYSWKMBDHV"
 AMBIGUOUS = "NRYSWKMBDHV"
@@ -45,8 +42,8 @@ for _c in IUPAC:
     _VALID[ord(_c)] = True
 
 
-class SequenceError(UserError, ValueError):
-    """Bad sequence input; the message names the file, row and offending character."""
+class SequenceError(DataError):
+    """Bad sequence input; the message names the file, row and offending character (a :class:`DataError`)."""
 
 
 def reverse_complement(seq: str) -> str:
@@ -68,8 +65,13 @@ def clean_sequence(seq: object, where: str) -> str:
     """Upper-case and validate one sequence; ``where`` (e.g. ``"train.csv row 12"``) goes into the error."""
     if not isinstance(seq, str) or seq == "":
         raise SequenceError(f"{where}: sequence is empty or missing (got {seq!r})")
-    s = seq.strip().upper()
-    bad = first_invalid(s)
+    s = seq.strip()
+    if not s.isascii():  # before upper-casing: Unicode would turn 'ß' into 'SS' and 'ſ' into 'S'
+        pos = next(i for i, c in enumerate(s) if ord(c) > 127)
+        bad: tuple[int, str] | None = (pos, s[pos])
+    else:
+        s = s.upper()
+        bad = first_invalid(s)
     if bad is not None:
         pos, ch = bad
         raise SequenceError(
@@ -95,35 +97,3 @@ def kmer_counts(seq: str, k: int) -> dict[str, int]:
         if all(c in "ACGT" for c in kmer):
             counts[kmer] = counts.get(kmer, 0) + 1
     return counts
-
-
-def _open_text(path: Path) -> io.TextIOBase:
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")  # type: ignore[return-value]
-    return open(path, encoding="utf-8")
-
-
-def read_fasta(path: str | Path) -> Iterator[tuple[str, str]]:
-    """Yield ``(id, sequence)`` from a FASTA file (``.gz`` transparently); ids are the first header word.
-
-    Sequences are upper-cased and validated; an error names the file, the record and the character.
-    """
-    p = Path(path)
-    header: str | None = None
-    chunks: list[str] = []
-    n = 0
-    with _open_text(p) as fh:
-        for line_no, line in enumerate(fh, start=1):
-            line = line.rstrip("\r\n")
-            if line.startswith(">"):
-                if header is not None:
-                    yield header, clean_sequence("".join(chunks), f"{p} record {n} ({header})")
-                header = line[1:].split()[0] if line[1:].strip() else f"seq{n + 1}"
-                chunks = []
-                n += 1
-            elif line.strip():
-                if header is None:
-                    raise SequenceError(f"{p} line {line_no}: sequence data before the first '>' header")
-                chunks.append(line.strip())
-    if header is not None:
-        yield header, clean_sequence("".join(chunks), f"{p} record {n} ({header})")

@@ -239,11 +239,8 @@ def test_end_to_end_throughput_counts_feature_extraction() -> None:
     from genomefactory.benchmark.cells import _measure
 
     rec = _cell("adapter", 1)
-    tcfg = SimpleNamespace(
-        method=SimpleNamespace(name="adapter", adapter=SimpleNamespace(cache_features=True))
-    )
     # 300 K tokens/s in the loop for 2 s (600 K tokens), but the cell took 20 s with feature extraction
-    _measure(rec, _fake_result(tokens_per_s=300_000.0), tcfg, 20.0)  # type: ignore[arg-type]
+    _measure(rec, _fake_result(tokens_per_s=300_000.0), True, 20.0)
     assert rec.throughput_ktok_s == pytest.approx(300.0)
     assert rec.throughput_e2e_ktok_s == pytest.approx(30.0)
     assert rec.feature_cache_hits == 0

@@ -18,7 +18,8 @@ from genomefactory.benchmark.report import read_published, score_of
 from genomefactory.benchmark.run import _check_models, _train_dict
 from genomefactory.benchmark.suites import Suite, get_suite, suite_names
 from genomefactory.config import ConfigError, load_config, validate_dict
-from genomefactory.sequence import read_fasta, reverse_complement
+from genomefactory.records import read_fasta
+from genomefactory.sequence import reverse_complement
 from genomefactory.train.metrics import classification_metrics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,12 +162,21 @@ def test_custom_folder_suite_and_entry_point(tmp_path: Path, monkeypatch: pytest
             return Plugin
 
     import genomefactory.benchmark.suites as reg
+    import genomefactory.plugins as plugins
 
-    monkeypatch.setattr(reg, "_entry_points", lambda: {"myplugin": EP()})
-    assert "myplugin" in suite_names()
-    assert get_suite("myplugin").name == "myplugin"
-    with pytest.raises(ValueError, match=r"known: .*gue"):
-        get_suite("nope")
+    # the suites' registry reads entry points through the shared mechanism: a registry that has not read them
+    # yet sees the plugin
+    monkeypatch.setattr(
+        plugins, "_entry_points", lambda group: [EP()] if group == reg.ENTRY_POINT_GROUP else []
+    )
+    monkeypatch.setattr(reg.SUITES, "_loaded", False)
+    try:
+        assert "myplugin" in suite_names()
+        assert get_suite("myplugin").name == "myplugin"
+        with pytest.raises(ValueError, match=r"known: .*gue"):
+            get_suite("nope")
+    finally:
+        reg.SUITES.unregister("myplugin")
 
 
 def test_published_tables_parse(shared_data: Path) -> None:

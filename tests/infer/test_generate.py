@@ -10,7 +10,11 @@ import torch
 from genomefactory.infer.config import GenerateConfig, InferenceConfig
 from genomefactory.infer.generate import sample_logits
 from genomefactory.infer.run import run_inference
-from genomefactory.sequence import read_fasta
+from genomefactory.models.registry import all_families
+from genomefactory.records import read_fasta
+
+# every registered family whose tiny model is a decoder: a new decoder family is covered by being registered
+DECODERS = [f.name for f in all_families() if f.is_decoder(f.tiny_config())]
 
 
 def _run(tmp_path: Path, family: str, name: str, **gen: object) -> list[tuple[str, str]]:
@@ -33,7 +37,11 @@ def _run(tmp_path: Path, family: str, name: str, **gen: object) -> list[tuple[st
     return list(zip(headers, [s for _, s in read_fasta(out)], strict=True))
 
 
-@pytest.mark.parametrize("family", ["genomeocean", "evo", "hyenadna"])
+def test_the_decoder_matrix_holds_the_published_decoders() -> None:
+    assert {"genomeocean", "evo", "hyenadna"} <= set(DECODERS)
+
+
+@pytest.mark.parametrize("family", DECODERS)
 def test_generation_is_seeded_and_dna_only(tmp_path: Path, family: str) -> None:
     a = _run(tmp_path, family, "a.fa", seed=7, top_k=3, top_p=0.9, temperature=1.5)
     b = _run(tmp_path, family, "b.fa", seed=7, top_k=3, top_p=0.9, temperature=1.5)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genomefactory.infer.pooling import pool
 from genomefactory.models import ModelConfig, load_backbone
+from genomefactory.models.pooling import pool
 
 LENGTHS = [5, 2, 7, 1]
 

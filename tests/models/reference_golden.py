@@ -13,8 +13,8 @@ from typing import Any
 import torch
 from safetensors import safe_open
 
-from genomefactory.models.loading import strict_load
 from genomefactory.models.registry import ModelFamily
+from genomefactory.models.weights import strict_load
 
 
 def load_golden(

@@ -28,7 +28,7 @@ from torch import nn
 
 from genomefactory.models.families.caduceus import CADUCEUS
 from genomefactory.models.layers.rcps import rcps_combine
-from genomefactory.models.loading import strict_load
+from genomefactory.models.weights import strict_load
 
 GOLDEN = Path(__file__).parent / "golden" / "caduceus.safetensors"
 

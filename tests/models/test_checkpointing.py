@@ -15,13 +15,13 @@ import torch
 from peft import LoraConfig, inject_adapter_in_model
 from torch import nn
 
-from genomefactory.infer.pooling import pool
 from genomefactory.models.checkpointing import (
     CheckpointingUnsupportedError,
     checkpointed_blocks,
     disable_checkpointing,
     enable_checkpointing,
 )
+from genomefactory.models.pooling import pool
 from genomefactory.models.registry import ModelFamily, all_families, get_family
 from genomefactory.train.methods.lora import resolve_targets
 

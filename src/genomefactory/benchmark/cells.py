@@ -88,10 +88,11 @@ def _kbp(run_dir: Path, prepared: PreparedTask) -> tuple[float | None, float | N
     return None, None
 
 
-def _measure(record: CellRecord, res: Any, tcfg: TrainConfig, cell_seconds: float) -> None:
+def _measure(record: CellRecord, res: Any, on_cached_features: bool, cell_seconds: float) -> None:
+    """Timing of a finished cell; ``on_cached_features``: the method trains on frozen-backbone features."""
     record.train_seconds = res.train_seconds
     record.cell_seconds = cell_seconds
-    if tcfg.method.name == "adapter" and tcfg.method.adapter.cache_features:
+    if on_cached_features:
         record.feature_cache_hits = int(res.feature_cache_hits)
     if res.train_tokens_per_s is not None:
         record.throughput_ktok_s = res.train_tokens_per_s / 1000.0
@@ -130,7 +131,9 @@ def _train_cell(
     record.score = score_of(res.test_metrics, record.metric)
     record.trainable_params, record.total_params = res.trainable_params, res.total_params
     record.samples_per_s, record.throughput_kbp_s = _kbp(run_dir, prepared)
-    _measure(record, res, tcfg, cell_seconds)
+    from ..train.methods import get_method
+
+    _measure(record, res, get_method(tcfg.method.name).uses_feature_cache(tcfg.method), cell_seconds)
     if torch.cuda.is_available():
         record.peak_mem_gb = torch.cuda.max_memory_allocated() / 1e9
     ranks.barrier()  # every rank has finished with the run folder

@@ -7,12 +7,13 @@ paper's learning rate of 1e-3 for Caduceus), then validated strictly as a :class
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
 
 from ..config import StrictConfig
-from ..models.loading import ModelConfig
+from ..models.config import ModelConfig
 from ..train.config import MethodConfig, TrainingConfig
 
 __all__ = ["BenchmarkConfig", "BenchmarkModel", "SuiteConfig"]
@@ -80,7 +81,9 @@ class BenchmarkModel(ModelConfig):
     def display_name(self) -> str:
         if self.label:
             return self.label
-        return f"{self.family}-{self.variant}" if self.variant else self.family
+        # no family: detected from model.path when loaded; the folder's name labels it
+        name = self.family or Path(self.path or "model").name
+        return f"{name}-{self.variant}" if self.variant else name
 
 
 class BenchmarkConfig(StrictConfig):

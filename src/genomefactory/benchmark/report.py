@@ -60,7 +60,8 @@ class CellRecord:
     init: str = "pretrained"  # the model's init: pretrained | random | tiny
     max_rows_per_split: int | None = None  # the splits were subsampled to this many rows (None: full splits)
     cell_seconds: float | None = None  # wall clock of the whole cell (load, features, train, evaluate)
-    feature_cache_hits: int | None = None  # adapter splits whose features came from an earlier cell's cache
+    # splits whose frozen-backbone features came from the cache (None: the method does not train on features)
+    feature_cache_hits: int | None = None
     throughput_e2e_ktok_s: float | None = None  # training tokens / cell_seconds
 
     def cell_id(self) -> str:
@@ -204,7 +205,7 @@ def _efficiency(cells: list[CellRecord]) -> list[dict[str, Any]]:
                 "throughput_e2e_ktok_s": float(np.mean(e2e)) if e2e else None,
                 "e2e_cells": len(e2e),
                 "features_cached": bool(ok) and not e2e and any(c.feature_cache_hits for c in ok),
-                "head_only": method == "adapter" and any(c.feature_cache_hits is not None for c in ok),
+                "head_only": any(c.feature_cache_hits is not None for c in ok),  # trained on cached features
                 "peak_mem_gb": float(max(mem)) if mem else None,
                 "trainable_params": int(params[0]) if params else None,
             }

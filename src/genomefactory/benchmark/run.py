@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import ConfigError, dump_config, validate_dict
+from ..config import ConfigError, deep_merge, dump_config, validate_dict
 from ..dist import Ranks
 from ..errors import DataError
 from ..io import atomic_write_text, write_manifest
@@ -77,13 +77,6 @@ class BenchmarkResult:
         return "\n".join(lines)
 
 
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in extra.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 def _train_dict(cfg: BenchmarkConfig, model: BenchmarkModel, method: str, seed: int) -> dict[str, Any]:
     model_fields = model.model_dump(exclude={"label", "methods", "overrides"})
     base: dict[str, Any] = {
@@ -92,7 +85,7 @@ def _train_dict(cfg: BenchmarkConfig, model: BenchmarkModel, method: str, seed: 
         "method": {**cfg.method.model_dump(), "name": method},
         "training": {**cfg.training.model_dump(), "seed": seed},
     }
-    merged = _merge(base, model.overrides)
+    merged = deep_merge(base, model.overrides)
     merged["method"]["name"] = method  # the sweep's axes win over overrides
     merged["training"]["seed"] = seed
     return merged
@@ -109,7 +102,8 @@ def _check_models(cfg: BenchmarkConfig) -> None:
             f"models: duplicate label(s) {', '.join(dup)}; give each model entry a distinct label"
         )
     for i, m in enumerate(cfg.models):
-        get_family(m.family)
+        if m.family is not None:  # None: detected from model.path when the model is loaded
+            get_family(m.family)
         for method in _methods(cfg, m):
             try:
                 validate_dict(

@@ -12,13 +12,13 @@ stretches only (an assembly gap is never sampled), and every class gets at least
 
 from __future__ import annotations
 
-import gzip
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError, UserFileNotFoundError
+from ..errors import DataError
+from ..io import open_input
 from ..sequence import IUPAC, SequenceError
 
 _UPPER = bytes.maketrans(b"acgtnryswkmbdhvu", b"ACGTNRYSWKMBDHVU")
@@ -36,10 +36,8 @@ class Contig:
 
 
 def _read_bytes(path: Path) -> bytes:
-    with open(path, "rb") as fh:
-        head = fh.read(2)
-    opener = gzip.open if head == b"\x1f\x8b" else open
-    with opener(path, "rb") as fh:
+    # gzip recognised by content; a truncated or damaged .gz, or an empty file, is a DataError naming the file
+    with open_input(path, "genome") as fh:
         return bytes(fh.read())
 
 
@@ -63,6 +61,8 @@ def _parse_fasta(data: bytes, path: Path) -> list[Contig]:
         header, _, body = rec.partition(b"\n")
         name = header.decode(errors="replace").split()[0] if header.strip() else f"seq{n}"
         seq = _to_array(body.translate(None, b"\r\n \t"), f"{path} record {n} ({name})")
+        if seq.size == 0:
+            raise SequenceError(f"{path} record {n} ({name}) has no sequence after its '>' header")
         contigs.append(Contig(name, seq))
     return contigs
 
@@ -91,8 +91,6 @@ def _parse_genbank(data: bytes, path: Path) -> list[Contig]:
 def read_genome(path: str | Path) -> list[Contig]:
     """All contigs of a FASTA (optionally gzipped) or GenBank file as upper-case byte arrays."""
     p = Path(path)
-    if not p.is_file():
-        raise UserFileNotFoundError(f"genome file not found: {p}")
     data = _read_bytes(p)
     suffixes = {s.lower() for s in p.suffixes}
     if suffixes & _GENBANK_SUFFIXES or data.startswith(b"LOCUS"):

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field
 
 from ..config import StrictConfig
-from ..models.loading import ModelConfig
+from ..models.config import ModelConfig
 
 __all__ = ["EmbedConfig", "GenerateConfig", "InferenceConfig", "PredictConfig"]
 
@@ -23,8 +23,9 @@ class EmbedConfig(StrictConfig):
 
     input: str = Field(
         "",
-        description="FASTA (.fa/.fasta/.fna, optionally .gz) or CSV/TSV with a `sequence` "
-        "(or `seq`) column; an `id` column is used when present, other columns are kept as metadata.",
+        description="FASTA (.fa .fasta .fna .fas .ffn .fsa) or CSV/TSV (.csv .tsv .tab) with a `sequence` "
+        "(or `seq`) column, optionally gzipped; ids: the FASTA header's first word, the `id` column, else "
+        "row<N>; other columns are kept as metadata.",
     )
     output: str = Field(
         "embeddings.parquet",
@@ -93,7 +94,11 @@ class GenerateConfig(StrictConfig):
 class PredictConfig(StrictConfig):
     """Prediction with a fine-tuned run (``mode: predict``); owned by the trainer's inference code."""
 
-    input: str = Field("", description="Sequences to predict (CSV with a `sequence` column, or FASTA).")
+    input: str = Field(
+        "",
+        description="Sequences to predict: FASTA, or CSV/TSV with a `sequence` (or `seq`) column, optionally "
+        "gzipped (read like embed.input).",
+    )
     output: str = Field("predictions.csv", description="Predictions CSV.")
     batch_size: int = Field(32, ge=1, description="Sequences per forward pass.")
 

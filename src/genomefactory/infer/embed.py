@@ -1,7 +1,7 @@
 """Embedding extraction for every registered family (``inference`` with ``mode: embed``).
 
 Conventions: sequences are upper-case IUPAC (:mod:`genomefactory.sequence`); hidden states are
-(batch, length, hidden); pooling is mask-aware (:mod:`genomefactory.infer.pooling`).
+(batch, length, hidden); pooling is mask-aware (:mod:`genomefactory.models.pooling`).
 
 Long sequences: a sequence whose tokenisation exceeds the window (the model's maximum input length unless
 ``window_tokens`` is set) is split into overlapping windows of bases whose edges sit at token starts of the whole
@@ -28,7 +28,7 @@ import bisect
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,24 +40,16 @@ from ..dist import Ranks
 from ..errors import DataError
 from ..io import atomic_path
 from ..models.loading import ModelConfig, default_device, load_backbone
+from ..models.pooling import pool
 from ..models.registry import Backbone
-from ..sequence import clean_sequence, read_fasta
+from ..records import Record, iter_chunks
 from .config import EmbedConfig, InferenceConfig
 from .manifest import write_inference_manifest
-from .pooling import pool
 from .store import PartStore, rows_to_table
 
 __all__ = ["Embedder", "EmbeddingResult", "iter_records", "load_for_inference", "resolve_dtype", "run_embed"]
 
 log = logging.getLogger(__name__)
-_FASTA = (".fa", ".fasta", ".fna", ".fas", ".ffn")
-
-
-@dataclass
-class Record:
-    id: str
-    sequence: str
-    meta: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -109,44 +101,12 @@ def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
     return torch.bfloat16 if precision == "bf16" else torch.float16
 
 
-def iter_records(path: str | Path, chunk_size: int) -> Iterator[list[Record]]:
-    """Chunks of records from a FASTA or a CSV/TSV file (sequences validated, ids unique)."""
-    p = Path(path)
-    if not str(path) or not p.is_file():
-        raise FileNotFoundError(f"embed.input: file {str(path)!r} not found")
-    seen: set[str] = set()
-    names = p.name.lower().removesuffix(".gz")
-    if names.endswith(_FASTA):
-        chunk: list[Record] = []
-        for rid, seq in read_fasta(p):
-            chunk.append(_unique(Record(rid, seq), seen, p))
-            if len(chunk) == chunk_size:
-                yield chunk
-                chunk = []
-        if chunk:
-            yield chunk
-        return
-    sep = "\t" if names.endswith(".tsv") else ","
-    row = 0
-    for df in pd.read_csv(p, sep=sep, chunksize=chunk_size, dtype={"id": str}):
-        col = "sequence" if "sequence" in df.columns else "seq" if "seq" in df.columns else None
-        if col is None:
-            raise ValueError(f"{p}: no 'sequence' (or 'seq') column; columns are {list(df.columns)}")
-        meta_cols = [c for c in df.columns if c not in (col, "id")]
-        out = []
-        for i, rec in enumerate(df.to_dict("records")):
-            rid = str(rec["id"]) if "id" in df.columns else f"row{row + i}"
-            seq = clean_sequence(rec[col], f"{p} row {row + i + 1}")
-            out.append(_unique(Record(rid, seq, {c: rec[c] for c in meta_cols}), seen, p))
-        row += len(df)
-        yield out
+def iter_records(path: str | Path, chunk_size: int, what: str = "embed.input") -> Iterator[list[Record]]:
+    """Chunks of records of a FASTA or CSV/TSV file, streamed (:func:`genomefactory.records.iter_chunks`).
 
-
-def _unique(rec: Record, seen: set[str], p: Path) -> Record:
-    if rec.id in seen:
-        raise ValueError(f"{p}: id {rec.id!r} occurs twice; ids must be unique (resuming relies on them)")
-    seen.add(rec.id)
-    return rec
+    Sequences are validated and ids unique; a table's columns other than the sequence and ``id`` are metadata.
+    """
+    return iter_chunks(path, chunk_size, what=what)
 
 
 @dataclass

@@ -7,8 +7,8 @@ is not made of those four bases (special tokens, ``N``, ids past the tokenizer's
 Two engines, one sampling rule (temperature, then top-k, then top-p, or greedy):
 - transformers models (GenomeOcean, causal ``hf_auto``): ``model.generate`` with a logits processor that masks
   non-DNA tokens;
-- families with their own decoding (``family.generate(model, input_ids, max_new_tokens, sampler)``: Evo's recurrent
-  step, HyenaDNA's re-forward): our sampler.
+- families with their own decoding (``family.generate(model, input_ids, max_new_tokens, sampler)`` returns the
+  ids instead of ``None``: Evo's recurrent step, HyenaDNA's re-forward): our sampler.
 Prompts are grouped by token length, so batches need no padding. The seed is applied per batch in a forked RNG:
 the same config gives the same sequences.
 """
@@ -26,7 +26,8 @@ from ..errors import DataError, UserFileNotFoundError
 from ..io import atomic_open
 from ..models.loading import default_device
 from ..models.registry import Backbone
-from ..sequence import clean_sequence, read_fasta
+from ..records import read_fasta
+from ..sequence import clean_sequence
 from .config import GenerateConfig, InferenceConfig
 from .embed import load_for_inference, resolve_dtype
 from .manifest import write_inference_manifest
@@ -47,8 +48,7 @@ class GenerationResult:
 
 
 def is_decoder(backbone: Backbone) -> bool:
-    check = getattr(backbone.family, "is_decoder", None)
-    return bool(check(backbone.config)) if callable(check) else backbone.family.kind == "decoder"
+    return backbone.family.is_decoder(backbone.config)
 
 
 def dna_token_mask(tokenizer: Any, vocab_size: int) -> torch.Tensor:
@@ -124,10 +124,12 @@ def _run_batch(
         torch.inference_mode(),
     ):
         torch.manual_seed(seed)
-        own = getattr(backbone.family, "generate", None)
-        if callable(own):
-            gen = torch.Generator().manual_seed(seed)
-            out = own(model, ids, g.max_new_tokens, lambda logits: sample_logits(logits, allowed, g, gen))
+        gen = torch.Generator().manual_seed(seed)
+        own = backbone.family.generate(
+            model, ids, g.max_new_tokens, lambda logits: sample_logits(logits, allowed, g, gen)
+        )
+        if own is not None:  # the family's own decoding loop
+            out = own
         elif callable(getattr(model, "generate", None)):
             from transformers import LogitsProcessor, LogitsProcessorList
 

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from ..config import StrictConfig
-from ..models.loading import ModelConfig
+from ..models.config import ModelConfig
 
 __all__ = ["ReadoutSpec", "SAEConfig", "SAERegressionConfig", "SAETrainConfig"]
 

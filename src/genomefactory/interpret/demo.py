@@ -15,8 +15,8 @@ import pandas as pd
 
 from ..errors import DataError
 from ..io import atomic_path
-from ..models.loading import ModelConfig
-from ..sequence import read_fasta
+from ..models.config import ModelConfig
+from ..records import read_fasta
 from .config import ReadoutSpec, SAEConfig, SAERegressionConfig, SAETrainConfig
 
 __all__ = ["run_small_interpretation", "segment_genomes"]

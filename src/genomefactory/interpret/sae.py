@@ -97,7 +97,7 @@ class SparseAutoencoder(nn.Module):
 
     # -- persistence -----------------------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
-        from ..models.loading import save_state_dict
+        from ..models.weights import save_state_dict
 
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
@@ -110,7 +110,7 @@ class SparseAutoencoder(nn.Module):
         from safetensors.torch import load_file
 
         from ..config import validate_dict
-        from ..models.loading import strict_load
+        from ..models.weights import strict_load
 
         d = Path(directory)
         for name in ("sae_config.json", "sae.safetensors"):

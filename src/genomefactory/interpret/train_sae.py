@@ -153,7 +153,7 @@ def training_vectors(cfg: SAETrainConfig) -> torch.Tensor:
             device=device,
         )
         vecs = []
-        for chunk in iter_records(cfg.data_file or "", 256):
+        for chunk in iter_records(cfg.data_file or "", 256, what="data_file"):
             vecs.extend(emb.embed([r.sequence for r in chunk])[0])
     if isinstance(vecs, list):
         vecs = np.concatenate([v.reshape(-1, v.shape[-1]) for v in vecs])

@@ -19,6 +19,8 @@ from typing import Any
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
+from ..errors import UserFileNotFoundError
+
 __all__ = [
     "bpe_tokenizer",
     "byte_tokenizer",
@@ -138,7 +140,7 @@ def bpe_tokenizer(
 def from_directory(directory: Path, padding_side: str | None = None) -> PreTrainedTokenizerFast:
     """Load a checkpoint's own ``tokenizer.json`` (+ tokenizer_config) without any remote code."""
     if not (directory / "tokenizer.json").is_file():
-        raise FileNotFoundError(f"{directory} has no tokenizer.json")
+        raise UserFileNotFoundError(f"{directory} has no tokenizer.json")
     kwargs: dict[str, Any] = {}
     if padding_side:
         kwargs["padding_side"] = padding_side

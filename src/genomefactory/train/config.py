@@ -1,19 +1,30 @@
-"""Config of the ``train`` command, grouped by concern (model, data, task, method, training)."""
+"""Config of the ``train`` command, grouped by concern (model, data, task, method, training).
+
+``method`` has the shared keys (``name``, ``pooling``, ``head_dropout``) and one section per registered tuning
+method that has settings (``method.lora``, ``method.adapter``: each method's ``config_class``, found through the
+method registry, ``train/methods/registry.py``), so adding a method adds its keys here, to ``--help`` and to the
+web UI without editing this file. ``method.name`` is checked against the registry: a typo names the closest
+method.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, create_model, field_serializer, field_validator
 
 from ..config import StrictConfig
-from ..models.loading import ModelConfig
+from ..models.config import ModelConfig
+from .methods.adapter import AdapterConfig
+from .methods.lora import LoraConfig
+from .methods.registry import METHODS, get_method, method_names
 
 __all__ = [
     "AdapterConfig",
     "DataConfig",
     "LoraConfig",
     "MethodConfig",
+    "MethodSettings",
     "TaskConfig",
     "TrainConfig",
     "TrainingConfig",
@@ -24,7 +35,9 @@ class DataConfig(StrictConfig):
     """Task data: a folder with train.csv, dev.csv, test.csv."""
 
     path: str = Field(
-        ..., description="Folder with train.csv, dev.csv and test.csv (columns sequence,label)."
+        ...,
+        description="Folder with train.csv, dev.csv and test.csv (columns sequence,label); a split may also be "
+        "a TSV, or a FASTA with <split>.labels.csv (id,label), optionally gzipped.",
     )
     sequence_column: str | None = Field(
         None, description="Sequence column; default: 'sequence', else 'seq' (Genomic Benchmarks exports)."
@@ -48,45 +61,66 @@ class TaskConfig(StrictConfig):
     )
 
 
-class LoraConfig(StrictConfig):
-    r: int = Field(8, ge=1, description="LoRA rank.")
-    alpha: float = Field(32, gt=0, description="LoRA scaling factor alpha.")
-    dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA input.")
-    target_modules: str | list[str] = Field(
-        "default",
-        description="'default' (the family's, paper appendix C), 'all' (every linear layer of the backbone), "
-        "'all_in_and_out_proj' (attention/input-output projections), or a list of module names ('re:' prefix "
-        "= regular expression).",
-    )
-    merge: bool = Field(False, description="Merge the LoRA weights into the backbone when saving the model.")
+def _choices(names: list[str]) -> str:
+    quoted = [f"'{n}'" for n in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 
-class AdapterConfig(StrictConfig):
-    kind: Literal["mlp", "cnn"] = Field(
-        "mlp", description="mlp on pooled features, or a 1-D CNN over tokens."
-    )
-    hidden_sizes: list[int] = Field([256], description="Hidden layer widths of the MLP (depth = length).")
-    dropout: float = Field(0.1, ge=0, lt=1, description="Dropout between adapter layers.")
-    activation: Literal["relu", "gelu", "tanh", "silu"] = Field("relu", description="Adapter activation.")
-    cnn_channels: int = Field(128, ge=1, description="CNN adapter: channels of each convolution.")
-    cnn_kernel_size: int = Field(9, ge=1, description="CNN adapter: kernel width in tokens.")
-    cache_features: bool = Field(
-        True,
-        description="Compute the frozen backbone's features once per (model, dataset) and cache on disk.",
-    )
-    cache_dir: str | None = Field(
-        None, description="Feature cache folder; default $GENOMEFACTORY_CACHE or ~/.cache/genomefactory."
-    )
+class MethodSettings(StrictConfig):
+    """The fields every method shares; :data:`MethodConfig` adds each registered method's section."""
 
-
-class MethodConfig(StrictConfig):
-    name: Literal["full", "lora", "adapter"] = Field("lora", description="Fine-tuning method.")
+    name: str = Field("lora", description="Fine-tuning method.")
     pooling: Literal["mean", "cls", "last", "max"] | None = Field(
         None, description="Pooling of token states into one vector (mask-aware); default: the family's."
     )
     head_dropout: float = Field(0.1, ge=0, lt=1, description="Dropout before the task head (full/LoRA).")
-    lora: LoraConfig = Field(default_factory=LoraConfig, description="LoRA settings (method: lora).")
-    adapter: AdapterConfig = Field(default_factory=AdapterConfig, description="Adapter settings.")
+
+    @field_validator("name", mode="plain")
+    @classmethod
+    def _registered(cls, value: Any) -> str:
+        # checked against the registry when validated (not when the class was built), so a method registered
+        # later in the process is accepted too; an unknown name gets the closest registered one
+        if not isinstance(value, str):
+            raise ValueError(f"the method name must be a string, not {type(value).__name__}")
+        if value not in METHODS:
+            close = METHODS.closest(value)
+            hint = f" Did you mean '{close}'?" if close else ""
+            raise ValueError(f"unknown tuning method {value!r}.{hint} Choose {_choices(method_names())}")
+        return get_method(value).name
+
+    @field_serializer("name")
+    def _plain_name(self, value: str) -> str:
+        return value  # a plugin method registered at run time is not in the class's Literal of choices
+
+
+def _method_config() -> type[MethodSettings]:
+    """``MethodConfig``: ``name`` offers the methods registered now (a Literal, so --help and the web UI show
+    the choices), then one section per method with settings (``method.lora``, ``method.adapter`` ...)."""
+    names = method_names()
+    fields: dict[str, Any] = {
+        "name": (Literal[tuple(names)], Field("lora", description="Fine-tuning method.")),
+    }
+    for name in names:
+        method = get_method(name)
+        if method.config_class is not None:
+            help_text = method.section_help or f"{method.title or name} settings (method: {name})."
+            fields[method.section_name()] = (
+                method.config_class,
+                Field(default_factory=method.config_class, description=help_text),
+            )
+    return create_model(  # type: ignore[no-any-return, call-overload]
+        "MethodConfig",
+        __base__=MethodSettings,
+        __module__=__name__,
+        __doc__="How the model is fine-tuned: the method's name, pooling, head dropout and per-method settings.",
+        **fields,
+    )
+
+
+if TYPE_CHECKING:
+    MethodConfig = MethodSettings
+else:
+    MethodConfig = _method_config()
 
 
 class TrainingConfig(StrictConfig):
@@ -96,7 +130,12 @@ class TrainingConfig(StrictConfig):
     )
     batch_size: int = Field(32, ge=1, description="Per-device training batch size.")
     eval_batch_size: int = Field(64, ge=1, description="Per-device evaluation batch size.")
-    learning_rate: float | None = Field(None, gt=0, description="Peak learning rate; default: the family's.")
+    learning_rate: float | None = Field(
+        None,
+        gt=0,
+        description="Peak learning rate; default: the family's fine-tuning rate for published weights, "
+        "1e-3 for a model trained from scratch (model.init tiny or random).",
+    )
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
     warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Fraction of steps of linear warm-up.")
     lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = Field(

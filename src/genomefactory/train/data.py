@@ -1,15 +1,19 @@
-"""Task data: read and validate ``train/dev/test.csv``, tokenize, pad dynamically.
+"""Task data: read and validate the train/dev/test splits, tokenize, pad dynamically.
 
 Layout (GUE's): a folder with ``train.csv``, ``dev.csv``, ``test.csv``, columns ``sequence,label`` (``seq`` is
-accepted as the sequence column). A split may instead be ``<split>.fasta`` (.fa/.fna, optionally gzipped) with its
-labels in ``<split>.labels.csv`` (or ``.tsv``): columns ``id,label``, ids = the FASTA header's first word. Sequences are upper-cased; IUPAC codes are legal; anything else is an error
-naming the file, row (1-based data row, header excluded) and character.
+accepted as the sequence column). Every split is read by :mod:`genomefactory.records`, so a split may be any
+record file its suffix rule accepts: ``<split>.csv`` / ``.tsv`` / ``.tab`` with a sequence and a label column, or
+``<split>.fasta`` (any FASTA suffix) with its labels in ``<split>.labels.csv`` (or ``.tsv`` / ``.tab``): columns
+``id,label``, ids = the FASTA header's first word; each optionally gzipped. One file per split: two candidates
+(``train.csv`` and ``train.fa``) are an error. Sequences are upper-cased; IUPAC codes are legal; anything else is
+an error naming the file, row (1-based data row, header excluded) and character.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +23,8 @@ import pandas as pd
 import torch
 
 from ..errors import DataError
-from ..sequence import SequenceError, clean_sequence, read_fasta
+from ..io import open_input_text
+from ..records import is_fasta, read_records, record_stem, table_separator
 
 log = logging.getLogger("genomefactory.train")
 
@@ -34,46 +39,29 @@ class Split:
     labels: np.ndarray  # int64 (classification) or float32 (regression)
 
 
-def _sequence_column(df: pd.DataFrame, path: Path, wanted: str | None) -> str:
-    if wanted is not None:
-        if wanted not in df.columns:
-            raise DataError(f"{path}: no column '{wanted}' (columns: {', '.join(map(str, df.columns))})")
-        return wanted
-    for col in ("sequence", "seq"):
-        if col in df.columns:
-            return col
-    raise DataError(
-        f"{path}: no sequence column; expected 'sequence' or 'seq' (columns: {', '.join(map(str, df.columns))}); "
-        "set data.sequence_column"
-    )
+def find_split(folder: Path, name: str) -> Path | None:
+    """The one record file of split ``name`` in ``folder`` (``name.csv``, ``name.fa.gz`` ...), None if absent."""
+    hits = sorted(f for f in folder.iterdir() if record_stem(f) == name and f.is_file())
+    if len(hits) > 1:
+        raise DataError(
+            f"{folder}: {len(hits)} files for split '{name}' ({', '.join(h.name for h in hits)}); keep one"
+        )
+    return hits[0] if hits else None
 
 
-_FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fa.gz", ".fasta.gz", ".fna.gz")
-
-
-def _fasta_split(path: Path, label_col: str, task_type: str) -> Split | None:
-    """``<split>.fasta`` (or .fa/.fna, optionally .gz) + ``<split>.labels.csv|tsv`` with columns id,label."""
-    fasta = next(
-        (path.with_name(path.stem + s) for s in _FASTA_SUFFIXES if path.with_name(path.stem + s).is_file()),
-        None,
-    )
-    if fasta is None:
-        return None
-    labels = next(
-        (
-            path.with_name(f"{path.stem}.labels{s}")
-            for s in (".csv", ".tsv")
-            if path.with_name(f"{path.stem}.labels{s}").is_file()
-        ),
-        None,
-    )
+def _label_table(fasta: Path, label_col: str) -> tuple[Path, pd.DataFrame]:
+    """``<split>.labels.csv|tsv|tab`` beside a FASTA split: columns id,label as text, ids unique."""
+    stem = record_stem(fasta)
+    labels = find_split(fasta.parent, f"{stem}.labels")
     if labels is None:
         raise DataError(
-            f"{fasta} needs a label table {path.stem}.labels.csv (or .tsv) with columns id,{label_col}"
+            f"{fasta} needs a label table {stem}.labels.csv (or .tsv) with columns id,{label_col}"
         )
-    table = pd.read_csv(
-        labels, sep="\t" if labels.suffix == ".tsv" else ",", dtype=str, keep_default_na=False
-    )
+    with open_input_text(labels) as fh:
+        try:
+            table = pd.read_csv(fh, sep=table_separator(labels), dtype=str, keep_default_na=False)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise DataError(f"{labels} is not a readable label table: {exc}") from None
     for col in ("id", label_col):
         if col not in table.columns:
             raise DataError(f"{labels}: no column '{col}' (columns: {', '.join(map(str, table.columns))})")
@@ -83,50 +71,53 @@ def _fasta_split(path: Path, label_col: str, task_type: str) -> Split | None:
         raise DataError(
             f"{labels} row {row}: id '{dup.iloc[0]}' appears more than once; each record needs one label"
         )
+    return labels, table
+
+
+def _labelled_fasta(fasta: Path, labels: Path, table: pd.DataFrame) -> Iterator[tuple[str, int]]:
+    """(sequence, row of its label in the label table, 0-based) for every FASTA record."""
+    row_of = {rec_id: i for i, rec_id in enumerate(table["id"])}
+    for rec in read_records(fasta):
+        if rec.id not in row_of:
+            raise DataError(f"{fasta}: record '{rec.id}' has no label in {labels}")
+        yield rec.sequence, row_of[rec.id]
+
+
+def _fasta_split(fasta: Path, label_col: str, task_type: str) -> Split:
+    labels, table = _label_table(fasta, label_col)
     # parsed in table order, so an error names the label table's own row
     values = _parse_labels(table[label_col].tolist(), labels, task_type)
-    row_of = {rec_id: i for i, rec_id in enumerate(table["id"])}
-    seqs, rows = [], []
-    try:
-        for rec_id, seq in read_fasta(fasta):
-            if rec_id not in row_of:
-                raise DataError(f"{fasta}: record '{rec_id}' has no label in {labels}")
-            seqs.append(seq)
-            rows.append(row_of[rec_id])
-    except SequenceError as exc:
-        raise DataError(str(exc)) from None
-    if not seqs:
-        raise DataError(f"{fasta} has no records (empty split)")
-    return Split(path.stem, fasta, seqs, values[np.asarray(rows, dtype=np.int64)])
+    pairs = list(_labelled_fasta(fasta, labels, table))
+    rows = np.asarray([r for _, r in pairs], dtype=np.int64)
+    return Split(record_stem(fasta) or fasta.stem, fasta, [s for s, _ in pairs], values[rows])
+
+
+def labelled_frame(path: Path, seq_col: str | None = None, label_col: str = "label") -> pd.DataFrame:
+    """A split file as a frame with columns ``sequence`` (validated) and ``label`` (its text, unparsed)."""
+    if is_fasta(path):
+        labels, table = _label_table(path, label_col)
+        pairs = list(_labelled_fasta(path, labels, table))
+        raw = table[label_col].to_numpy()
+        return pd.DataFrame({"sequence": [s for s, _ in pairs], "label": [raw[r] for _, r in pairs]})
+    recs = list(read_records(path, sequence_column=seq_col, label_column=label_col))
+    return pd.DataFrame({"sequence": [r.sequence for r in recs], "label": [r.label for r in recs]})
 
 
 def read_split(path: Path, seq_col: str | None, label_col: str, task_type: str) -> Split:
+    """One split from ``path`` (any record file); a missing ``<split>.csv`` is looked for in the other formats."""
     if not path.is_file():
-        from_fasta = _fasta_split(path, label_col, task_type)
-        if from_fasta is not None:
-            return from_fasta
-        raise DataError(
-            f"missing data file {path} (a task folder needs train.csv, dev.csv and test.csv, or "
-            "<split>.fasta with <split>.labels.csv)"
-        )
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path} is not a readable CSV: {exc}") from exc
-    if df.empty:
-        raise DataError(f"{path} has no rows (empty split)")
-    col = _sequence_column(df, path, seq_col)
-    if label_col not in df.columns:
-        raise DataError(f"{path}: no label column '{label_col}' (columns: {', '.join(map(str, df.columns))})")
-    seqs: list[str] = []
-    for i, s in enumerate(df[col].tolist(), start=1):
-        try:
-            seqs.append(clean_sequence(s, f"{path} row {i}"))
-        except SequenceError as exc:
-            raise DataError(str(exc)) from None
-    raw = df[label_col].tolist()
-    labels = _parse_labels(raw, path, task_type)
-    return Split(path.stem, path, seqs, labels)
+        found = find_split(path.parent, record_stem(path) or path.stem) if path.parent.is_dir() else None
+        if found is None:
+            raise DataError(
+                f"missing data file {path} (a task folder needs train.csv, dev.csv and test.csv, or "
+                "<split>.fasta with <split>.labels.csv)"
+            )
+        path = found
+    if is_fasta(path):
+        return _fasta_split(path, label_col, task_type)
+    recs = list(read_records(path, sequence_column=seq_col, label_column=label_col))
+    labels = _parse_labels([r.label or "" for r in recs], path, task_type)
+    return Split(record_stem(path) or path.stem, path, [r.sequence for r in recs], labels)
 
 
 def _parse_labels(raw: list[str], path: Path, task_type: str) -> np.ndarray:
@@ -157,7 +148,10 @@ def load_task(
     root = Path(folder)
     if not root.is_dir():
         raise DataError(f"data.path {root} is not a folder (expected train.csv, dev.csv, test.csv inside)")
-    splits = {name: read_split(root / f"{name}.csv", seq_col, label_col, task_type) for name in SPLITS}
+    splits = {
+        name: read_split(find_split(root, name) or root / f"{name}.csv", seq_col, label_col, task_type)
+        for name in SPLITS
+    }
     if task_type == "regression":
         return splits, 1
     n = num_labels if num_labels is not None else int(splits["train"].labels.max()) + 1

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from ..infer.pooling import pool
 from ..io import atomic_path, sha256_file
+from ..models.pooling import pool
 from .data import PadCollator
 
 log = logging.getLogger("genomefactory.train")

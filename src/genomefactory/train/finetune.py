@@ -1,5 +1,10 @@
 """``genomefactory-cli train``: fine-tune a model end to end with the Hugging Face ``Trainer``.
 
+``run_train`` runs typed stages, validating everything it can before it writes anything:
+``check_run`` (config, output dir) -> ``prepare_splits`` (task data) -> ``build_model`` (backbone + the
+registered tuning method's task model) -> ``tokenize_splits`` -> ``open_run_dir`` (the folder is created only
+now) -> :func:`fit` (the ``Trainer``; adapter features from the cache) -> ``write_run``.
+
 Run directory: ``metrics.json`` (dev and test metrics of the best checkpoint), ``predictions_test.csv``,
 ``trainer_log.jsonl`` (the training curve), ``model/`` (see ``model_io``), ``checkpoint-*/`` and
 ``manifest.json`` (resolved config, versions, input SHA-256s, seed, git commit).
@@ -14,59 +19,27 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
-from transformers.trainer_utils import get_last_checkpoint
+from transformers import Trainer, TrainerCallback, TrainingArguments
 
-from ..io import atomic_path, atomic_write_json, atomic_write_text, write_manifest
-from ..models.checkpointing import enable_checkpointing
-from ..models.loading import default_device, load_backbone, resolve_variant, save_state_dict
+from ..models.loading import default_device
+from ..models.weights import save_state_dict
 from .config import TrainConfig
-from .data import PadCollator, TokenizedDataset, load_task, tokenize
+from .data import PadCollator, TokenizedDataset
 from .features import FeatureCollator, FeatureDataset, cached_features
-from .methods import build_task_model, count_parameters
-from .metrics import LOWER_IS_BETTER, compute_metrics, resolve_best_metric, softmax
-from .model_io import save_run_model
+from .metrics import LOWER_IS_BETTER, compute_metrics
+from .results import FitResult, TrainResult
+from .run_dir import RunPlan, check_run, open_run_dir, resolved_config, write_run
+from .stages import BuiltModel, PreparedData, TokenizedData, build_model, prepare_splits, tokenize_splits
+
+__all__ = ["TrainResult", "fit", "run_train"]
 
 log = logging.getLogger("genomefactory.train")
-
-
-@dataclass
-class TrainResult:
-    """What a training run produced."""
-
-    output_dir: Path
-    dev_metrics: dict[str, float]
-    test_metrics: dict[str, float]
-    trainable_params: int
-    total_params: int
-    train_seconds: float
-    truncated_rows: int
-    feature_cache_hits: int = 0
-    files: dict[str, Path] = field(default_factory=dict)
-    # training throughput: samples/s from the Trainer, tokens/s = samples/s x mean real tokens per training sequence
-    # (special tokens included, padding never), the unit of the paper's Table 2
-    train_samples_per_s: float | None = None
-    train_tokens_per_s: float | None = None
-
-    def summary(self) -> str:
-        lines = [
-            f"run directory: {self.output_dir}",
-            f"trainable parameters: {self.trainable_params:,} of {self.total_params:,}",
-            f"train time: {self.train_seconds:.1f} s",
-            "dev:  " + ", ".join(f"{k}={v:.4f}" for k, v in self.dev_metrics.items()),
-            "test: " + ", ".join(f"{k}={v:.4f}" for k, v in self.test_metrics.items()),
-        ]
-        lines += [f"{name}: {path}" for name, path in self.files.items()]
-        return "\n".join(lines)
 
 
 class _GFTrainer(Trainer):
@@ -100,57 +73,9 @@ class _JsonlLog(TrainerCallback):
                 fh.write(json.dumps({"step": state.global_step, "epoch": state.epoch, **logs}) + "\n")
 
 
-def _check_output_dir(cfg: TrainConfig) -> tuple[Path, str | None]:
-    """Create the run directory; returns it and the checkpoint to resume from (None = fresh start).
-
-    A fresh start removes the curve (``trainer_log.jsonl``) and ``checkpoint-*`` folders an earlier run left
-    (``overwrite: true``), so the new curve is not appended to the old one and ``resume`` later cannot pick up an
-    old run's checkpoint. A resumed run drops the log lines written after its checkpoint: they are logged again."""
-    out = Path(cfg.output_dir)
-    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun rank 0 may already be writing into it
-        out.mkdir(parents=True, exist_ok=True)
-        return out, get_last_checkpoint(str(out)) if cfg.training.resume else None
-    if out.exists() and any(out.iterdir()) and not (cfg.training.resume or cfg.overwrite):
-        raise ValueError(
-            f"output_dir {out} is not empty; set training.resume=true to continue it, overwrite=true to reuse it, "
-            "or choose another output_dir"
-        )
-    out.mkdir(parents=True, exist_ok=True)
-    resume = get_last_checkpoint(str(out)) if cfg.training.resume else None
-    if cfg.training.resume and resume is None:
-        log.warning("training.resume=true but %s has no checkpoint: starting from scratch", out)
-    curve = out / "trainer_log.jsonl"
-    if resume is not None:
-        _trim_log(curve, int(Path(resume).name.rsplit("-", 1)[1]))
-        return out, resume
-    curve.unlink(missing_ok=True)
-    for old in out.glob("checkpoint-*"):
-        if old.is_dir() and old.name.rsplit("-", 1)[1].isdigit():
-            log.info("overwrite: removing %s of an earlier run", old)
-            shutil.rmtree(old)
-    return out, None
-
-
-def _trim_log(path: Path, step: int) -> None:
-    if not path.is_file():
-        return
-    keep = []
-    for line in path.read_text().splitlines():
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:  # the line the interruption cut short
-            log.warning("%s: dropping an incomplete line of the interrupted run", path)
-            continue
-        if entry.get("step", 0) <= step:
-            keep.append(line)
-    atomic_write_text(path, "".join(line + "\n" for line in keep))
-
-
 def _training_args(cfg: TrainConfig, out: Path, lr: float, best: str, on_features: bool) -> TrainingArguments:
     t = cfg.training
     cuda = torch.cuda.is_available()
-    if t.precision == "fp16" and not cuda:
-        raise ValueError("training.precision=fp16 needs a GPU; use fp32 (or bf16) on CPU")
     strategy = "steps" if t.eval_steps else "epoch"
     return TrainingArguments(
         output_dir=str(out),
@@ -190,84 +115,71 @@ def _training_args(cfg: TrainConfig, out: Path, lr: float, best: str, on_feature
     )
 
 
-def _apply_checkpointing(cfg: TrainConfig, model: Any) -> None:
-    if not cfg.training.gradient_checkpointing:
-        return
-    if cfg.method.name == "adapter":
-        # the frozen backbone keeps no activations for backward (and with cached features it does not run at all)
-        log.info(
-            "training.gradient_checkpointing ignored for method adapter: the frozen backbone stores no "
-            "activations for backward"
-        )
-        return
-    enable_checkpointing(model.family, model.backbone)
-
-
 def run_train(cfg: TrainConfig) -> TrainResult:
     """Fine-tune ``cfg.model`` on ``cfg.data`` with ``cfg.method``; write the run directory."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    task_type = cfg.task.type
-    best = resolve_best_metric(task_type, cfg.training.metric_for_best)
-    out, resume = _check_output_dir(cfg)
-    splits, num_labels = load_task(
-        cfg.data.path, cfg.data.sequence_column, cfg.data.label_column, task_type, cfg.task.num_labels
-    )
-    set_seed(cfg.training.seed)
-    backbone = load_backbone(cfg.model)
-    max_len = min(cfg.data.max_length or backbone.max_tokens, backbone.max_tokens)
-    tok = backbone.tokenizer
-    ids, truncated = {}, 0
-    for name, sp in splits.items():
-        ids[name], n = tokenize(tok, sp.sequences, max_len, str(sp.path))
-        truncated += n
-    model = build_task_model(backbone, cfg.method, task_type, num_labels)
-    _apply_checkpointing(cfg, model)
-    trainable, total = count_parameters(model)
-    log.info(
-        "model %s (%s): %d trainable of %d parameters",
-        backbone.family.name,
-        cfg.method.name,
-        trainable,
-        total,
-    )
-    label_dtype = torch.float32 if task_type == "regression" else torch.long
-    collator: Any = PadCollator(tok.pad_token_id, tok.padding_side, label_dtype)
-    on_features = cfg.method.name == "adapter" and cfg.method.adapter.cache_features
-    hits = 0
-    datasets: dict[str, Any] = {}
-    lr = cfg.training.learning_rate or backbone.family.learning_rate
-    args = _training_args(cfg, out, lr, best, on_features)
-    if on_features:
-        mode = "token" if cfg.method.adapter.kind == "cnn" else model.pooling
-        device = args.device if args.world_size > 1 else default_device()
-        model.to(device)
-        # one process per node computes the features; the others wait, then hit the cache it wrote
-        with args.main_process_first(desc="adapter features"):
-            for name, sp in splits.items():
-                feats, hit = cached_features(
-                    model,
-                    backbone,
-                    ids[name],
-                    collator,
-                    mode,
-                    max_len,
-                    sp.path,
-                    cfg.method.adapter.cache_dir,
-                    cfg.training.eval_batch_size,
-                    device,
-                )
-                hits += int(hit)
-                datasets[name] = FeatureDataset(feats, sp.labels)
-        collator = FeatureCollator(label_dtype)
-    else:
-        datasets = {name: TokenizedDataset(ids[name], sp.labels) for name, sp in splits.items()}
+    plan = check_run(cfg)
+    data = prepare_splits(cfg)
+    built = build_model(cfg, data)
+    tokens = tokenize_splits(data, built)
+    open_run_dir(plan)
+    result = fit(cfg, plan, data, built, tokens)
+    return write_run(cfg, plan, data, built, tokens, result)
+
+
+def _datasets(
+    cfg: TrainConfig, data: PreparedData, built: BuiltModel, tokens: TokenizedData, args: TrainingArguments
+) -> tuple[dict[str, Any], Any, int]:
+    """Per-split datasets and their collator: token ids, or the frozen backbone's cached features when the
+    tuning method trains on them. Returns (datasets, collator, feature cache hits)."""
+    label_dtype = torch.float32 if data.task_type == "regression" else torch.long
+    tok = built.backbone.tokenizer
+    collator = PadCollator(tok.pad_token_id, tok.padding_side, label_dtype)
+    method, model = built.method, built.model
+    if not method.uses_feature_cache(cfg.method):
+        datasets: dict[str, Any] = {
+            n: TokenizedDataset(tokens.ids[n], sp.labels) for n, sp in data.splits.items()
+        }
+        return datasets, collator, 0
+    mode = method.feature_mode(cfg.method, model.pooling)
+    device = args.device if args.world_size > 1 else default_device()
+    model.to(device)
+    hits, feats = 0, {}
+    # one process per node computes the features; the others wait, then hit the cache it wrote
+    with args.main_process_first(desc="features of the frozen backbone"):
+        for name, sp in data.splits.items():
+            feats[name], hit = cached_features(
+                model,
+                built.backbone,
+                tokens.ids[name],
+                collator,
+                mode,
+                built.max_len,
+                sp.path,
+                method.feature_cache_dir(cfg.method),
+                cfg.training.eval_batch_size,
+                device,
+            )
+            hits += int(hit)
+    datasets = {n: FeatureDataset(feats[n], sp.labels) for n, sp in data.splits.items()}
+    return datasets, FeatureCollator(label_dtype), hits
+
+
+def fit(
+    cfg: TrainConfig, plan: RunPlan, data: PreparedData, built: BuiltModel, tokens: TokenizedData
+) -> FitResult:
+    """Train with the ``Trainer`` (resuming when planned), then score dev and test with the best checkpoint."""
+    out = plan.output_dir
+    on_features = built.method.uses_feature_cache(cfg.method)
+    args = _training_args(cfg, out, built.learning_rate, plan.best_metric, on_features)
+    datasets, collator, hits = _datasets(cfg, data, built, tokens, args)
+    task_type = data.task_type
 
     def metrics_fn(p: Any) -> dict[str, float]:
-        logits = p.predictions[0] if isinstance(p.predictions, tuple) else p.predictions
-        return compute_metrics(task_type, np.asarray(logits), np.asarray(p.label_ids))
+        return compute_metrics(task_type, np.asarray(_logits(p.predictions)), np.asarray(p.label_ids))
 
     trainer = _GFTrainer(
-        model=model,
+        model=built.model,
         args=args,
         train_dataset=datasets["train"],
         eval_dataset=datasets["dev"],
@@ -276,34 +188,27 @@ def run_train(cfg: TrainConfig) -> TrainResult:
         callbacks=[_JsonlLog(out / "trainer_log.jsonl")],
     )
     start = time.perf_counter()
-    out_metrics = trainer.train(resume_from_checkpoint=resume).metrics
+    train_metrics = trainer.train(resume_from_checkpoint=plan.resume).metrics
     seconds = time.perf_counter() - start
-    speed = _throughput(out_metrics, ids["train"])
+    samples_s, tokens_s = _throughput(train_metrics, tokens.ids["train"])
     dev = _strip(trainer.evaluate(datasets["dev"], metric_key_prefix="eval"))
     pred = trainer.predict(datasets["test"], metric_key_prefix="test")
-    test = _strip(pred.metrics or {})
-    if not trainer.is_world_process_zero():  # every rank holds the gathered results; one writes them
-        return TrainResult(out, dev, test, trainable, total, seconds, truncated, hits, {}, *speed)
-    files = _write_outputs(
-        out, best, pred, splits["test"], task_type, dev, test, trainer, seconds, truncated, speed
+    return FitResult(
+        dev_metrics=dev,
+        test_metrics=_strip(pred.metrics or {}),
+        test_logits=np.asarray(_logits(pred.predictions), dtype=np.float64),
+        train_seconds=seconds,
+        best_checkpoint=trainer.state.best_model_checkpoint,
+        global_step=trainer.state.global_step,
+        feature_cache_hits=hits,
+        train_samples_per_s=samples_s,
+        train_tokens_per_s=tokens_s,
+        is_main_process=trainer.is_world_process_zero(),
     )
-    model_dir = save_run_model(
-        model, backbone, cfg.method, task_type, num_labels, max_len, out / "model", cfg.model
-    )
-    files["model"] = model_dir
-    inputs: list[str | Path] = [splits[s].path for s in splits]
-    resolved = _resolved_config(
-        cfg,
-        lr=lr,
-        best=best,
-        pooling=model.pooling,
-        num_labels=num_labels,
-        max_len=max_len,
-        family=backbone.family,
-    )
-    write_manifest(out, resolved, inputs, cfg.training.seed, "train")
-    files["manifest"] = out / "manifest.json"
-    return TrainResult(out, dev, test, trainable, total, seconds, truncated, hits, files, *speed)
+
+
+def _logits(predictions: Any) -> Any:
+    return predictions[0] if isinstance(predictions, tuple) else predictions
 
 
 def _throughput(
@@ -328,62 +233,4 @@ def _strip(metrics: dict[str, float]) -> dict[str, float]:
     return keep
 
 
-def _resolved_config(
-    cfg: TrainConfig, lr: float, best: str, pooling: str, num_labels: int, max_len: int, family: Any
-) -> dict[str, Any]:
-    """The config with every default that was resolved at run time filled in (what the run really used)."""
-    data = cfg.model_dump(mode="json")
-    data["training"]["learning_rate"] = lr
-    data["training"]["metric_for_best"] = best
-    data["method"]["pooling"] = pooling
-    data["task"]["num_labels"] = num_labels if cfg.task.type == "classification" else cfg.task.num_labels
-    data["data"]["max_length"] = max_len
-    if cfg.model.path is None and cfg.model.init != "tiny":  # a tiny model has no published variant
-        data["model"]["variant"] = resolve_variant(family, cfg.model.variant)
-    return data
-
-
-def _write_outputs(
-    out: Path,
-    best: str,
-    pred: Any,
-    test_split: Any,
-    task_type: str,
-    dev: dict[str, float],
-    test: dict[str, float],
-    trainer: Trainer,
-    seconds: float,
-    truncated: int,
-    speed: tuple[float | None, float | None],
-) -> dict[str, Path]:
-    import pandas as pd
-
-    logits = pred.predictions[0] if isinstance(pred.predictions, tuple) else pred.predictions
-    logits = np.asarray(logits, dtype=np.float64)
-    table: dict[str, Any] = {"row": np.arange(len(test_split.labels)), "label": test_split.labels}
-    if task_type == "regression":
-        table["prediction"] = logits.reshape(-1)
-    else:
-        probs = softmax(logits)
-        table["prediction"] = probs.argmax(-1)
-        for k in range(probs.shape[1]):
-            table[f"prob_{k}"] = probs[:, k]
-    with atomic_path(out / "predictions_test.csv") as tmp:
-        pd.DataFrame(table).to_csv(tmp, index=False)
-    metrics = {
-        "dev": dev,
-        "test": test,
-        "best_checkpoint": trainer.state.best_model_checkpoint,
-        "best_metric": best,
-        "train_seconds": seconds,
-        "global_step": trainer.state.global_step,
-        "truncated_rows": truncated,
-        "train_samples_per_s": speed[0],
-        "train_tokens_per_s": speed[1],
-    }
-    atomic_write_json(out / "metrics.json", metrics)
-    return {
-        "metrics": out / "metrics.json",
-        "predictions": out / "predictions_test.csv",
-        "log": out / "trainer_log.jsonl",
-    }
+_resolved_config = resolved_config  # kept importable from here (tests, older callers)

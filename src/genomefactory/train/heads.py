@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from ..infer.pooling import pool
+from ..models.pooling import pool
 from ..models.registry import ModelFamily
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {

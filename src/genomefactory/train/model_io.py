@@ -1,10 +1,12 @@
 """Saving and loading fine-tuned task models (``<run_dir>/model/``).
 
 Layout: ``genomefactory_model.json`` (how to rebuild: family, architecture config, source, method, head,
-pooling), ``model.safetensors`` and ``tokenizer/``. When the backbone came from published weights and was not
-changed (adapter) or only LoRA/head weights were trained (unmerged LoRA), only the trainable tensors are stored
-and the backbone is re-loaded from its source; otherwise (full fine-tuning, merged LoRA, random init) every
-tensor is stored, so the directory is self-contained.
+pooling, plus the entries the method's ``before_save`` returns), ``model.safetensors`` and ``tokenizer/``. The
+tuning method decides what is stored (``TuningMethod.saves_full_backbone``): when the backbone came from
+published weights and was not changed (adapter) or only LoRA/head weights were trained (unmerged LoRA), only the
+trainable tensors are stored and the backbone is re-loaded from its source; otherwise (full fine-tuning, merged
+LoRA, random init) every tensor is stored, so the directory is self-contained. On loading, the method's
+``rebuild_as`` names the method that rebuilds the model (a merged LoRA model is a full one).
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from typing import Any
 import torch
 from safetensors.torch import load_file
 
-from ..models.loading import ModelConfig, load_backbone, save_state_dict, strict_load
+from ..errors import DataError, UserFileNotFoundError
+from ..models.config import ModelConfig
+from ..models.loading import load_backbone
 from ..models.registry import Backbone, get_family
+from ..models.weights import save_state_dict, strict_load
 from .config import MethodConfig
 from .heads import TaskModel
-from .methods import build_task_model
-from .methods.lora import merge_lora
+from .methods import build_task_model, get_method
 
 META = "genomefactory_model.json"
 
@@ -48,14 +52,11 @@ def save_run_model(
     directory: Path,
     model_cfg: ModelConfig,
 ) -> Path:
-    """Write the task model (merging LoRA first when asked) and return the directory."""
+    """Write the task model (after the method's ``before_save``, e.g. a LoRA merge) and return the directory."""
     directory.mkdir(parents=True, exist_ok=True)
-    merged = False
-    if method.name == "lora" and method.lora.merge:
-        merge_lora(model)
-        merged = True
-    pretrained = backbone.source is not None and model_cfg.init == "pretrained"
-    partial = pretrained and (method.name == "adapter" or (method.name == "lora" and not merged))
+    tuning = get_method(method.name)
+    extra = tuning.before_save(model, method)
+    partial = not tuning.saves_full_backbone(method, backbone, model_cfg)
     state = model.state_dict()
     if partial:
         keep = {n for n, p in model.named_parameters() if p.requires_grad}
@@ -69,7 +70,7 @@ def save_run_model(
         "revision": model_cfg.revision,
         "init": model_cfg.init,
         "method": method.model_dump(mode="json"),
-        "lora_merged": merged,
+        **extra,
         "task_type": task_type,
         "num_labels": num_labels,
         "pooling": model.pooling,
@@ -93,7 +94,9 @@ def load_run_model(path: str | Path, device: str | torch.device = "cpu") -> RunM
     if not (directory / META).is_file() and (directory / "model" / META).is_file():
         directory = directory / "model"
     if not (directory / META).is_file():
-        raise FileNotFoundError(f"{path} is not a genomefactory model directory (no {META})")
+        raise UserFileNotFoundError(
+            f"{path} is not a genomefactory model directory (no {META}); give a training run directory"
+        )
     meta = json.loads((directory / META).read_text())
     family = get_family(meta["family"])
     if meta["weights"] == "trainable":
@@ -107,8 +110,9 @@ def load_run_model(path: str | Path, device: str | torch.device = "cpu") -> RunM
         tok = PreTrainedTokenizerFast.from_pretrained(str(directory / "tokenizer"))
         backbone = Backbone(family, model, tok, meta["config"], meta.get("source"), meta.get("variant"))
     method = MethodConfig.model_validate(meta["method"])
-    if meta.get("lora_merged"):
-        method = method.model_copy(update={"name": "full"})
+    rebuild = get_method(method.name).rebuild_as(meta)  # a merged LoRA model is rebuilt as a full one
+    if rebuild != method.name:
+        method = method.model_copy(update={"name": rebuild})
     task_model = build_task_model(backbone, method, meta["task_type"], int(meta["num_labels"]))
     task_model.pooling = meta["pooling"]
     state = load_file(str(directory / "model.safetensors"))
@@ -117,7 +121,7 @@ def load_run_model(path: str | Path, device: str | torch.device = "cpu") -> RunM
         missing = sorted(k for k, p in task_model.named_parameters() if p.requires_grad and k not in state)
         unexpected = sorted(set(state) - set(own))
         if missing or unexpected:
-            raise ValueError(
+            raise DataError(
                 f"{directory}: trainable weights do not match (missing {missing[:5]}, "
                 f"unexpected {unexpected[:5]})"
             )

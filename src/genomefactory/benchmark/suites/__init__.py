@@ -1,7 +1,8 @@
 """Benchmark suites: a registry of named suites, each listing tasks and preparing a task folder.
 
 A prepared task is a folder in the trainer's layout (``train.csv``, ``dev.csv``, ``test.csv``, columns
-``sequence,label``). Built-in suites: ``gue``, ``genomic_benchmarks``, ``custom``. Plugins register more through
+``sequence,label``; a suite's own split files are read with :func:`read_labelled`, i.e. through
+:mod:`genomefactory.records`). Built-in suites: ``gue``, ``genomic_benchmarks``, ``custom``. Plugins register more through
 the entry point group ``genomefactory.benchmarks``: the entry point loads a :class:`Suite` instance (or a
 zero-argument callable returning one); its name is the entry point's name.
 
@@ -23,6 +24,8 @@ import pandas as pd
 
 from ...errors import DataError
 from ...io import atomic_path, atomic_write_json
+from ...plugins import Registry, UnknownNameError
+from ...train.data import labelled_frame
 from ..config import SuiteConfig
 
 __all__ = ["BenchTask", "PreparedTask", "Suite", "get_suite", "materialize", "register_suite", "suite_names"]
@@ -101,56 +104,59 @@ class Suite(ABC):
         return chosen
 
 
-_SUITES: dict[str, Suite] = {}
+class UnknownSuiteError(UnknownNameError, ValueError):
+    """A benchmark suite name no built-in or plugin carries."""
+
+
+class _SuiteRegistry(Registry[Suite]):
+    """The shared registry mechanism; an entry point may load a Suite subclass or instance (named by the entry
+    point, so one class can serve several names)."""
+
+    def _load_entry_point(self, ep: importlib.metadata.EntryPoint) -> None:
+        try:
+            obj = ep.load()
+            suite = obj if isinstance(obj, Suite) else obj()
+        except Exception as exc:  # a broken plugin must not take the built-ins down with it
+            log.warning("could not load benchmark suite plugin %r from %s: %s", ep.name, ep.value, exc)
+            return
+        if not isinstance(suite, Suite):
+            log.warning(
+                "entry point %r of %s gave %s, not a Suite", ep.name, self.group, type(suite).__name__
+            )
+            return
+        suite.name = ep.name
+        self.register(suite, ep.name)
+
+
+SUITES = _SuiteRegistry(
+    "benchmark suite",
+    ENTRY_POINT_GROUP,
+    builtins=(f"{__name__}.custom", f"{__name__}.genomic_benchmarks", f"{__name__}.gue"),
+)
 
 
 def register_suite(suite: Suite) -> Suite:
-    _SUITES[suite.name] = suite
-    return suite
-
-
-def _builtin() -> None:
-    from . import custom, genomic_benchmarks, gue  # noqa: F401  (registration side effect)
-
-
-def _entry_points() -> dict[str, Any]:
-    return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    """Add a suite under its ``name`` (built-ins call this at import; plugins use the entry point group)."""
+    return SUITES.register(suite, suite.name)
 
 
 def suite_names() -> list[str]:
-    _builtin()
-    return sorted({*_SUITES, *_entry_points()})
+    return SUITES.names()
 
 
 def get_suite(name: str) -> Suite:
-    _builtin()
-    if name in _SUITES:
-        return _SUITES[name]
-    eps = _entry_points()
-    if name not in eps:
-        raise DataError(
-            f"unknown benchmark suite {name!r}; known: {', '.join(suite_names())} "
-            f"(plugins register under the entry point group {ENTRY_POINT_GROUP})"
-        )
-    obj = eps[name].load()
-    suite = obj if isinstance(obj, Suite) else obj()
-    if not isinstance(suite, Suite):
-        raise TypeError(
-            f"entry point {name!r} of {ENTRY_POINT_GROUP} gave {type(suite).__name__}, not a Suite"
-        )
-    suite.name = name
-    return register_suite(suite)
+    if name not in SUITES:
+        raise UnknownSuiteError(SUITES.unknown_message(name))
+    return SUITES.get(name)
 
 
-def read_labelled_csv(path: Path) -> pd.DataFrame:
-    """A ``sequence``/``seq`` + ``label`` CSV as a frame with columns ``sequence``, ``label`` (strings)."""
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    col = "sequence" if "sequence" in df.columns else "seq" if "seq" in df.columns else None
-    if col is None or "label" not in df.columns:
-        raise DataError(
-            f"{path}: expected columns sequence (or seq) and label, found {', '.join(df.columns)}"
-        )
-    return df[[col, "label"]].rename(columns={col: "sequence"})
+def read_labelled(path: Path) -> pd.DataFrame:
+    """A split file (any record format, see :mod:`genomefactory.records`) as columns ``sequence``, ``label``.
+
+    Sequences are validated and upper-cased; labels stay text (parsed by :func:`materialize`). A FASTA split takes
+    its labels from ``<split>.labels.csv`` beside it, as the trainer does.
+    """
+    return labelled_frame(path)
 
 
 def _label_values(df: pd.DataFrame, where: str) -> np.ndarray:

@@ -1,9 +1,11 @@
 """Custom suites: a folder of task folders in the Model Trainer's layout (paper section 3.5).
 
-``path`` holds task folders at any depth; a task folder is one that contains ``test.csv`` (plus ``train.csv`` and
-``dev.csv``; a missing dev split is carved from train with ``dev_fraction``). The task name is the folder's path
-relative to ``path`` and its group is the first path component. Columns: ``sequence`` (or ``seq``) and ``label``
-(integer classes, or real values with ``task_type: regression``). Default metric: mcc (classification) or mse
+``path`` holds task folders at any depth; a task folder is one that contains a test split (plus train and dev;
+a missing dev split is carved from train with ``dev_fraction``). Splits are read as the trainer reads them:
+``test.csv`` (or ``.tsv``/``.tab``) with columns ``sequence`` (or ``seq``) and ``label``, or ``test.fasta`` (any
+FASTA suffix) with ``test.labels.csv``, each optionally gzipped (:mod:`genomefactory.records`). The task name is
+the folder's path relative to ``path`` and its group is the first path component. Labels are integer classes,
+or real values with ``task_type: regression``. Default metric: mcc (classification) or mse
 (regression). Python plugins instead register a :class:`~genomefactory.benchmark.suites.Suite` under the entry
 point group ``genomefactory.benchmarks``.
 """
@@ -14,8 +16,10 @@ import os
 from pathlib import Path
 
 from ...errors import DataError, UserFileNotFoundError
+from ...records import record_stem
+from ...train.data import find_split
 from ..config import SuiteConfig
-from . import BenchTask, PreparedTask, Suite, materialize, read_labelled_csv, register_suite
+from . import BenchTask, PreparedTask, Suite, materialize, read_labelled, register_suite
 
 __all__ = ["FolderSuite"]
 
@@ -42,7 +46,9 @@ class FolderSuite(Suite):
         metric = cfg.metric or ("mse" if cfg.task_type == "regression" else "mcc")
         folders = _task_folders(root)
         if not folders:
-            raise DataError(f"custom suite folder {root} holds no task folder (a folder with test.csv)")
+            raise DataError(
+                f"custom suite folder {root} holds no task folder (a folder with a test split, e.g. test.csv)"
+            )
         tasks = []
         for f in folders:
             name = f.relative_to(root).as_posix() if f != root else root.name
@@ -51,9 +57,9 @@ class FolderSuite(Suite):
 
     def prepare(self, task: BenchTask, cfg: SuiteConfig, work_dir: Path) -> PreparedTask:
         root = self._root(cfg)
-        folder = root if task.name == root.name and (root / "test.csv").is_file() else root / task.name
+        folder = root if task.name == root.name and find_split(root, "test") else root / task.name
         frames = {
-            s: read_labelled_csv(folder / f"{s}.csv") if (folder / f"{s}.csv").is_file() else None
+            s: read_labelled(path) if (path := find_split(folder, s)) else None
             for s in ("train", "dev", "test")
         }
         return materialize(task, frames, cfg, work_dir, source=folder)
@@ -63,7 +69,7 @@ register_suite(FolderSuite())
 
 
 def _task_folders(root: Path) -> list[Path]:
-    """Folders under ``root`` holding a test.csv; linked folders are followed (each real folder once)."""
+    """Folders under ``root`` holding a test split file; linked folders are followed (each real folder once)."""
     found: set[Path] = set()
     seen: set[str] = set()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
@@ -72,6 +78,6 @@ def _task_folders(root: Path) -> list[Path]:
             dirnames[:] = []
             continue
         seen.add(real)
-        if "test.csv" in filenames:
+        if any(record_stem(f) == "test" for f in filenames):
             found.add(Path(dirpath))
     return sorted(found)

@@ -17,7 +17,6 @@ Metric: Matthews correlation ×100 (paper section 4.2).
 
 from __future__ import annotations
 
-import gzip
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -27,9 +26,10 @@ import pandas as pd
 import yaml
 
 from ...errors import DataError, UserFileNotFoundError
+from ...io import open_input_text
 from ...sequence import reverse_complement
 from ..config import SuiteConfig
-from . import BenchTask, PreparedTask, Suite, materialize, read_labelled_csv, register_suite
+from . import BenchTask, PreparedTask, Suite, materialize, read_labelled, register_suite
 
 __all__ = ["DATASETS", "GenomicBenchmarksSuite", "sequences_from_intervals"]
 
@@ -196,7 +196,7 @@ class GenomicBenchmarksSuite(Suite):
     def _export_split(root: Path, dataset: str, split: str) -> pd.DataFrame | None:
         for p in (root / dataset / f"{split}.csv", root / f"{split}_{dataset}.csv"):
             if p.is_file():
-                return read_labelled_csv(p)
+                return read_labelled(p)
         return None
 
     def _from_intervals(self, folder: Path, cfg: SuiteConfig) -> dict[str, pd.DataFrame | None]:
@@ -220,7 +220,7 @@ class GenomicBenchmarksSuite(Suite):
                 if ref not in opened:
                     opened[ref] = _open_genome(Path(cfg.genomes[ref]).expanduser(), extras[ref])
                 path = folder / split / f"{cls}.csv.gz"
-                with gzip.open(path, "rt") as fh:
+                with open_input_text(path) as fh:  # a damaged .csv.gz is an error naming the file
                     iv = pd.read_csv(fh)
                 seqs = sequences_from_intervals(iv, opened[ref], str(path))
                 parts.append(pd.DataFrame({"sequence": seqs, "label": str(label)}))

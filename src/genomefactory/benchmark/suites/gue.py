@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ...errors import DataError, UserFileNotFoundError
 from ..config import SuiteConfig
-from . import BenchTask, PreparedTask, Suite, materialize, read_labelled_csv, register_suite
+from . import BenchTask, PreparedTask, Suite, materialize, read_labelled, register_suite
 
 __all__ = ["GUE_GROUPS", "GUE_URL", "GueSuite"]
 
@@ -107,7 +107,7 @@ class GueSuite(Suite):
         if not folder.is_dir():
             return PreparedTask(task, None, missing=[f"gue/{task.name}: task folder {folder} not found"])
         frames = {
-            s: read_labelled_csv(folder / f"{s}.csv") if (folder / f"{s}.csv").is_file() else None
+            s: read_labelled(folder / f"{s}.csv") if (folder / f"{s}.csv").is_file() else None
             for s in ("train", "dev", "test")
         }
         # GUE ships all three splits: a missing one is a damaged copy, never carved from train

@@ -10,14 +10,15 @@ hidden states as the sequence alone.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-import torch
-from torch import nn
-from transformers import MistralConfig, MistralForCausalLM
+from typing import TYPE_CHECKING, Any
 
 from ..registry import ModelFamily, register
-from ..tokenizers import bpe_tokenizer, from_directory
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+__all__ = ["GENOMEOCEAN", "GenomeOcean"]
 
 _SPECIALS = ["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"]
 _COMMON = dict(
@@ -71,11 +72,9 @@ _SIZES = {
 
 class GenomeOcean(ModelFamily):
     def build(self, config: dict[str, Any]) -> nn.Module:
-        cfg = MistralConfig(
-            **{k: v for k, v in config.items() if k not in ("architectures", "transformers_version")}
-        )
-        cfg._attn_implementation = "sdpa"
-        return MistralForCausalLM(cfg)
+        from ..modeling.genomeocean import build_mistral
+
+        return build_mistral(config)
 
     def base(self, model: nn.Module) -> nn.Module:
         return model.model  # type: ignore[return-value]
@@ -118,28 +117,13 @@ class GenomeOcean(ModelFamily):
         }
 
     def published_config(self, variant: str) -> dict[str, Any]:
-        if variant not in _SIZES:
-            raise ValueError(f"unknown GenomeOcean variant {variant!r}; choose from {', '.join(_SIZES)}")
+        self._check_variant(variant, _SIZES)
         return {**_COMMON, **_SIZES[variant]}
 
     def tokenizer(self, directory: Path | None, config: dict[str, Any]) -> Any:
-        if directory is not None:
-            tok = from_directory(directory, padding_side="left")
-        else:
-            tok = bpe_tokenizer(
-                int(config["vocab_size"]),
-                _SPECIALS,
-                cls=None,
-                sep=None,
-                seed=0,
-                model_max_length=self.max_tokens(config),
-                padding_side="left",
-            )
-        if tok.pad_token is None:
-            tok.pad_token = "[PAD]"
-        if tok.eos_token is None:
-            tok.eos_token = "[SEP]"
-        return tok
+        from ..modeling.genomeocean import genomeocean_tokenizer
+
+        return genomeocean_tokenizer(directory, int(config["vocab_size"]), self.max_tokens(config), _SPECIALS)
 
 
 GENOMEOCEAN = register(
@@ -154,5 +138,8 @@ GENOMEOCEAN = register(
         pooling="mean",
         padding_side="left",
         aliases=("genome_ocean", "GenomeOcean"),
+        tokenizer_kind="bpe",
+        # the published configs are plain Mistral (the vendored modeling_mistral.py + auto_map were removed)
+        checkpoint_model_types=("mistral",),
     )
 )

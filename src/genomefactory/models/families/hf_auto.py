@@ -9,18 +9,23 @@ The tiny variant is a 2-layer BERT with a character tokenizer, for tests.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-from torch import nn
-from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
+from typing import TYPE_CHECKING, Any
 
 from ..registry import Backbone, ModelFamily, register
-from ..tokenizers import char_tokenizer
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from ..config import ModelConfig
+
+__all__ = ["HF_AUTO", "HFAuto"]
 
 _CHAR_VOCAB = {t: i for i, t in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *"ACGTNRYSWKMBDHV"])}
 
 
 def _auto_class(config: dict[str, Any]) -> Any:
+    """The transformers Auto class for a config dict: causal LM, masked LM, or the bare model."""
+    from transformers import AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
     names = config.get("architectures") or []
@@ -36,6 +41,8 @@ def _auto_class(config: dict[str, Any]) -> Any:
 
 class HFAuto(ModelFamily):
     def build(self, config: dict[str, Any]) -> nn.Module:
+        from transformers import AutoConfig
+
         cfg = dict(config)
         cfg_obj = AutoConfig.for_model(
             cfg.pop("model_type"), **{k: v for k, v in cfg.items() if k not in ("transformers_version",)}
@@ -46,6 +53,8 @@ class HFAuto(ModelFamily):
         return getattr(model, "base_model", model)  # type: ignore[no-any-return]
 
     def blocks(self, base: nn.Module) -> list[nn.Module]:
+        from torch import nn
+
         # the usual homes of the layer stack in transformers models (BERT/ESM, Llama-likes, GPT-2, others)
         for path in ("encoder.layer", "layers", "h", "blocks", "decoder.layers"):
             obj: Any = base
@@ -75,6 +84,10 @@ class HFAuto(ModelFamily):
         }
 
     def tokenizer(self, directory: Path | None, config: dict[str, Any]) -> Any:
+        from transformers import AutoTokenizer
+
+        from ..tokenizers import char_tokenizer
+
         if directory is None:
             return char_tokenizer(
                 _CHAR_VOCAB,
@@ -90,8 +103,10 @@ class HFAuto(ModelFamily):
         return AutoTokenizer.from_pretrained(str(directory))
 
     def load_pretrained(
-        self, directory: Path, *, source: str, variant: str | None, cfg: Any, random_init: bool
+        self, directory: Path, *, source: str, variant: str | None, cfg: ModelConfig, random_init: bool
     ) -> Backbone:
+        from transformers import AutoConfig, AutoTokenizer
+
         trust = bool(cfg.trust_remote_code)
         config_obj = AutoConfig.from_pretrained(str(directory), trust_remote_code=trust)
         config = config_obj.to_dict()
@@ -106,6 +121,8 @@ class HFAuto(ModelFamily):
         return Backbone(self, model, tok, config, source, variant)
 
     def is_decoder(self, config: dict[str, Any]) -> bool:
+        from transformers import AutoModelForCausalLM
+
         return _auto_class(config) is AutoModelForCausalLM
 
 
@@ -120,6 +137,7 @@ HF_AUTO = register(
         in_out_proj=("re:.*(query|key|value|q_proj|k_proj|v_proj|o_proj)$",),
         pooling="mean",
         aliases=("auto", "huggingface"),
-        extras={"supports_remote_code": True},
+        supports_remote_code=True,
+        tokenizer_kind="other",
     )
 )

@@ -14,16 +14,18 @@ Input length: 1000 tokens (~6 kb) for v1.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
-from transformers import PreTrainedTokenizerFast
-
-from ..layers.esm import EsmForMaskedLM, EsmSpec, remap_esm_state
+from ..family import class_refs
 from ..registry import ModelFamily, register
-from ..tokenizers import kmer_tokenizer
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+__all__ = ["NT_V1", "NucleotideTransformerV1", "is_nt_v2_config"]
 
 _V1 = {
     "500m-human-ref": dict(
@@ -58,31 +60,19 @@ _COMMON = dict(
 )
 
 
-def esm_tokenizer(directory: Path | None, order: str, max_tokens: int) -> PreTrainedTokenizerFast:
-    """The 6-mer tokenizer; with a checkpoint directory its ``vocab.txt`` must agree with ``order``."""
-    tok = kmer_tokenizer(order, model_max_length=max_tokens)
-    if directory is not None and (directory / "vocab.txt").is_file():
-        published = [t.strip() for t in (directory / "vocab.txt").read_text().splitlines() if t.strip()]
-        ours = sorted(tok.get_vocab(), key=tok.get_vocab().__getitem__)
-        if published[: len(ours)] != ours[: len(published)]:
-            raise ValueError(f"{directory}/vocab.txt does not follow the NT {order} id order")
-    return tok
-
-
-def nt_v1_spec(config: dict[str, Any]) -> EsmSpec:
-    """A v1 config.json dict as the native ESM spec (absolute positions, GELU feed-forward with bias)."""
-    return EsmSpec.from_config(
-        config,
-        name="NT v1",
-        position_embedding_type="absolute",
-        ffn="gelu",
-        ffn_bias=True,
-        hint="rotary/SwiGLU checkpoints belong to the 'nucleotide_transformer_v2' family",
-    )
+def is_nt_v2_config(config: Mapping[str, Any]) -> bool:
+    """An ESM config.json of NT v2: the bias-free SwiGLU flag (``add_bias_fnn: false``) or the remote-code
+    classes the hub repos name (``esm_config.EsmConfig``, ``modeling_esm.*``)."""
+    refs = class_refs(config)
+    remote = any(r.startswith(("esm_config.", "modeling_esm.")) for r in refs)
+    return config.get("model_type") == "esm" and (config.get("add_bias_fnn") is False or remote)
 
 
 class NucleotideTransformerV1(ModelFamily):
     def build(self, config: dict[str, Any]) -> nn.Module:
+        from ..layers.esm import EsmForMaskedLM
+        from ..modeling.nucleotide_transformer import nt_v1_spec
+
         return EsmForMaskedLM(nt_v1_spec(config))
 
     def base(self, model: nn.Module) -> nn.Module:
@@ -105,14 +95,24 @@ class NucleotideTransformerV1(ModelFamily):
         }
 
     def published_config(self, variant: str) -> dict[str, Any]:
-        if variant not in _V1:
-            raise ValueError(f"unknown NT v1 variant {variant!r}; choose from {', '.join(_V1)}")
+        self._check_variant(variant, _V1)
         return {**_COMMON, **_V1[variant]}
 
+    def claims(self, config: Mapping[str, Any], files: set[str]) -> int:
+        # plain ESM with learned absolute positions and the NT 6-mer vocabulary (protein ESM models have 33 ids)
+        absolute = config.get("position_embedding_type", "absolute") == "absolute"
+        nt_vocab = config.get("vocab_size") in (4105, 4107)
+        esm = config.get("model_type") == "esm"
+        return 10 if esm and absolute and nt_vocab and not is_nt_v2_config(config) else 0
+
     def tokenizer(self, directory: Path | None, config: dict[str, Any]) -> Any:
+        from ..modeling.nucleotide_transformer import esm_tokenizer
+
         return esm_tokenizer(directory, "v1", self.max_tokens(config))
 
     def remap_state_dict(self, state: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
+        from ..layers.esm import remap_esm_state
+
         return remap_esm_state(state, model, "NT v1")
 
 
@@ -128,5 +128,8 @@ NT_V1 = register(
         in_out_proj=("query", "key", "value", "attention.output.dense"),
         pooling="mean",
         aliases=("nt", "nt_v1", "nucleotide_transformer_v1", "NucleotideTransformer"),
+        tokenizer_kind="kmer",
+        kmer=6,
+        mask_token="<mask>",
     )
 )

@@ -27,19 +27,17 @@ a run of other IUPAC codes as one ``<unk>`` (as the published ``EsmTokenizer``),
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from torch import Tensor, nn
-
-from ..layers.esm import EsmForMaskedLM, EsmModel, EsmSpec, remap_esm_state
 from ..registry import ModelFamily, register
-from .nucleotide_transformer import esm_tokenizer
+from .nucleotide_transformer import is_nt_v2_config
 
-__all__ = ["NT_V2", "NtV2ForMaskedLM", "NtV2Model", "nt_v2_spec"]
+if TYPE_CHECKING:
+    from torch import Tensor, nn
 
-NtV2ForMaskedLM = EsmForMaskedLM  # names kept from before the module was shared with v1
-NtV2Model = EsmModel
+__all__ = ["NT_V2", "NucleotideTransformerV2"]
 
 _COMMON: dict[str, Any] = dict(
     model_type="esm",
@@ -67,20 +65,11 @@ _SIZES = {
 }
 
 
-def nt_v2_spec(config: dict[str, Any]) -> EsmSpec:
-    """A v2 config.json dict as the native ESM spec (rotary positions, SwiGLU feed-forward)."""
-    return EsmSpec.from_config(
-        config,
-        name="NT-v2",
-        position_embedding_type="rotary",
-        ffn="swiglu",
-        ffn_bias=bool(config.get("add_bias_fnn", False)),
-        hint="NT v1 checkpoints belong to the 'nucleotide_transformer' family",
-    )
-
-
 class NucleotideTransformerV2(ModelFamily):
     def build(self, config: dict[str, Any]) -> nn.Module:
+        from ..layers.esm import EsmForMaskedLM
+        from ..modeling.nucleotide_transformer_v2 import nt_v2_spec
+
         return EsmForMaskedLM(nt_v2_spec(config))
 
     def base(self, model: nn.Module) -> nn.Module:
@@ -103,14 +92,20 @@ class NucleotideTransformerV2(ModelFamily):
         }
 
     def published_config(self, variant: str) -> dict[str, Any]:
-        if variant not in _SIZES:
-            raise ValueError(f"unknown NT-v2 variant {variant!r}; choose from {', '.join(_SIZES)}")
+        self._check_variant(variant, _SIZES)
         return {**_COMMON, **_SIZES[variant]}
 
+    def claims(self, config: Mapping[str, Any], files: set[str]) -> int:
+        return 10 if is_nt_v2_config(config) else 0
+
     def tokenizer(self, directory: Path | None, config: dict[str, Any]) -> Any:
+        from ..modeling.nucleotide_transformer import esm_tokenizer
+
         return esm_tokenizer(directory, "v2", self.max_tokens(config))
 
     def remap_state_dict(self, state: dict[str, Tensor], model: nn.Module) -> dict[str, Tensor]:
+        from ..layers.esm import remap_esm_state
+
         return remap_esm_state(state, model, "NT-v2")
 
 
@@ -126,5 +121,8 @@ NT_V2 = register(
         in_out_proj=("query", "key", "value", "attention.output.dense"),
         pooling="mean",
         aliases=("nt_v2", "nucleotide_transformer2"),
+        tokenizer_kind="kmer",
+        kmer=6,
+        mask_token="<mask>",
     )
 )

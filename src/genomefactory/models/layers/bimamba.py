@@ -3,7 +3,7 @@ the token embedding.
 
 Parameter names are those of the published Caduceus code (``mixer.mamba_fwd.*``, ``mixer.mamba_rev.*``,
 ``norm.weight`` or, on the unfused PS path, ``norm.submodule.weight``); the model, its config parsing
-(``_Cfg``) and checkpoint handling live in ``models/families/caduceus.py``. Shapes: (batch, length, d_model), or
+(``_Cfg``) live in ``models/modeling/caduceus.py``, the family spec in ``models/families/caduceus.py``. Shapes: (batch, length, d_model), or
 (batch, length, 2·d_model) laid out ``[fwd | rc]`` for PS (``layers/rcps.py``).
 
 Block: ``residual += hidden; hidden = BiMamba(norm(residual))`` (pre-norm, Mamba style; ``norm`` is RMSNorm or
@@ -41,7 +41,7 @@ __all__ = [
 
 
 class BiMambaConfig(Protocol):
-    """The config fields these blocks read (``families.caduceus._Cfg`` provides them)."""
+    """The config fields these blocks read (``modeling.caduceus._Cfg`` provides them)."""
 
     d_model: int
     ssm_cfg: dict[str, Any]

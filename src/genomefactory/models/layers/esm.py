@@ -35,6 +35,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from transformers.modeling_outputs import BaseModelOutput, MaskedLMOutput
 
+from ...config import ConfigError
+from ...errors import DataError
+from ..weights import CheckpointError
 from .init import bert_init
 from .rotary import RotaryEmbedding, apply_rotary
 from .varlen import Packed, pack, run_packed, varlen_attention
@@ -85,7 +88,7 @@ class EsmSpec:
         """Validate a config.json dict for the flavour (``name`` and ``hint`` go into the error messages)."""
         missing = [k for k in _REQUIRED if k not in config]
         if missing:
-            raise ValueError(f"{name} config is missing {', '.join(missing)} (got keys: {sorted(config)})")
+            raise ConfigError(f"{name} config is missing {', '.join(missing)} (got keys: {sorted(config)})")
         checks = {
             "position_embedding_type": (
                 config.get("position_embedding_type", position_embedding_type),
@@ -97,11 +100,11 @@ class EsmSpec:
             checks["hidden_act"] = (config.get("hidden_act", "gelu"), "gelu")
         for key, (got, want) in checks.items():
             if got != want:
-                raise ValueError(
+                raise ConfigError(
                     f"{name} config {key}={got!r}: this family implements only {want!r} ({hint})"
                 )
         if int(config["hidden_size"]) % int(config["num_attention_heads"]):
-            raise ValueError(
+            raise ConfigError(
                 f"{name} config: hidden_size {config['hidden_size']} is not divisible by "
                 f"num_attention_heads {config['num_attention_heads']}"
             )
@@ -137,7 +140,7 @@ class EsmEmbeddings(nn.Module):
         # the exact check needs a host sync; only rows wider than the limit can exceed it
         if input_ids.shape[1] > limit and int(pos.max()) >= self.cfg.max_position_embeddings:
             longest = int(input_ids.ne(self.cfg.pad_token_id).sum(1).max())
-            raise ValueError(
+            raise DataError(
                 f"a sequence has {longest} tokens; this model's absolute position table holds at most "
                 f"{limit} (max_position_embeddings={self.cfg.max_position_embeddings}); "
                 "truncate or split the input"
@@ -366,14 +369,16 @@ def remap_esm_state(state: dict[str, Tensor], model: nn.Module, name: str) -> di
     for key in [k for k in out if k.endswith("embeddings.position_ids") and k not in own]:
         ids = out.pop(key)
         if not torch.equal(ids.flatten().long(), torch.arange(ids.numel())):
-            raise ValueError(f"checkpoint {key} is not 0..{ids.numel() - 1}; is this an {name} checkpoint?")
+            raise CheckpointError(
+                f"checkpoint {key} is not 0..{ids.numel() - 1}; is this an {name} checkpoint?"
+            )
     for key in [k for k in out if k.endswith("inv_freq") and k not in own]:
         del out[key]
     for key in (k for k in own if k.endswith("inv_freq")):
         if key not in out:
             out[key] = own[key].detach().clone()
         elif out[key].shape == own[key].shape and not torch.allclose(out[key].float(), own[key].float()):
-            raise ValueError(
+            raise CheckpointError(
                 f"checkpoint {key} differs from the rotary frequencies of head size "
                 f"{2 * own[key].numel()}; is this an {name} checkpoint?"
             )

@@ -3,7 +3,7 @@
 Names as in the published ``modeling_hyena.py`` (``mixer.in_proj``, ``mixer.short_filter``, ``mixer.out_proj``,
 ``mixer.filter_fn.{bias, pos_emb.z, pos_emb.t, implicit_filter.*, modulation.deltas}``); the model, its config
 handling (the settings dict ``s`` every constructor takes) and checkpoint key handling live in
-``models/families/hyenadna.py``.
+``models/modeling/hyenadna.py`` (checkpoint key handling: ``models/families/hyenadna.py``).
 
 Shapes: the operator maps (batch, length, d_model) to (batch, length, d_model) and works channels-first
 (batch, d, length) inside; kernels are (d, length). ``length`` is at most ``max_seq_len``: the positional table
@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ...errors import DataError
 from .fftconv import fft_causal_conv, short_causal_conv
 
 __all__ = ["ExponentialModulation", "HyenaFilter", "HyenaOperator", "PositionalEmbedding", "Sin"]
@@ -114,7 +115,7 @@ class HyenaOperator(nn.Module):
     def forward(self, u: Tensor) -> Tensor:
         length = u.shape[1]
         if length > self.max_len:
-            raise ValueError(
+            raise DataError(
                 f"HyenaDNA: input of {length} tokens exceeds max_seq_len={self.max_len} of this model"
             )
         z = short_causal_conv(

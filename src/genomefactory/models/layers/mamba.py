@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ...config import ConfigError
 from .selective_scan import Backend, selective_scan
 
 __all__ = ["SSM_KEYS", "MambaMixer"]
@@ -87,7 +88,7 @@ class MambaMixer(nn.Module):
         elif dt_init == "random":
             nn.init.uniform_(self.dt_proj.weight, -std, std)
         else:
-            raise ValueError(f"ssm_cfg.dt_init must be 'random' or 'constant', got {dt_init!r}")
+            raise ConfigError(f"ssm_cfg.dt_init must be 'random' or 'constant', got {dt_init!r}")
         dev = self.dt_proj.bias.device
         log_span = math.log(dt_max) - math.log(dt_min)
         dt = torch.exp(torch.rand(self.d_inner, device=dev) * log_span + math.log(dt_min)).clamp(min=floor)
@@ -139,4 +140,6 @@ class MambaMixer(nn.Module):
             if key not in SSM_KEYS:
                 close = difflib.get_close_matches(key, SSM_KEYS, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise ValueError(f"{where}: unknown ssm_cfg key {key!r}{hint} (valid: {', '.join(SSM_KEYS)})")
+                raise ConfigError(
+                    f"{where}: unknown ssm_cfg key {key!r}{hint} (valid: {', '.join(SSM_KEYS)})"
+                )

@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ...config import ConfigError
+
 __all__ = ["RCPSEmbedding", "RCPSLMHead", "RCPSWrapper", "rc_hidden", "rc_ids", "rcps_combine"]
 
 
@@ -51,7 +53,7 @@ class RCPSEmbedding(nn.Module):
     def __init__(self, vocab_size: int, d_model: int, complement_map: Sequence[int]) -> None:
         super().__init__()
         if len(complement_map) != vocab_size:
-            raise ValueError(f"complement_map has {len(complement_map)} entries, vocab_size is {vocab_size}")
+            raise ConfigError(f"complement_map has {len(complement_map)} entries, vocab_size is {vocab_size}")
         self.register_buffer("complement_map", _complement_buffer(complement_map))
         self.embedding = nn.Embedding(vocab_size, d_model)
 

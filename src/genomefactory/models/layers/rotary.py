@@ -15,13 +15,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ...config import ConfigError
+
 __all__ = ["RotaryEmbedding", "apply_rotary", "rotary_inv_freq", "rotate_half"]
 
 
 def rotary_inv_freq(head_dim: int, base: float = 10000.0) -> Tensor:
     """``base^(-2c/head_dim)`` for c = 0 .. head_dim/2 - 1 (float32)."""
     if head_dim % 2:
-        raise ValueError(f"rotary embeddings need an even head dimension, got {head_dim}")
+        raise ConfigError(f"rotary embeddings need an even head dimension, got {head_dim}")
     return 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
 
 

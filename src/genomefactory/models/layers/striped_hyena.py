@@ -2,7 +2,8 @@
 
 Parameter names are those of ``stripedhyena.model`` so that the modules compose into the published checkpoint
 layout (``blocks.{i}.filter.*``, ``blocks.{i}.inner_mha_cls.*``, ...); the model and its config handling live in
-``models/families/evo.py``. Every constructor takes the (already defaulted and checked) config dict.
+``models/modeling/evo.py`` (spec: ``models/families/evo.py``). Every constructor takes the (already defaulted
+and checked) config dict.
 
 Conventions
 - Shapes: hidden states (batch, length, hidden); Hyena filters channels-first (batch, hidden, length).

@@ -30,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ...config import ConfigError
+
 __all__ = [
     "ATTN_PATHS",
     "Packed",
@@ -200,7 +202,7 @@ def set_attention_path(model: nn.Module, path: str) -> int:
             setattr(m, "attn_path", path)  # noqa: B010 (mypy: nn.Module attributes are typed as Tensor | Module)
             n += 1
     if n == 0 and path != "padded":
-        raise ValueError(
+        raise ConfigError(
             f"{type(model).__name__} has no packed attention path (DNABERT-2 and NT v1/v2 have one)"
         )
     return n

@@ -1,18 +1,40 @@
-"""Fine-tuning methods: each module has ``build(backbone, method_cfg, task_type, num_labels) -> TaskModel``."""
+"""Fine-tuning methods, one file each (``full.py``, ``lora.py``, ``adapter.py``), registered in ``registry.py``.
+
+``build_task_model(backbone, method_cfg, task_type, num_labels)`` asks the registered method named
+``method_cfg.name`` to build the task model. Importing this package does not import torch.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ...models.registry import Backbone
-from ..heads import TaskModel
+from .registry import (
+    METHODS,
+    TuningMethod,
+    get_method,
+    method_names,
+    published_backbone,
+    register_method,
+)
+
+if TYPE_CHECKING:
+    from ...models.registry import Backbone
+    from ..heads import TaskModel
+
+__all__ = [
+    "METHODS",
+    "TuningMethod",
+    "build_task_model",
+    "count_parameters",
+    "get_method",
+    "method_names",
+    "published_backbone",
+    "register_method",
+]
 
 
 def build_task_model(backbone: Backbone, method: Any, task_type: str, num_labels: int) -> TaskModel:
-    from . import adapter, full, lora
-
-    builders = {"full": full.build, "lora": lora.build, "adapter": adapter.build}
-    return builders[method.name](backbone, method, task_type, num_labels)
+    return get_method(method.name).build(backbone, method, task_type, num_labels)
 
 
 def count_parameters(model: Any) -> tuple[int, int]:

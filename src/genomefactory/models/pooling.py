@@ -19,6 +19,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..config import ConfigError
+from ..errors import DataError
+
 __all__ = ["POOLING_METHODS", "first_token_index", "last_token_index", "pool"]
 
 POOLING_METHODS = ("mean", "max", "cls", "last", "token", "none")
@@ -35,7 +38,7 @@ def _check(hidden: Tensor, mask: Tensor) -> Tensor:
     m = mask.to(device=hidden.device) != 0
     if not bool(m.any(dim=1).all()):
         rows = torch.nonzero(~m.any(dim=1)).flatten().tolist()
-        raise ValueError(f"pool: rows {rows[:10]} of the batch have no real token (attention_mask all zero)")
+        raise DataError(f"pool: rows {rows[:10]} of the batch have no real token (attention_mask all zero)")
     return m
 
 
@@ -55,7 +58,7 @@ def last_token_index(mask: Tensor) -> Tensor:
 def pool(hidden: Tensor, attention_mask: Tensor | None, how: str) -> Tensor:
     """Pool (batch, length, hidden) -> (batch, hidden) over real tokens; ``how='token'`` keeps the length axis."""
     if how not in POOLING_METHODS:
-        raise ValueError(f"unknown pooling {how!r}; choose one of {', '.join(POOLING_METHODS)}")
+        raise ConfigError(f"unknown pooling {how!r}; choose one of {', '.join(POOLING_METHODS)}")
     if attention_mask is None:
         attention_mask = torch.ones(hidden.shape[:2], dtype=torch.long, device=hidden.device)
     m = _check(hidden, attention_mask)
