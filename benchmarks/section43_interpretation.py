@@ -62,6 +62,7 @@ def main() -> None:
                 steps=args.steps,
                 lr=3e-3,
                 output=str(out / f"sae_{pooling}"),
+                overwrite=True,
             )
         )
         res = run_sae_regression(

@@ -8,7 +8,9 @@ transformers or gradio); a command's implementation is imported when it runs, af
 checked (a missing one is one line naming the ``pip install`` that fixes it).
 
 Errors: a :class:`~genomefactory.errors.UserError` (bad config, bad data, missing file, refused download) is one
-``error:`` line on stderr and exit code 2; anything else is a bug and keeps its traceback.
+``error:`` line on stderr and exit code 2; anything else is a bug and keeps its traceback. A command's result may
+carry an ``exit_code`` attribute (a benchmark sweep in which cells failed: 1); the CLI prints the summary, then
+exits with it.
 """
 
 from __future__ import annotations
@@ -164,7 +166,8 @@ def _run(console: Any, err: Any, name: str, cmd: Command, rest: list[str]) -> in
         _say(err, "interrupted", style="yellow")
         return 130
     _summarise(console, result)
-    return 0
+    # a result may carry its own status (a sweep with failed cells): printed in full above, then exit with it
+    return int(getattr(result, "exit_code", 0) or 0)
 
 
 if __name__ == "__main__":

@@ -76,13 +76,16 @@ def _format_errors(cls: type[BaseModel], err: ValidationError, source: str) -> s
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """``["a.b=3", "c=[1,2]"]`` -> ``{"a": {"b": 3}, "c": [1, 2]}``; values are parsed as YAML scalars."""
+    """``["a.b=3", "c=[1,2]"]`` -> ``{"a": {"b": 3}, "c": [1, 2]}``; values are parsed as YAML (flow) values.
+
+    A value that is not valid YAML (``x='``, a stray ``[``) is taken as the text it is; the config's types then
+    decide whether that text is acceptable."""
     out: dict[str, Any] = {}
     for item in items:
         if "=" not in item:
             raise ConfigError(f"override '{item}' is not of the form key=value (e.g. training.epochs=3)")
         key, raw = item.split("=", 1)
-        value = yaml.safe_load(raw) if raw != "" else None
+        value = _override_value(raw)
         node = out
         parts = key.strip().split(".")
         for part in parts[:-1]:
@@ -91,6 +94,15 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
                 raise ConfigError(f"override '{item}' conflicts with an earlier override of '{part}'")
         node[parts[-1]] = value
     return out
+
+
+def _override_value(raw: str) -> Any:
+    if raw == "":
+        return None
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw
 
 
 def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

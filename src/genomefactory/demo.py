@@ -6,6 +6,8 @@
 3. Predict with the saved run on the test file (the Inference Engine).
 4. Embeddings + sparse auto-encoder + readout regression when those modules are installed.
 No network and no ``../shared`` needed; pass ``--out DIR`` or ``--data DIR`` (a task folder) to change defaults.
+``--data-only`` stops after step 1: ``DIR/data`` (the task folder) and ``DIR/genomes`` (the two genomes as FASTA,
+with a ``genomes.json`` listing like a ``download`` folder, so ``process`` can read them) for your own commands.
 """
 
 from __future__ import annotations
@@ -70,6 +72,21 @@ def synthetic_task(out: Path, n_per_class: int = 500, length: int = 150, seed: i
     return out
 
 
+def write_genomes(out: Path, length: int = 75_000, seed: int = 0) -> Path:
+    """The demo's two species as FASTA files plus ``genomes.json`` (the layout ``download`` writes)."""
+    import json
+
+    out.mkdir(parents=True, exist_ok=True)
+    listing = []
+    for name, gc, motif, s in (("species_a", 0.40, 200, seed), ("species_b", 0.50, 0, seed + 1)):
+        seq = synthetic_genome(length, gc, motif, s)
+        path = out / f"{name}.fa"
+        path.write_text(f">{name}\n" + "\n".join(seq[i : i + 80] for i in range(0, len(seq), 80)) + "\n")
+        listing.append({"path": path.name, "organism": name})
+    (out / "genomes.json").write_text(json.dumps(listing, indent=2) + "\n")
+    return out
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--out", default="demo_output", help="output folder (default: demo_output)")
@@ -78,6 +95,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--family", default="hyenadna", help="model family (tiny random variant)")
     parser.add_argument("--epochs", type=float, default=4)
+    parser.add_argument(
+        "--data-only",
+        action="store_true",
+        help="only write DIR/data (a task folder) and DIR/genomes (FASTA + genomes.json), then stop",
+    )
     return parser.parse_args(argv)
 
 
@@ -123,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     data = Path(args.data) if args.data else synthetic_task(out / "data")
     print(f"[1/4] dataset: {data} (train/dev/test.csv)")
+    if args.data_only:
+        print(f"genomes:     {write_genomes(out / 'genomes')} (FASTA + genomes.json)")
+        return 0
     run_dir = out / "run_lora"
     result = _train(data, run_dir, args.family, args.epochs)
     print(

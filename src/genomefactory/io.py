@@ -27,18 +27,78 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
+from .config import ConfigError
 from .errors import DataError, UserError, UserFileNotFoundError, UserOSError
 
 __all__ = [
+    "OutputExistsError",
     "atomic_path",
     "atomic_write_json",
     "atomic_write_text",
+    "check_output_dir",
+    "check_output_file",
     "input_file",
     "open_input",
     "open_input_text",
     "sha256_file",
     "write_manifest",
 ]
+
+
+class OutputExistsError(UserError, FileExistsError):
+    """An output folder already holds results and the command was not told to overwrite them."""
+
+
+def _check_creatable(path: Path, key: str) -> None:
+    """``path`` can be created: its nearest existing ancestor is a writable folder (nothing is created)."""
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UserOSError(f"{key} {path}: {parent} is a file, not a folder; choose another {key}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserOSError(f"{key} {path}: no permission to write in {parent}; choose another {key}")
+
+
+def check_output_dir(
+    path: str | Path, overwrite: bool, key: str = "output_dir", ignore: tuple[str, ...] = ()
+) -> Path:
+    """Refuse an output folder that already holds something (unless ``overwrite``), a file in its place, or a
+    place that cannot be written. Creates nothing: a command checks its outputs before any work and makes
+    folders last. ``ignore``: entries that do not count as earlier results (e.g. a download cache)."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise UserOSError(f"{key} {out} exists and is not a folder; choose another {key}")
+    if out.is_dir():
+        held = sorted(p.name for p in out.iterdir() if p.name not in ignore)
+        if held and not overwrite:
+            shown = ", ".join(held[:5]) + (" ..." if len(held) > 5 else "")
+            raise OutputExistsError(
+                f"{key} {out} is not empty ({shown}); set overwrite=true to write over it, or choose another {key}"
+            )
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise UserOSError(f"{key} {out}: no permission to write in it; choose another {key}")
+        return out
+    _check_creatable(out, key)
+    return out
+
+
+def check_output_file(path: str | Path, key: str, suffixes: tuple[str, ...] = ()) -> Path:
+    """An output file can be written: not a folder, a known suffix (when ``suffixes``), a writable place."""
+    out = Path(path)
+    if suffixes and out.suffix.lower() not in suffixes:
+        raise ConfigError(
+            f"{key} {out}: unknown suffix {out.suffix or '(none)'!r}; use {', '.join(suffixes)}"
+        )
+    if out.is_dir():
+        raise UserOSError(f"{key} {out} is a folder; give a file name")
+    if out.exists():
+        if not os.access(out, os.W_OK) or not os.access(out.parent, os.W_OK | os.X_OK):
+            raise UserOSError(f"{key} {out}: no permission to replace it; choose another {key}")
+        return out
+    _check_creatable(out, key)
+    return out
+
 
 _REFUSED_MAGIC = {
     b"BZh": "bzip2",

@@ -186,10 +186,11 @@ class NCBIServer:
                 part = body[start:]
                 code = 206 if rng else 200
                 extra = {"Content-Range": f"bytes {start}-{len(body) - 1}/{len(body)}"} if rng else {}
-                if fault == "drop":
+                if fault in ("drop", "cut_no_length"):  # cut_no_length: a close-delimited body, cut in half
                     self.send_response(code)
                     self.send_header("Content-Type", ctype)
-                    self.send_header("Content-Length", str(len(part)))
+                    if fault == "drop":
+                        self.send_header("Content-Length", str(len(part)))
                     for k, v in extra.items():
                         self.send_header(k, v)
                     self.end_headers()
@@ -220,6 +221,18 @@ class NCBIServer:
                     return self._send(
                         429, b'{"error": "too many requests"}', "application/json", {"Retry-After": "7"}
                     )
+                if fault and fault.startswith("429:"):  # a 429 with the Retry-After value after the colon
+                    return self._send(
+                        429, b'{"error": "too many requests"}', "application/json", {"Retry-After": fault[4:]}
+                    )
+                if fault == "no_length":  # a complete body, close-delimited (no Content-Length)
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/octet-stream")
+                    self.end_headers()
+                    body = server.files[parts[1]] if key.startswith("file:") else b""
+                    self.wfile.write(body)
+                    self.close_connection = True
+                    return None
                 if key.startswith("file:"):
                     if parts[1] not in server.files:
                         return self._send(404, b"not found", "text/plain")

@@ -37,6 +37,17 @@ def test_example_loads(name: str) -> None:
 def test_process_normal_through_cli(shared_data: Path, tmp_path: Path) -> None:
     from genomefactory.cli import main
 
+    # the example reads a `download` folder: one here names three real genomes by organism, as genomes.json does
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    genomes = {
+        "lambda_NC_001416.1.fasta.gz": "phage_lambda",
+        "GCF_001457455.1_NCTC11397_genomic.fna.gz": "c_diphtheriae",
+        "NC_000932.gb": "a_thaliana_chloroplast",
+    }
+    listing = [{"path": str(shared_data / "genomes" / f), "organism": o} for f, o in genomes.items()]
+    (folder / "genomes.json").write_text(json.dumps(listing))
+    tmp_path = tmp_path / "out"
     cwd = os.getcwd()
     os.chdir(ROOT)  # the example's paths are relative to the repository root
     try:
@@ -45,6 +56,7 @@ def test_process_normal_through_cli(shared_data: Path, tmp_path: Path) -> None:
                 "process",
                 "examples/process_normal.yaml",
                 f"output_dir={tmp_path}",
+                f"species.input_dir={folder}",
                 "species.fragments_per_species=200",
                 "plots=true",
             ]

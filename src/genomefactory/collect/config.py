@@ -306,6 +306,11 @@ class ProcessConfig(StrictConfig):
     qc: QCConfig = Field(default_factory=QCConfig, description="Quality-control steps.")
     split: SplitConfig = Field(default_factory=SplitConfig, description="Split fractions.")
     plots: bool = Field(True, description="Write GC and length histograms per class and split (PNG).")
+    overwrite: bool = Field(
+        False,
+        description="Write into an output_dir that already holds files (an earlier dataset is replaced); "
+        "without it a non-empty output_dir is refused.",
+    )
 
     @model_validator(mode="after")
     def _task_settings(self) -> ProcessConfig:

@@ -4,6 +4,10 @@ Output folder: ``<accession>/<NCBI file name>.fna`` per assembly, link files at 
 record per genome: accession, organism, taxon, level, size, SHA-256, source URL, date; rewritten atomically after
 each genome so an interrupted run keeps what finished) and ``manifest.json``. A rerun skips genomes whose file is
 present with the recorded SHA-256 and resumes partial downloads.
+
+Order of work: the request is checked first (species names, accession formats, link file names — two links that
+would be saved under one name are refused), then NCBI is asked for the assembly reports, and only then is the
+output folder made and are files downloaded.
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..io import atomic_write_json, sha256_file, write_manifest
+from ..errors import DataError
+from ..io import atomic_write_json, check_output_dir, sha256_file, write_manifest
 from .config import DownloadConfig, DownloadResult, GenomeRecord
 from .http import HttpClient
-from .links import download_link
-from .ncbi import accession_report, dataset_reports, extract_fasta, species_table, taxon_for
+from .links import download_link, link_filename, link_saved_as
+from .ncbi import accession_report, check_accession, dataset_reports, extract_fasta, species_table, taxon_for
 
 
 def _now() -> str:
@@ -69,7 +74,7 @@ def _fetch_assembly(client: HttpClient, cfg: DownloadConfig, report: dict[str, A
 def _fetch_link(client: HttpClient, cfg: DownloadConfig, url: str) -> GenomeRecord:
     out = Path(cfg.output_dir)
     path, _ = download_link(client, url, out, sha256=cfg.checksums.get(url))
-    name = path.name.split(".")[0]
+    name = _record_name(path.name)
     return GenomeRecord(
         accession=name,
         organism=name,
@@ -83,21 +88,50 @@ def _fetch_link(client: HttpClient, cfg: DownloadConfig, url: str) -> GenomeReco
     )
 
 
-def _reports(client: HttpClient, cfg: DownloadConfig) -> list[dict[str, Any]]:
+def _record_name(file_name: str) -> str:
+    return file_name.split(".")[0]
+
+
+def _check_links(links: list[str]) -> None:
+    """Every link is an http(s) URL ending in a file name, and no two would be saved (or listed) as one."""
+    by_file: dict[str, str] = {}
+    by_record: dict[str, str] = {}
+    for url in links:
+        saved = link_saved_as(link_filename(url))
+        for seen, key in ((by_file, saved), (by_record, _record_name(saved))):
+            other = seen.setdefault(key, url)
+            if other != url:
+                raise DataError(
+                    f"links {other} and {url} would both be saved as {saved!r} (genome {_record_name(saved)!r}) in "
+                    "output_dir, the second overwriting the first; download them into different output_dir folders"
+                )
+
+
+def _taxa(cfg: DownloadConfig) -> list[int]:
     table = species_table(cfg.species_file) if cfg.species else {}
-    taxa = [taxon_for(s, table) for s in cfg.species] + list(cfg.taxa)
+    return list(dict.fromkeys([taxon_for(s, table) for s in cfg.species] + list(cfg.taxa)))
+
+
+def _reports(client: HttpClient, cfg: DownloadConfig, taxa: list[int]) -> list[dict[str, Any]]:
     reports: list[dict[str, Any]] = []
-    for taxon in dict.fromkeys(taxa):
+    for taxon in taxa:
         reports.extend(dataset_reports(client, cfg, taxon))
-    reports.extend(accession_report(client, cfg, acc) for acc in cfg.accessions)
+    reports.extend(accession_report(client, cfg, acc) for acc in dict.fromkeys(cfg.accessions))
     return reports
 
 
 def run_download(cfg: DownloadConfig) -> DownloadResult:
-    """Download everything ``cfg`` asks for; see the module docstring for the layout."""
+    """Download everything ``cfg`` asks for; see the module docstring for the layout and the order of work."""
     out = Path(cfg.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    check_output_dir(out, overwrite=True)  # an earlier download folder is resumed; a file there is an error
+    taxa = _taxa(cfg)
+    for acc in cfg.accessions:
+        check_accession(acc)
+    links = list(dict.fromkeys(cfg.links))
+    _check_links(links)
     client = HttpClient(cfg.http, api_key=cfg.api_key or os.environ.get("NCBI_API_KEY") or None)
+    reports = _reports(client, cfg, taxa)
+    out.mkdir(parents=True, exist_ok=True)
     records = _load_records(out)
     result = DownloadResult(out)
 
@@ -106,13 +140,13 @@ def run_download(cfg: DownloadConfig) -> DownloadResult:
         result.genomes.append(rec)
         atomic_write_json(out / "genomes.json", [asdict(r) for r in records.values()])
 
-    for report in _reports(client, cfg):
+    for report in reports:
         acc = report.get("current_accession") or report["accession"]
         if _complete(out, records.get(acc)):
             result.skipped.append(acc)
             continue
         save(_fetch_assembly(client, cfg, report))
-    for url in cfg.links:
+    for url in links:
         done = next((r for r in records.values() if r.source_url == url), None)
         if done is not None and _complete(out, done):
             result.skipped.append(done.accession)

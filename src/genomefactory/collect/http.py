@@ -1,17 +1,26 @@
 """Robust HTTP for the collector: rate limit, retries with backoff, resumable verified downloads.
 
-Retried: HTTP 429 (honouring ``Retry-After``, capped at ``max_wait_s``), 5xx, timeouts and dropped connections.
-Downloads stream into ``.<name>.part`` beside the destination and resume from it with a ``Range`` request; a
-file appears under its final name only after its size and checksum are verified (``os.replace``). A failed
-download leaves at most the ``.part`` file, never a file that looks complete.
+Retried: HTTP 429 (honouring ``Retry-After`` in seconds or as an HTTP date — a date without a zone is GMT — capped
+at ``max_wait_s``; a value that is neither falls back to the exponential backoff), 5xx, timeouts, dropped
+connections and bodies cut short (shorter than ``Content-Length``; without one, a ``Range`` request for what follows
+the received bytes tells a complete body (416) from a cut one (206)). Not retried: other 4xx, and a host name that
+does not resolve (a typo or no network: retrying cannot help, so it fails at once).
+
+Downloads ask for the bytes as stored (``Accept-Encoding: identity``), stream into ``.<name>.part`` beside the
+destination and resume from it with a ``Range`` request; a file appears under its final name only after its size
+and checksum are verified (``os.replace``). A failed download leaves at most the ``.part`` file, never a file that
+looks complete.
 """
 
 from __future__ import annotations
 
 import email.utils
 import hashlib
+import math
 import os
 import random
+import re
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -20,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from urllib3.exceptions import NameResolutionError
 
 from ..errors import UserError
 from .config import HttpConfig
@@ -28,10 +38,7 @@ RETRY_STATUS = {429, 500, 502, 503, 504}
 
 
 class DownloadError(UserError, ValueError):
-    """A request or download failed for good; the message names the URL and the reason.
-
-    A ValueError so the CLI reports it as a one-line error rather than a traceback.
-    """
+    """A request or download failed for good; the message names the URL and the reason."""
 
 
 class HttpClient:
@@ -60,13 +67,8 @@ class HttpClient:
 
     def _wait_for(self, attempt: int, response: requests.Response | None) -> float:
         retry_after = response.headers.get("Retry-After") if response is not None else None
-        if retry_after:
-            try:
-                wait = float(retry_after)
-            except ValueError:
-                when = email.utils.parsedate_to_datetime(retry_after)
-                wait = (when - datetime.now(timezone.utc)).total_seconds()
-        else:
+        wait = retry_after_seconds(retry_after) if retry_after else None
+        if wait is None:
             wait = self.cfg.backoff_s * (2**attempt) * (1 + 0.25 * random.random())
         wait = min(max(wait, 0.0), self.cfg.max_wait_s)
         self.waits.append(wait)
@@ -85,6 +87,7 @@ class HttpClient:
                     url, params=params, headers=headers, stream=stream, timeout=self.cfg.timeout_s
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
+                _fail_fast_on_dns(exc, url)
                 last = f"{type(exc).__name__}: {exc}"
             else:
                 if response.status_code < 400:
@@ -120,9 +123,12 @@ class HttpClient:
                 if attempt < self.cfg.retries:
                     self.sleep(self._wait_for(attempt, exc.response))
         else:
+            kept = part.is_file() and part.stat().st_size > 0
+            if not kept:
+                part.unlink(missing_ok=True)
             raise DownloadError(
-                f"download of {url} failed after {self.cfg.retries + 1} attempts: {last} "
-                f"(partial data kept in {part} for a later resume)"
+                f"download of {url} failed after {self.cfg.retries + 1} attempts: {last}"
+                + (f" (partial data kept in {part} for a later resume)" if kept else " (nothing was kept)")
             )
         digest = _sha256(part)
         if sha256 is not None and digest != sha256.lower():
@@ -135,12 +141,8 @@ class HttpClient:
 
     def _fetch_into(self, url: str, part: Path, params: Any) -> None:
         have = part.stat().st_size if part.exists() else 0
-        headers = {"Range": f"bytes={have}-"} if have else {}
-        self._pace()
-        try:
-            r = self.session.get(url, params=params, headers=headers, stream=True, timeout=self.cfg.timeout_s)
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise _Retryable(f"{type(exc).__name__}: {exc}", None) from exc
+        headers = {"Accept-Encoding": "identity", **({"Range": f"bytes={have}-"} if have else {})}
+        r = self._get(url, params, headers)
         if r.status_code == 416 and have:  # our .part is already the whole file
             return
         if r.status_code in RETRY_STATUS:
@@ -148,10 +150,31 @@ class HttpClient:
         if r.status_code >= 400:
             raise DownloadError(f"GET {r.url} failed with HTTP {r.status_code}: {r.text[:200]!r}")
         append = r.status_code == 206
+        if append and _range_start(r) not in (None, have):
+            part.unlink(missing_ok=True)  # the server sent another range than asked: start over
+            raise _Retryable(f"server answered a range starting at {_range_start(r)}, not {have}", None)
         expected = _expected_total(r, have if append else 0)
-        mode = "ab" if append else "wb"
-        done = have if append else 0
-        with open(part, mode) as fh, _progress(part.name[1:-5], expected, done, self.cfg.progress) as bar:
+        done = self._stream(r, part, append, have if append else 0, expected)
+        if expected is not None and done != expected:
+            raise _Retryable(f"connection dropped: got {done} of {expected} bytes", None)
+        if expected is None and not _encoded(r):
+            self._confirm_complete(url, params, done)
+
+    def _get(self, url: str, params: Any, headers: dict[str, str]) -> requests.Response:
+        self._pace()
+        try:
+            return self.session.get(
+                url, params=params, headers=headers, stream=True, timeout=self.cfg.timeout_s
+            )
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            _fail_fast_on_dns(exc, url)
+            raise _Retryable(f"{type(exc).__name__}: {exc}", None) from exc
+
+    def _stream(self, r: requests.Response, part: Path, append: bool, done: int, expected: int | None) -> int:
+        with (
+            open(part, "ab" if append else "wb") as fh,
+            _progress(part.name[1:-5], expected, done, self.cfg.progress) as bar,
+        ):
             try:
                 for chunk in r.iter_content(chunk_size=1 << 16):
                     fh.write(chunk)
@@ -163,8 +186,20 @@ class HttpClient:
                 requests.exceptions.ChunkedEncodingError,
             ) as exc:
                 raise _Retryable(f"connection dropped after {done} bytes: {exc}", None) from exc
-        if expected is not None and done != expected:
-            raise _Retryable(f"connection dropped: got {done} of {expected} bytes", None)
+        return done
+
+    def _confirm_complete(self, url: str, params: Any, done: int) -> None:
+        """A body without Content-Length ends where the connection closed, which a cut looks like: ask for the
+        bytes after ``done``. 416: nothing follows (complete); 206: the body was cut short (resumed by a retry);
+        200: the server ignores ranges and nothing can be compared (accepted)."""
+        r = self._get(url, params, {"Accept-Encoding": "identity", "Range": f"bytes={done}-"})
+        r.close()
+        if r.status_code == 206:
+            raise _Retryable(
+                f"body ended after {done} bytes without a Content-Length, but the server has more", None
+            )
+        if r.status_code in RETRY_STATUS:
+            raise _Retryable(f"HTTP {r.status_code} while checking the download is complete", r)
 
 
 class _Retryable(Exception):
@@ -173,11 +208,66 @@ class _Retryable(Exception):
         self.response = response
 
 
+def retry_after_seconds(value: str) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value: delay-seconds or an HTTP date (a date without a zone is GMT,
+    as HTTP dates are); ``None`` when it is neither (the caller falls back to its backoff)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+    return seconds if math.isfinite(seconds) else None
+
+
+def _name_resolution_failed(exc: BaseException) -> bool:
+    """True when the cause chain of a connection error is a failed DNS lookup."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack:
+        e = stack.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, (socket.gaierror, NameResolutionError)):
+            return True
+        links = (getattr(e, "reason", None), e.__cause__, e.__context__, *e.args)
+        stack += [x for x in links if isinstance(x, BaseException)]
+    return False
+
+
+def _fail_fast_on_dns(exc: BaseException, url: str) -> None:
+    if _name_resolution_failed(exc):
+        from urllib.parse import urlparse
+
+        host = urlparse(url).hostname or url
+        raise DownloadError(
+            f"cannot resolve the host name {host!r} of {url}: check the URL, your network and DNS "
+            "(not retried: a name that does not resolve does not start resolving on a retry)"
+        ) from None
+
+
+def _encoded(r: requests.Response) -> bool:
+    return r.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
+
+
+def _range_start(r: requests.Response) -> int | None:
+    m = re.match(r"bytes (\d+)-\d+/(\d+|\*)", r.headers.get("Content-Range", ""))
+    return int(m.group(1)) if m else None
+
+
 def _expected_total(r: requests.Response, offset: int) -> int | None:
-    if "gzip" in r.headers.get("Content-Encoding", ""):
-        return None  # requests decodes gzip transfer-encoding, so the byte count differs
+    if _encoded(r):
+        return None  # requests decodes a content-encoded body, so the byte count differs
+    m = re.match(r"bytes \d+-\d+/(\d+)", r.headers.get("Content-Range", ""))
+    if r.status_code == 206 and m:
+        return int(m.group(1))
     length = r.headers.get("Content-Length")
-    return offset + int(length) if length is not None else None
+    return offset + int(length) if length is not None and length.strip().isdigit() else None
 
 
 def _sha256(path: Path) -> str:

@@ -23,6 +23,11 @@ def link_filename(url: str) -> str:
     return name
 
 
+def link_saved_as(name: str) -> str:
+    """The name a link's file gets in the output folder (a ``.gz`` is stored decompressed)."""
+    return name[:-3] if name.endswith(".gz") else name
+
+
 def download_link(client: HttpClient, url: str, out_dir: Path, sha256: str | None = None) -> tuple[Path, str]:
     """Fetch ``url`` into ``out_dir`` (SHA-256 of the bytes served is checked if given); returns (path, sha256)."""
     name = link_filename(url)
@@ -33,7 +38,7 @@ def download_link(client: HttpClient, url: str, out_dir: Path, sha256: str | Non
         dest = out_dir / name
         raw.replace(dest)
         return dest, digest
-    dest = out_dir / name[:-3]
+    dest = out_dir / link_saved_as(name)
     try:
         with atomic_path(dest) as tmp, gzip.open(raw, "rb") as src, open(tmp, "wb") as fh:
             shutil.copyfileobj(src, fh, length=1 << 20)

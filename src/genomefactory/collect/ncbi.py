@@ -99,9 +99,13 @@ def dataset_reports(client: HttpClient, cfg: DownloadConfig, taxon: int) -> list
     return reports[: cfg.limit_per_taxon]
 
 
-def accession_report(client: HttpClient, cfg: DownloadConfig, accession: str) -> dict[str, Any]:
+def check_accession(accession: str) -> None:
     if not _ACCESSION.match(accession):
         raise DataError(f"accession {accession!r} is not an assembly accession like GCF_001457455.1")
+
+
+def accession_report(client: HttpClient, cfg: DownloadConfig, accession: str) -> dict[str, Any]:
+    check_accession(accession)
     url = f"{cfg.base_url.rstrip('/')}/genome/accession/{accession}/dataset_report"
     reports = client.get_json(url).get("reports", [])
     if not reports:

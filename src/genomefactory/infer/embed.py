@@ -278,10 +278,15 @@ def run_embed(cfg: InferenceConfig) -> EmbeddingResult:
     e: EmbedConfig = cfg.embed
     t0 = time.perf_counter()
     out = Path(e.output)
-    ranks = Ranks()
-    store = PartStore(out, keep_previous=e.resume)
+    # the output is checked before the model is loaded or a sequence embedded (nothing is made when it is wrong)
+    from ..io import check_output_file
+    from .store import EMBEDDING_SUFFIXES
+
+    check_output_file(out, "embed.output", EMBEDDING_SUFFIXES)
     if e.pooling == "token" and out.suffix.lower() == ".npy":
         raise DataError("embed.output: per-token embeddings (pooling: token) need a .parquet or .csv output")
+    ranks = Ranks()
+    store = PartStore(out, keep_previous=e.resume)
     if not e.resume and ranks.rank == 0:
         store.reset()
     ranks.barrier()

@@ -201,6 +201,9 @@ def run_generate(cfg: InferenceConfig) -> GenerationResult:
     """Generate from every prompt and write ``cfg.generate.output`` (FASTA, 80 bases per line)."""
     g = cfg.generate
     t0 = time.perf_counter()
+    from ..io import check_output_file
+
+    check_output_file(g.output, "generate.output")  # before the model is loaded
     device = torch.device(g.device) if g.device else default_device()
     backbone = load_for_inference(cfg.model, g.seed)
     backbone.model.to(device=device, dtype=resolve_dtype(g.precision, device)).eval()

@@ -73,6 +73,9 @@ def run_predict(cfg: Any) -> PredictionResult:
         )
     if not cfg.predict.input:
         raise ConfigError("mode: predict needs predict.input (a CSV with a sequence column, or a FASTA file)")
+    from ..io import check_output_file
+
+    check_output_file(cfg.predict.output, "predict.output")  # before the input is read or the model loaded
     df = read_sequences(cfg.predict.input)  # bad input is refused before the model loads
     if df.empty:
         raise DataError(f"predict.input {cfg.predict.input} holds no records; nothing to predict")

@@ -30,9 +30,10 @@ import pyarrow.parquet as pq
 from ..errors import DataError, UserFileNotFoundError
 from ..io import atomic_path
 
-__all__ = ["EmbeddingTable", "PartStore", "read_embeddings", "rows_to_table"]
+__all__ = ["EMBEDDING_SUFFIXES", "EmbeddingTable", "PartStore", "read_embeddings", "rows_to_table"]
 
 _META_KEY = b"genomefactory"
+EMBEDDING_SUFFIXES = (".parquet", ".npy", ".csv")  # the output formats ``finalize`` writes
 
 
 def rows_to_table(

@@ -56,6 +56,11 @@ class SAETrainConfig(StrictConfig):
     output: str = Field(
         "sae", description="Output directory (sae.safetensors, sae_config.json, metrics.json)."
     )
+    overwrite: bool = Field(
+        False,
+        description="Write into an output directory that already holds files (an earlier SAE is replaced); "
+        "without it a non-empty output is refused.",
+    )
 
 
 class ReadoutSpec(StrictConfig):

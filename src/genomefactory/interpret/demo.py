@@ -93,6 +93,7 @@ def run_small_interpretation(
             lr=3e-3,
             seed=seed,
             output=str(out / "sae"),
+            overwrite=True,  # the demo's own folder: a rerun replaces its SAE
         )
     )
     readouts = [ReadoutSpec(kind="length"), ReadoutSpec(kind="gc")]

@@ -24,7 +24,7 @@ import torch
 from scipy import stats
 
 from ..errors import DataError
-from ..io import write_manifest
+from ..io import check_output_dir, write_manifest
 from .config import SAERegressionConfig
 from .readouts import compute_readouts
 from .sae import SparseAutoencoder
@@ -189,8 +189,11 @@ def run_sae_regression(cfg: SAERegressionConfig) -> RegressionResult:
     from .report import write_report
 
     t0 = time.perf_counter()
-    table = read_embeddings(cfg.embeddings)
+    check_output_dir(
+        cfg.output, overwrite=True, key="output"
+    )  # a file there, or no permission: before any work
     sae = SparseAutoencoder.load(cfg.sae_checkpoint)
+    table = read_embeddings(cfg.embeddings)
     if sae.cfg.d_model != table.hidden:
         raise DataError(
             f"the SAE at {cfg.sae_checkpoint} expects width {sae.cfg.d_model}, but the embeddings "

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError
-from ..io import atomic_write_json, write_manifest
+from ..io import atomic_write_json, check_output_dir, write_manifest
 from ..models.loading import default_device
 from .config import SAEConfig, SAETrainConfig
 from .sae import SparseAutoencoder
@@ -161,7 +161,13 @@ def training_vectors(cfg: SAETrainConfig) -> torch.Tensor:
 
 
 def run_sae_train(cfg: SAETrainConfig) -> SAETrainResult:
+    """Train and save an SAE; the output folder is checked first (empty, or ``overwrite``) and made last."""
     t0 = time.perf_counter()
+    check_output_dir(cfg.output, cfg.overwrite, "output")
+    if (cfg.embeddings is None) == (cfg.data_file is None):
+        raise DataError(
+            "sae_train: set exactly one of `embeddings` (an embedding file) or `data_file` (sequences)"
+        )
     x = training_vectors(cfg)
     device = torch.device(cfg.device) if cfg.device else default_device()
     sae, metrics = train_sae(x, cfg.sae, cfg.steps, cfg.batch_size, cfg.lr, cfg.seed, device)

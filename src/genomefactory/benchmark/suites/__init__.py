@@ -72,6 +72,13 @@ class Suite(ABC):
     def prepare(self, task: BenchTask, cfg: SuiteConfig, work_dir: Path) -> PreparedTask:
         """Materialise one task as a train/dev/test folder under ``work_dir``."""
 
+    def check(self, cfg: SuiteConfig) -> None:
+        """Raise a :class:`~genomefactory.errors.UserError` when the suite's inputs (folders, genomes) are missing.
+
+        Called when the sweep starts, before anything is written or trained; reads no task data. The base
+        class checks nothing (a plugin suite whose inputs cannot be checked up front reports them per task)."""
+        return None
+
     def select(self, cfg: SuiteConfig) -> list[BenchTask]:
         """The tasks named in ``cfg.tasks`` (task names or group prefixes), in suite order."""
         tasks = self.list_tasks(cfg)

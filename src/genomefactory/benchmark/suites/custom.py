@@ -38,6 +38,9 @@ class FolderSuite(Suite):
             raise UserFileNotFoundError(f"custom suite folder {root} not found")
         return root
 
+    def check(self, cfg: SuiteConfig) -> None:
+        self._root(cfg)
+
     def list_tasks(self, cfg: SuiteConfig) -> list[BenchTask]:
         root = self._root(cfg)
         metric = cfg.metric or ("mse" if cfg.task_type == "regression" else "mcc")

@@ -148,6 +148,25 @@ class GenomicBenchmarksSuite(Suite):
                     names[d.name] = "other"
         return [BenchTask(self.name, n, g, cfg.metric or "mcc") for n, g in names.items()]
 
+    def check(self, cfg: SuiteConfig) -> None:
+        if not cfg.path:
+            raise DataError(
+                "suite genomic_benchmarks needs `path`: the interval folders (datasets/ of "
+                "ML-Bioinfo-CEITEC/genomic_benchmarks) or a local export of seq,label CSVs"
+            )
+        root = Path(cfg.path).expanduser()
+        if not root.is_dir():
+            raise UserFileNotFoundError(
+                f"suite genomic_benchmarks: folder {root} not found (the datasets/ folder of a clone of "
+                "https://github.com/ML-Bioinfo-CEITEC/genomic_benchmarks, or a local seq,label export)"
+            )
+        for name, genome in cfg.genomes.items():
+            if not Path(genome).expanduser().is_file():
+                raise UserFileNotFoundError(
+                    f"suite genomic_benchmarks: genomes[{name!r}] = {genome} not found; download the reference "
+                    f"from the URL named in the datasets' metadata.yaml"
+                )
+
     def prepare(self, task: BenchTask, cfg: SuiteConfig, work_dir: Path) -> PreparedTask:
         if not cfg.path:
             raise DataError(

@@ -70,6 +70,18 @@ class GueSuite(Suite):
                 tasks.append(BenchTask(self.name, name, group, metric))
         return tasks
 
+    def check(self, cfg: SuiteConfig) -> None:
+        if not cfg.path:
+            raise DataError(
+                f"suite gue needs `path`: the unzipped GUE folder or GUE.zip (download: {GUE_URL})"
+            )
+        p = Path(cfg.path).expanduser()
+        if not (p.is_dir() or (p.is_file() and p.suffix == ".zip")):
+            raise UserFileNotFoundError(
+                f"suite gue: path {p} is neither a folder nor a .zip; download GUE.zip from {GUE_URL}, unzip "
+                "it and set the suite's path to the folder (or to the zip)"
+            )
+
     def root(self, cfg: SuiteConfig, work_dir: Path) -> Path:
         if not cfg.path:
             raise DataError(
