@@ -1,0 +1,186 @@
+"""The model side of variant scoring: loading, tokenizing, and batched forward passes with de-duplication.
+
+Everything the scores need from a model is asked here, generically (no family names): whether it is a causal
+decoder (:func:`genomefactory.infer.generate.is_decoder`), its mask token (``tokenizer.mask_token_id``), whether
+its forward returns per-token ``logits`` (an LM head), how tokens map to bases (the tokenizer's character
+offsets), and the task model of a fine-tuned run directory (``genomefactory.train.model_io.load_run_model``).
+
+:meth:`ModelHandle.batched` is the one forward loop: identical token sequences are computed once (the shared
+reference window of a tile, the masked window of a position with several ALT alleles), the distinct sequences
+are sorted by length and run in padded batches of ``batch_size`` on the tokenizer's padding side. Shapes:
+ids and mask (batch, length); logits (batch, length, vocab); hidden states (batch, length, hidden).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+from torch import nn
+
+from ..models.loading import ModelConfig, default_device
+from ..models.registry import Backbone
+
+__all__ = ["ModelHandle", "load_handle", "pool_states"]
+
+T = TypeVar("T")
+
+
+@dataclass
+class ModelHandle:
+    """A loaded model (backbone, and the task model of a fine-tuned run) with its tokenizer and device."""
+
+    backbone: Backbone
+    device: torch.device
+    dtype: torch.dtype = torch.float32
+    batch_size: int = 32
+    special_tokens: bool = True
+    task: nn.Module | None = None  # the fine-tuned TaskModel of a run directory
+    run_meta: dict[str, Any] | None = None
+    _lm_head: bool | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.tok = self.backbone.tokenizer
+        self.model = self.backbone.model.to(device=self.device, dtype=self.dtype).eval()
+        self.base = self.backbone.family.base(self.model)
+        if self.task is not None:
+            self.task = self.task.to(device=self.device, dtype=self.dtype).eval()
+        self.pad_id = self.tok.pad_token_id if self.tok.pad_token_id is not None else 0
+        self.special_ids = frozenset(self.tok.all_special_ids or [])
+        self.left = self.tok.padding_side == "left"
+
+    # -- what the model is --------------------------------------------------------------------------
+    @property
+    def is_decoder(self) -> bool:
+        from ..infer.generate import is_decoder
+
+        return is_decoder(self.backbone)
+
+    @property
+    def mask_id(self) -> int | None:
+        mid = self.tok.mask_token_id
+        return None if mid is None else int(mid)
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.backbone.max_tokens)
+
+    @property
+    def task_max_tokens(self) -> int:
+        assert self.run_meta is not None
+        return int(self.run_meta.get("max_length", self.max_tokens))
+
+    def has_lm_head(self) -> bool:
+        """True when the full model's forward returns per-token logits (an MLM / LM head)."""
+        if self._lm_head is None:
+            ids = self.encode("ACGTACGT")[0]
+            x = torch.tensor([ids], device=self.device)
+            with torch.inference_mode():
+                out = self.model(input_ids=x, attention_mask=torch.ones_like(x))
+            logits = getattr(out, "logits", None)
+            self._lm_head = isinstance(logits, torch.Tensor) and logits.dim() == 3
+        return self._lm_head
+
+    @property
+    def pooling(self) -> str:
+        return str(self.backbone.family.pooling)
+
+    # -- tokens ---------------------------------------------------------------------------------------
+    def encode(self, seq: str, special: bool | None = None) -> tuple[list[int], list[tuple[int, int]], list[int]]:
+        """(ids, character offsets, special-token mask) of ``seq``."""
+        e = self.tok(
+            seq,
+            add_special_tokens=self.special_tokens if special is None else special,
+            return_offsets_mapping=True,
+            return_special_tokens_mask=True,
+            verbose=False,
+        )
+        return list(e["input_ids"]), [tuple(o) for o in e["offset_mapping"]], list(e["special_tokens_mask"])
+
+    def ids(self, seq: str, special: bool | None = None) -> list[int]:
+        add = self.special_tokens if special is None else special
+        return list(self.tok(seq, add_special_tokens=add, verbose=False)["input_ids"])
+
+    # -- forward passes -------------------------------------------------------------------------------
+    def batched(
+        self,
+        seqs: Sequence[Sequence[int]],
+        fn: Callable[[torch.Tensor, torch.Tensor], Any],
+        take: Callable[[Any, int, slice, tuple[int, ...]], T],
+    ) -> list[T]:
+        """``take(fn(ids, mask), row, real_positions, ids_of_row)`` for every sequence; each distinct one runs once."""
+        index: dict[tuple[int, ...], int] = {}
+        keys = [index.setdefault(tuple(s), len(index)) for s in seqs]
+        uniq = list(index)
+        order = sorted(range(len(uniq)), key=lambda i: len(uniq[i]))
+        results: list[Any] = [None] * len(uniq)
+        for b in range(0, len(order), self.batch_size):
+            idx = order[b : b + self.batch_size]
+            width = max(len(uniq[i]) for i in idx)
+            ids = torch.full((len(idx), width), self.pad_id, dtype=torch.long)
+            mask = torch.zeros((len(idx), width), dtype=torch.long)
+            spans = []
+            for row, i in enumerate(idx):
+                n = len(uniq[i])
+                sl = slice(width - n, width) if self.left else slice(0, n)
+                ids[row, sl] = torch.tensor(uniq[i], dtype=torch.long)
+                mask[row, sl] = 1
+                spans.append(sl)
+            with torch.inference_mode():
+                out = fn(ids.to(self.device), mask.to(self.device))
+                for row, i in enumerate(idx):
+                    results[i] = take(out, row, spans[row], uniq[i])
+        return [results[k] for k in keys]
+
+    def logits(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Per-token logits of the full model (LM / MLM head), float32."""
+        return self.model(input_ids=ids, attention_mask=mask).logits.float()  # type: ignore[no-any-return]
+
+    def hidden(self, ids: torch.Tensor, mask: torch.Tensor, layers: Sequence[int]) -> list[torch.Tensor]:
+        """Hidden states of the headless backbone at ``layers`` (-1 = final hidden state), float32."""
+        fam = self.backbone.family
+        out = fam.encode(self.base, ids, mask, output_hidden_states=any(la != -1 for la in layers))
+        last = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
+        return [(last if la == -1 else out.hidden_states[la]).float() for la in layers]
+
+    def task_logits(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        assert self.task is not None
+        return self.task(input_ids=ids, attention_mask=mask).logits.float()  # type: ignore[no-any-return]
+
+
+def pool_states(hidden: torch.Tensor, how: str) -> torch.Tensor:
+    """(batch, length, hidden) states of real tokens only -> (batch, hidden) (the inference engine's pooling)."""
+    from ..infer.pooling import pool
+
+    return pool(hidden, None, how)
+
+
+def _dtype(precision: str, device: torch.device) -> torch.dtype:
+    from ..infer.embed import resolve_dtype
+
+    return resolve_dtype(precision, device)
+
+
+def load_handle(
+    cfg: ModelConfig,
+    *,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    precision: str = "fp32",
+    batch_size: int = 32,
+    special_tokens: bool = True,
+) -> ModelHandle:
+    """Load a registered model (``load_for_inference``) or a fine-tuned run directory (``load_run_model``)."""
+    dev = torch.device(device) if device is not None else default_device()
+    dtype = _dtype(precision, dev)
+    if cfg.path and (Path(cfg.path) / "model").is_dir():
+        from ..train.model_io import load_run_model
+
+        run = load_run_model(cfg.path)
+        return ModelHandle(run.backbone, dev, dtype, batch_size, special_tokens, run.model, dict(run.meta))
+    from ..infer.embed import load_for_inference
+
+    return ModelHandle(load_for_inference(cfg, seed), dev, dtype, batch_size, special_tokens)
