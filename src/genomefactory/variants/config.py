@@ -27,12 +27,13 @@ class WindowConfig(StrictConfig):
         description="Window length in bases. SNVs: the reference window; indels/MNVs: left flank + REF + right "
         "flank = size (the ALT window is size - len(REF) + len(ALT) long). Clipped at contig ends.",
     )
-    tile: int = Field(
-        64,
+    tile: int | None = Field(
+        None,
         ge=1,
         description="SNVs in the same tile of this many bases share one reference window centred on the tile "
         "(computed once) for the loglik, embedding and finetuned scores; 1 = every SNV gets its own centred "
-        "window. masked_marginal always centres the window on the variant. At most size/2.",
+        "window. masked_marginal always centres the window on the variant. At most size/2; default "
+        "size/8 (at most 64).",
     )
     special_tokens: bool = Field(
         True,
@@ -41,9 +42,14 @@ class WindowConfig(StrictConfig):
         "The finetuned score always tokenizes as in training.",
     )
 
+    @property
+    def tile_bases(self) -> int:
+        """The tile width in use (``tile``, or its default)."""
+        return self.tile if self.tile is not None else max(1, min(64, self.size // 8))
+
     @model_validator(mode="after")
     def _tile_fits(self) -> WindowConfig:
-        if self.tile > max(self.size // 2, 1):
+        if self.tile is not None and self.tile > max(self.size // 2, 1):
             raise ValueError(
                 f"window.tile ({self.tile}) must be at most window.size/2 ({self.size // 2}) so every SNV of a "
                 "tile keeps context on both sides; lower window.tile or raise window.size"

@@ -70,6 +70,9 @@ class VcfSource(VariantSource):
     def _open(self) -> Any:
         import pysam
 
+        # htslib prints warnings (a missing index, contigs absent from the header) on stderr for every open;
+        # problems that matter here surface as exceptions or per-record statuses instead
+        pysam.set_verbosity(0)
         try:
             return pysam.VariantFile(str(self.path))
         except (ValueError, OSError) as exc:

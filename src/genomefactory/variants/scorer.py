@@ -67,13 +67,13 @@ class Scorer:
         self, handle: ModelHandle, reference: Reference, scores: list[VariantScore], cfg: VariantsConfig
     ) -> None:
         self.handle, self.reference, self.scores, self.cfg = handle, reference, scores, cfg
-        self.builder = WindowBuilder(reference, cfg.window.size, cfg.window.tile)
+        self.builder = WindowBuilder(reference, cfg.window.size, cfg.window.tile_bases)
 
     def outputs(self) -> list[str]:
         return [o for s in self.scores for o in s.outputs(self.handle, self.cfg)]
 
     def _run_score(self, score: VariantScore, variants: list[Variant], site: list[str]) -> _Scored:
-        tile = 1 if score.centred else self.cfg.window.tile
+        tile = 1 if score.centred else self.cfg.window.tile_bases
         windows: dict[int, AlleleWindow] = {}
         status: dict[int, str] = {}
         for i, v in enumerate(variants):
