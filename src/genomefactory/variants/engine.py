@@ -101,17 +101,39 @@ class ModelHandle:
         return list(e["input_ids"]), [tuple(o) for o in e["offset_mapping"]], list(e["special_tokens_mask"])
 
     def ids(self, seq: str, special: bool | None = None) -> list[int]:
+        return self.ids_many([seq], special)[0]
+
+    def ids_many(self, seqs: Sequence[str], special: bool | None = None) -> list[list[int]]:
+        """Token ids of many sequences in one tokenizer call."""
+        if not seqs:
+            return []
         add = self.special_tokens if special is None else special
-        return list(self.tok(seq, add_special_tokens=add, verbose=False)["input_ids"])
+        return [list(x) for x in self.tok(list(seqs), add_special_tokens=add, verbose=False)["input_ids"]]
+
+    def encode_many(
+        self, seqs: Sequence[str]
+    ) -> list[tuple[list[int], list[tuple[int, int]], list[int]]]:
+        """(ids, character offsets, special-token mask) of many sequences in one tokenizer call."""
+        if not seqs:
+            return []
+        e = self.tok(
+            list(seqs),
+            add_special_tokens=self.special_tokens,
+            return_offsets_mapping=True,
+            return_special_tokens_mask=True,
+            verbose=False,
+        )
+        return [
+            (list(i), [tuple(o) for o in off], list(sp))
+            for i, off, sp in zip(e["input_ids"], e["offset_mapping"], e["special_tokens_mask"], strict=True)
+        ]
 
     # -- forward passes -------------------------------------------------------------------------------
-    def batched(
-        self,
-        seqs: Sequence[Sequence[int]],
-        fn: Callable[[torch.Tensor, torch.Tensor], Any],
-        take: Callable[[Any, int, slice, tuple[int, ...]], T],
-    ) -> list[T]:
-        """``take(fn(ids, mask), row, real_positions, ids_of_row)`` for every sequence; each distinct one runs once."""
+    def batched(self, seqs: Sequence[Sequence[int]], fn: Callable[[torch.Tensor, torch.Tensor], Sequence[T]]) -> list[T]:
+        """``fn(ids, mask)`` -> one result per row, for every sequence; each distinct sequence runs once.
+
+        Rows are padded (``pad_token_id``, mask 0) on the tokenizer's padding side; ``fn`` runs under
+        ``torch.inference_mode`` and must ignore padded positions (every family's forward takes the mask)."""
         index: dict[tuple[int, ...], int] = {}
         keys = [index.setdefault(tuple(s), len(index)) for s in seqs]
         uniq = list(index)
@@ -120,19 +142,19 @@ class ModelHandle:
         for b in range(0, len(order), self.batch_size):
             idx = order[b : b + self.batch_size]
             width = max(len(uniq[i]) for i in idx)
-            ids = torch.full((len(idx), width), self.pad_id, dtype=torch.long)
-            mask = torch.zeros((len(idx), width), dtype=torch.long)
-            spans = []
-            for row, i in enumerate(idx):
-                n = len(uniq[i])
-                sl = slice(width - n, width) if self.left else slice(0, n)
-                ids[row, sl] = torch.tensor(uniq[i], dtype=torch.long)
-                mask[row, sl] = 1
-                spans.append(sl)
+            pads = [width - len(uniq[i]) for i in idx]
+            if self.left:
+                rows = [[self.pad_id] * p + list(uniq[i]) for p, i in zip(pads, idx, strict=True)]
+                masks = [[0] * p + [1] * (width - p) for p in pads]
+            else:
+                rows = [list(uniq[i]) + [self.pad_id] * p for p, i in zip(pads, idx, strict=True)]
+                masks = [[1] * (width - p) + [0] * p for p in pads]
+            ids = torch.tensor(rows, dtype=torch.long, device=self.device)
+            mask = torch.tensor(masks, dtype=torch.long, device=self.device)
             with torch.inference_mode():
-                out = fn(ids.to(self.device), mask.to(self.device))
-                for row, i in enumerate(idx):
-                    results[i] = take(out, row, spans[row], uniq[i])
+                out = fn(ids, mask)
+            for row, i in enumerate(idx):
+                results[i] = out[row]
         return [results[k] for k in keys]
 
     def logits(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -151,11 +173,11 @@ class ModelHandle:
         return self.task(input_ids=ids, attention_mask=mask).logits.float()  # type: ignore[no-any-return]
 
 
-def pool_states(hidden: torch.Tensor, how: str) -> torch.Tensor:
-    """(batch, length, hidden) states of real tokens only -> (batch, hidden) (the inference engine's pooling)."""
+def pool_states(hidden: torch.Tensor, mask: torch.Tensor | None, how: str) -> torch.Tensor:
+    """(batch, length, hidden) -> (batch, hidden) over real tokens (the inference engine's mask-aware pooling)."""
     from ..infer.pooling import pool
 
-    return pool(hidden, None, how)
+    return pool(hidden, mask, how)
 
 
 def _dtype(precision: str, device: torch.device) -> torch.dtype:

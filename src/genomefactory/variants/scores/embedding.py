@@ -42,13 +42,11 @@ def pooled(handle: ModelHandle, seqs: list[list[int]], layers: list[int], poolin
     """Per sequence, one pooled float64 vector per layer."""
     from ..engine import pool_states
 
-    def fn(ids: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
-        return handle.hidden(ids, mask, layers)
+    def fn(ids: torch.Tensor, mask: torch.Tensor) -> list[list[np.ndarray]]:
+        per_layer = [pool_states(h, mask, pooling).double().cpu().numpy() for h in handle.hidden(ids, mask, layers)]
+        return [[v[r] for v in per_layer] for r in range(ids.shape[0])]
 
-    def take(out: list[torch.Tensor], row: int, sl: slice, seq: tuple[int, ...]) -> list[np.ndarray]:
-        return [pool_states(h[row : row + 1, sl], pooling)[0].double().cpu().numpy() for h in out]
-
-    return handle.batched(seqs, fn, take)
+    return handle.batched(seqs, fn)
 
 
 def distance(metric: str, a: np.ndarray, b: np.ndarray) -> float:
@@ -73,8 +71,9 @@ class EmbeddingDistance(VariantScore):
         block = ScoreBlock.empty(self.outputs(handle, cfg), len(items))
         e = cfg.embedding
         todo, seqs = [], []
-        for i, w in enumerate(items):
-            ref, alt = handle.ids(w.ref_seq), handle.ids(w.alt_seq)
+        toks = handle.ids_many([s for w in items for s in (w.ref_seq, w.alt_seq)])
+        for i in range(len(items)):
+            ref, alt = toks[2 * i], toks[2 * i + 1]
             if max(len(ref), len(alt)) > handle.max_tokens:
                 block.fail(i, "window_too_long")
                 continue

@@ -44,11 +44,12 @@ def predictions(handle: ModelHandle, seqs: list[list[int]]) -> list[np.ndarray]:
     """Class probabilities (classification) or the regression output, per token sequence."""
     regression = _is_regression(handle)
 
-    def take(out: torch.Tensor, row: int, sl: slice, seq: tuple[int, ...]) -> np.ndarray:
-        z = out[row].double()
-        return (z if regression else torch.softmax(z, dim=-1)).cpu().numpy()
+    def fn(ids: torch.Tensor, mask: torch.Tensor) -> list[np.ndarray]:
+        z = handle.task_logits(ids, mask).double()
+        out = z if regression else torch.softmax(z, dim=-1)
+        return list(out.cpu().numpy())
 
-    return handle.batched(seqs, handle.task_logits, take)
+    return handle.batched(seqs, fn)
 
 
 class FineTunedDelta(VariantScore):
@@ -71,8 +72,9 @@ class FineTunedDelta(VariantScore):
         names = self.outputs(handle, cfg)
         block = ScoreBlock.empty(names, len(items))
         todo, seqs = [], []
-        for i, w in enumerate(items):
-            ref, alt = handle.ids(w.ref_seq, special=True), handle.ids(w.alt_seq, special=True)
+        toks = handle.ids_many([s for w in items for s in (w.ref_seq, w.alt_seq)], special=True)
+        for i in range(len(items)):
+            ref, alt = toks[2 * i], toks[2 * i + 1]
             if max(len(ref), len(alt)) > handle.task_max_tokens:
                 block.fail(i, "window_too_long")
                 continue

@@ -35,23 +35,25 @@ if TYPE_CHECKING:
 __all__ = ["LOGLIK", "LogLikelihood", "sequence_loglik"]
 
 
-def _take(special: frozenset[int]) -> object:
-    def take(out: torch.Tensor, row: int, sl: slice, seq: tuple[int, ...]) -> tuple[float, int, bool]:
-        logits = out[row, sl]
-        targets = torch.tensor(seq[1:], dtype=torch.long, device=logits.device)
-        keep = torch.tensor([t not in special for t in seq[1:]], dtype=torch.bool, device=logits.device)
-        if bool((targets[keep] >= logits.shape[-1]).any()):
-            return float("nan"), 0, False
-        lp = torch.log_softmax(logits[:-1].double(), dim=-1)
-        picked = lp.gather(1, targets.clamp(max=logits.shape[-1] - 1).unsqueeze(1)).squeeze(1)
-        return float(picked[keep].sum()), int(keep.sum()), True
-
-    return take
-
-
 def sequence_loglik(handle: ModelHandle, seqs: list[list[int]]) -> list[tuple[float, int, bool]]:
     """``(LL, N, ok)`` for token sequences (ok False: a token has no row in the output layer)."""
-    return handle.batched(seqs, handle.logits, _take(handle.special_ids))  # type: ignore[arg-type]
+    special = torch.tensor(sorted(handle.special_ids), dtype=torch.long, device=handle.device)
+
+    def fn(ids: torch.Tensor, mask: torch.Tensor) -> list[tuple[float, int, bool]]:
+        logits = handle.logits(ids, mask)[:, :-1]
+        target = ids[:, 1:]
+        vocab = logits.shape[-1]
+        # a target counts when it and the token predicting it are real (left padding: the first real token
+        # is predicted from a pad and is left out, as it has no prefix) and it is not a special token
+        keep = (mask[:, 1:] != 0) & (mask[:, :-1] != 0) & ~torch.isin(target, special)
+        outside = ((target >= vocab) & keep).any(1)
+        picked = logits.gather(-1, target.clamp(max=vocab - 1).unsqueeze(-1)).squeeze(-1)
+        logp = (picked - torch.logsumexp(logits, dim=-1)).double()
+        sums = (logp * keep).sum(1).tolist()
+        counts = keep.sum(1).tolist()
+        return [(s, int(n), not o) for s, n, o in zip(sums, counts, outside.tolist(), strict=True)]
+
+    return handle.batched(seqs, fn)
 
 
 class LogLikelihood(VariantScore):
@@ -73,8 +75,9 @@ class LogLikelihood(VariantScore):
         block = ScoreBlock.empty(self.outputs(handle, cfg), len(items))
         todo: list[int] = []
         seqs: list[list[int]] = []
-        for i, w in enumerate(items):
-            ref, alt = handle.ids(w.ref_seq), handle.ids(w.alt_seq)
+        toks = handle.ids_many([s for w in items for s in (w.ref_seq, w.alt_seq)])
+        for i in range(len(items)):
+            ref, alt = toks[2 * i], toks[2 * i + 1]
             if max(len(ref), len(alt)) > handle.max_tokens:
                 block.fail(i, "window_too_long")
                 continue

@@ -27,7 +27,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
 
 from . import SCORES
@@ -38,7 +37,7 @@ if TYPE_CHECKING:
     from ..engine import ModelHandle
     from ..windows import AlleleWindow
 
-__all__ = ["MASKED_MARGINAL", "MaskedMarginal", "MaskedPlan", "plan_masked"]
+__all__ = ["MASKED_MARGINAL", "MaskedMarginal", "MaskedPlan", "masked_logprobs", "plan_many", "plan_masked"]
 
 
 @dataclass(frozen=True)
@@ -55,26 +54,40 @@ class MaskedPlan:
 
 def plan_masked(handle: ModelHandle, w: AlleleWindow) -> MaskedPlan:
     """The masked inputs and the tokens to score for an SNV window (see the module docstring)."""
+    return plan_many(handle, [w])[0]
+
+
+def plan_many(handle: ModelHandle, windows: list[AlleleWindow]) -> list[MaskedPlan]:
+    """:func:`plan_masked` for many SNV windows (two batched tokenizer calls)."""
     mask = handle.mask_id
     assert mask is not None
-    ids, offsets, special = handle.encode(w.ref_seq)
-    o = w.offset
-    j = next(i for i, (a, b) in enumerate(offsets) if not special[i] and a <= o < b)
-    a, b = offsets[j]
-    u = w.ref_seq[a:o] + w.alt + w.ref_seq[o + 1 : b]
-    alt = tuple(handle.ids(u, special=False))
-    ref_in = (*ids[:j], mask, *ids[j + 1 :])
-    alt_in = (*ids[:j], *([mask] * len(alt)), *ids[j + 1 :])
-    return MaskedPlan(j, (a, b), ids[j], alt, ref_in, alt_in)
+    encs = handle.encode_many([w.ref_seq for w in windows])
+    covering = []
+    for w, (_, offsets, special) in zip(windows, encs, strict=True):
+        o = w.offset
+        j = next(i for i, (a, b) in enumerate(offsets) if not special[i] and a <= o < b)
+        a, b = offsets[j]
+        covering.append((j, a, b, w.ref_seq[a:o] + w.alt + w.ref_seq[o + 1 : b]))
+    alts = handle.ids_many([u for *_, u in covering], special=False)
+    plans = []
+    for (ids, _, _), (j, a, b, _), alt in zip(encs, covering, alts, strict=True):
+        ref_in = (*ids[:j], mask, *ids[j + 1 :])
+        alt_in = (*ids[:j], *([mask] * len(alt)), *ids[j + 1 :])
+        plans.append(MaskedPlan(j, (a, b), ids[j], tuple(alt), ref_in, alt_in))
+    return plans
 
 
-def _masked_logprobs(mask_id: int) -> object:
-    def take(out: torch.Tensor, row: int, sl: slice, seq: tuple[int, ...]) -> torch.Tensor:
-        pos = [p for p, t in enumerate(seq) if t == mask_id]
-        logits = out[row, sl][pos]
-        return torch.log_softmax(logits, dim=-1).double().cpu()
+def masked_logprobs(handle: ModelHandle, inputs: list[tuple[int, ...]]) -> list[torch.Tensor]:
+    """Per input, the log-softmax over the vocabulary at each of its mask tokens: (masks, vocab) float32."""
+    mask_id = handle.mask_id
 
-    return take
+    def fn(ids: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
+        logits = handle.logits(ids, mask)
+        where = ids == mask_id
+        lp = torch.log_softmax(logits[where], dim=-1).cpu()
+        return list(torch.split(lp, where.sum(1).tolist()))
+
+    return handle.batched(inputs, fn)
 
 
 class MaskedMarginal(VariantScore):
@@ -101,22 +114,18 @@ class MaskedMarginal(VariantScore):
 
     def compute(self, handle: ModelHandle, items: list[AlleleWindow], cfg: VariantsConfig) -> ScoreBlock:
         block = ScoreBlock.empty([self.name], len(items))
-        plans: list[MaskedPlan | None] = []
-        for i, w in enumerate(items):
-            if not w.is_snv:
-                block.fail(i, "not_snv")
-                plans.append(None)
-                continue
-            plan = plan_masked(handle, w)
+        snv = [i for i, w in enumerate(items) if w.is_snv]
+        for i in set(range(len(items))) - set(snv):
+            block.fail(i, "not_snv")
+        plans: list[MaskedPlan | None] = [None] * len(items)
+        for i, plan in zip(snv, plan_many(handle, [items[i] for i in snv]), strict=True):
             if max(len(plan.ref_input), len(plan.alt_input)) > handle.max_tokens:
                 block.fail(i, "window_too_long")
-                plans.append(None)
-                continue
-            plans.append(plan)
+            else:
+                plans[i] = plan
         live = [p for p in plans if p is not None]
         inputs = [x for p in live for x in (p.ref_input, p.alt_input)]
-        assert handle.mask_id is not None
-        rows = handle.batched(inputs, handle.logits, _masked_logprobs(handle.mask_id))  # type: ignore[arg-type]
+        rows = masked_logprobs(handle, inputs)
         values = block.values[self.name]
         k = 0
         for i, p in enumerate(plans):
@@ -128,7 +137,7 @@ class MaskedMarginal(VariantScore):
             if p.ref_token >= vocab or any(t >= vocab for t in p.alt_tokens):
                 block.fail(i, "token_outside_head")
                 continue
-            alt_sum = float(sum(lp_alt[m, t] for m, t in enumerate(p.alt_tokens)))
+            alt_sum = sum(float(lp_alt[m, t]) for m, t in enumerate(p.alt_tokens))
             values[i] = alt_sum - float(lp_ref[0, p.ref_token])
         return block
 
