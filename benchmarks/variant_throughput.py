@@ -1,8 +1,8 @@
 """Variant-scoring throughput: the batched scorer against a plain one-variant-at-a-time loop, per score.
 
 Usage: ``python benchmarks/variant_throughput.py [--n 1000] [--window 500] [--batch 64] [--threads 1]``.
-A seeded random genome (3 contigs, 60 kb, written to a temp folder) and ``--n`` SNVs at random positions are
-scored with tiny random models (``init: tiny``): masked_marginal with NT-v2, loglik and embedding with HyenaDNA.
+A seeded random genome (3 contigs, 60 kb, written to a temp folder) and ``--n`` SNVs (``sparse``: random
+positions; ``dense``: all three ALTs at every position of random 30-bp regions) are scored with tiny random models (``init: tiny``): masked_marginal with NT-v2, loglik and embedding with HyenaDNA.
 
 - batched: :class:`genomefactory.variants.scorer.Scorer` (length-grouped padded batches of ``--batch``, each
   distinct token sequence computed once: tiles of SNVs share their reference window);
@@ -42,16 +42,21 @@ OUT = Path(__file__).resolve().parent / "results" / "variant_throughput.json"
 CASES = [("masked_marginal", "nucleotide_transformer_v2"), ("loglik", "hyenadna"), ("embedding", "hyenadna")]
 
 
-def _variants(ref: Reference, n: int, seed: int) -> list[Variant]:
+def _variants(ref: Reference, n: int, seed: int, layout: str) -> list[Variant]:
+    """sparse: SNVs at random positions (one ALT each); dense: every ALT at every position of random 30-bp
+    regions (saturation mutagenesis, or the variant-dense regions of a cohort VCF)."""
     rng = random.Random(seed)
     names = list(ref.lengths)
-    out = []
-    for i in range(n):
+    out: list[Variant] = []
+    while len(out) < n:
         c = rng.choice(names)
-        p = rng.randrange(ref.length(c))
-        b = ref.fetch(c, p, p + 1)
-        out.append(Variant(i, 1, c, p + 1, b, rng.choice([x for x in "ACGT" if x != b])))
-    return sorted(out, key=lambda v: (v.chrom, v.pos))
+        start = rng.randrange(ref.length(c) - 30)
+        for p in range(start, start + (30 if layout == "dense" else 1)):
+            b = ref.fetch(c, p, p + 1)
+            alts = [x for x in "ACGT" if x != b]
+            for a in alts if layout == "dense" else [rng.choice(alts)]:
+                out.append(Variant(len(out), 1, c, p + 1, b, a))
+    return sorted(out[:n], key=lambda v: (v.chrom, v.pos))
 
 
 def _window(ref: Reference, v: Variant, w: int, tile: int) -> tuple[str, int]:
@@ -66,7 +71,9 @@ def _forward(h: ModelHandle, ids: list[int]) -> Any:
         return h.model(input_ids=x, attention_mask=torch.ones_like(x))
 
 
-def plain_loop(score: str, h: ModelHandle, ref: Reference, variants: list[Variant], w: int, tile: int) -> list[float]:
+def plain_loop(
+    score: str, h: ModelHandle, ref: Reference, variants: list[Variant], w: int, tile: int
+) -> list[float]:
     """The straightforward implementation: one variant, one sequence per forward pass."""
     out = []
     for v in variants:
@@ -74,10 +81,18 @@ def plain_loop(score: str, h: ModelHandle, ref: Reference, variants: list[Varian
             seq, o = _window(ref, v, w, 1)
             enc = h.tok(seq, return_offsets_mapping=True, return_special_tokens_mask=True)
             ids = list(enc["input_ids"])
-            j = next(i for i, ((a, b), sp) in enumerate(zip(enc["offset_mapping"], enc["special_tokens_mask"], strict=True)) if not sp and a <= o < b)
+            j = next(
+                i
+                for i, ((a, b), sp) in enumerate(
+                    zip(enc["offset_mapping"], enc["special_tokens_mask"], strict=True)
+                )
+                if not sp and a <= o < b
+            )
             a, b = enc["offset_mapping"][j]
             alt_tok = h.tok(seq[a:o] + v.alt + seq[o + 1 : b], add_special_tokens=False)["input_ids"][0]
-            lp = torch.log_softmax(_forward(h, ids[:j] + [h.tok.mask_token_id] + ids[j + 1 :]).logits[0, j].double(), -1)
+            lp = torch.log_softmax(
+                _forward(h, [*ids[:j], h.tok.mask_token_id, *ids[j + 1 :]]).logits[0, j].double(), -1
+            )
             out.append(float(lp[alt_tok] - lp[ids[j]]))
             continue
         seq, o = _window(ref, v, w, tile)
@@ -86,7 +101,9 @@ def plain_loop(score: str, h: ModelHandle, ref: Reference, variants: list[Varian
             lls = []
             for ids in pair:
                 lp = torch.log_softmax(_forward(h, ids).logits[0].double(), -1)
-                lls.append(sum(float(lp[t - 1, ids[t]]) for t in range(1, len(ids)) if ids[t] not in h.special_ids))
+                lls.append(
+                    sum(float(lp[t - 1, ids[t]]) for t in range(1, len(ids)) if ids[t] not in h.special_ids)
+                )
             out.append(lls[1] - lls[0])
         else:
             fam = h.backbone.family
@@ -110,10 +127,18 @@ def _timed(fn: Any, repeats: int) -> tuple[float, Any]:
     return statistics.median(times), result
 
 
-def bench_case(score: str, family: str, ref: Reference, variants: list[Variant], args: argparse.Namespace) -> dict[str, Any]:
+def bench_case(
+    score: str, family: str, ref: Reference, variants: list[Variant], args: argparse.Namespace
+) -> dict[str, Any]:
     over = {"embedding": {"metrics": ["cosine"]}} if score == "embedding" else {}
-    cfg = VariantsConfig(input="-", genome="-", model=ModelConfig(family=family, init="tiny"), scores=[score],
-                         window={"size": args.window, "tile": args.tile}, **over)  # type: ignore[arg-type]
+    cfg = VariantsConfig(
+        input="-",
+        genome="-",
+        model=ModelConfig(family=family, init="tiny"),
+        scores=[score],
+        window={"size": args.window, "tile": args.tile},
+        **over,
+    )  # type: ignore[arg-type]
     h = load_handle(cfg.model, batch_size=args.batch)
     scorer = Scorer(h, ref, resolve_scores(cfg.scores, h, family), cfg)
     first = scorer.outputs()[0]
@@ -124,8 +149,12 @@ def bench_case(score: str, family: str, ref: Reference, variants: list[Variant],
     plain_loop(score, h, ref, variants[:8], args.window, args.tile)
     t_plain, plain = _timed(lambda: plain_loop(score, h, ref, variants[:n_plain], args.window, args.tile), 1)
     return {
-        "score": score, "output": first, "family": family, "variants": len(variants),
-        "batched_variants_per_s": len(variants) / t_batched, "plain_variants_per_s": n_plain / t_plain,
+        "score": score,
+        "output": first,
+        "family": family,
+        "variants": len(variants),
+        "batched_variants_per_s": len(variants) / t_batched,
+        "plain_variants_per_s": n_plain / t_plain,
         "speedup": (len(variants) / t_batched) / (n_plain / t_plain),
         "batched_ms_per_variant": 1000 * t_batched / len(variants),
         "max_abs_diff_vs_plain": float(np.max(np.abs(batched[:n_plain] - np.asarray(plain)))),
@@ -141,20 +170,33 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--layouts", default="sparse,dense", help="variant layouts to measure (sparse, dense)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         fa = Path(tmp) / "genome.fa"
         plant_genome(fa, {"chrA": 25000, "chrB": 20000, "chrC": 15000}, sites_per_contig=4, seed=1)
         ref = Reference(fa)
-        variants = _variants(ref, args.n, seed=2)
-        rows = [bench_case(s, f, ref, variants, args) for s, f in CASES]
-    print(f"{'score':16} {'family':26} {'batched v/s':>12} {'plain v/s':>10} {'speedup':>8} {'ms/variant':>10} {'max diff':>9}")
+        rows = []
+        for layout in args.layouts.split(","):
+            variants = _variants(ref, args.n, 2, layout)
+            rows += [{"layout": layout, **bench_case(s, f, ref, variants, args)} for s, f in CASES]
+    print(
+        f"{'layout':7} {'score':16} {'family':26} {'batched v/s':>12} {'plain v/s':>10} {'speedup':>8} {'ms/variant':>10} {'max diff':>9}"
+    )
     for r in rows:
-        print(f"{r['score']:16} {r['family']:26} {r['batched_variants_per_s']:12.1f} {r['plain_variants_per_s']:10.1f} "
-              f"{r['speedup']:8.1f} {r['batched_ms_per_variant']:10.2f} {r['max_abs_diff_vs_plain']:9.1e}")
+        print(
+            f"{r['layout']:7} {r['score']:16} {r['family']:26} {r['batched_variants_per_s']:12.1f} {r['plain_variants_per_s']:10.1f} "
+            f"{r['speedup']:8.1f} {r['batched_ms_per_variant']:10.2f} {r['max_abs_diff_vs_plain']:9.1e}"
+        )
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({"settings": vars(args), "device": "cpu", "torch_threads": args.threads, "results": rows}, indent=2) + "\n")
+    OUT.write_text(
+        json.dumps(
+            {"settings": vars(args), "device": "cpu", "torch_threads": args.threads, "results": rows},
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"wrote {OUT}")
 
 

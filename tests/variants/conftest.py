@@ -20,7 +20,7 @@ LAMBDA = "NC_001416.1"
 def lambda_fa(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Phage lambda as a plain FASTA in a temp folder (its .fai is built there, never in shared data)."""
     out = tmp_path_factory.mktemp("genome") / "lambda.fa"
-    out.write_bytes(gzip.open(shared_data / "genomes" / "lambda_NC_001416.1.fasta.gz").read())
+    out.write_bytes(gzip.decompress((shared_data / "genomes" / "lambda_NC_001416.1.fasta.gz").read_bytes()))
     return out
 
 
@@ -46,11 +46,24 @@ def motif_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "data": {"path": str(data)},
             "method": {
                 "name": "adapter",
-                "adapter": {"kind": "cnn", "cnn_channels": 32, "cnn_kernel_size": 9, "dropout": 0.0,
-                            "cache_dir": str(root / "cache")},
+                "adapter": {
+                    "kind": "cnn",
+                    "cnn_channels": 32,
+                    "cnn_kernel_size": 9,
+                    "dropout": 0.0,
+                    "cache_dir": str(root / "cache"),
+                },
             },
-            "training": {"epochs": 16, "batch_size": 32, "learning_rate": 5e-3, "lr_scheduler": "constant",
-                         "warmup_ratio": 0.0, "eval_steps": 125, "logging_steps": 50, "seed": 0},
+            "training": {
+                "epochs": 16,
+                "batch_size": 32,
+                "learning_rate": 5e-3,
+                "lr_scheduler": "constant",
+                "warmup_ratio": 0.0,
+                "eval_steps": 125,
+                "logging_steps": 50,
+                "seed": 0,
+            },
             "output_dir": str(root / "run"),
         },
     )

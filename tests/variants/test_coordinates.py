@@ -24,7 +24,11 @@ def _plant(seq: str, n: int, seed: int = 0) -> list[tuple[int, str, str]]:
     out = [(0, seq[0], OTHER[seq[0]]), (len(seq) - 1, seq[-1], OTHER[seq[-1]])]
     for p in rng.sample(range(1, len(seq) - 10), n):
         out.append((p, seq[p], OTHER[seq[p]]))
-    out += [(300, seq[300:304], seq[300]), (400, seq[400], seq[400] + "TTG"), (500, seq[500:502], "".join(OTHER[b] for b in seq[500:502]))]
+    out += [
+        (300, seq[300:304], seq[300]),
+        (400, seq[400], seq[400] + "TTG"),
+        (500, seq[500:502], "".join(OTHER[b] for b in seq[500:502])),
+    ]
     return out
 
 
@@ -36,7 +40,9 @@ def _vcf(path: Path, planted: list[tuple[int, str, str]], length: int) -> Path:
 
 
 @pytest.mark.parametrize("kind", ["vcf", "tsv"])
-def test_planted_variants_round_trip(kind: str, tmp_path: Path, lambda_ref: Reference, lambda_seq: str) -> None:
+def test_planted_variants_round_trip(
+    kind: str, tmp_path: Path, lambda_ref: Reference, lambda_seq: str
+) -> None:
     planted = sorted(_plant(lambda_seq, 40))
     if kind == "vcf":
         path = _vcf(tmp_path / "p.vcf", planted, len(lambda_seq))
@@ -89,8 +95,13 @@ def test_tiles_share_the_reference_window(lambda_ref: Reference, lambda_seq: str
     from genomefactory.variants.records import Variant
 
     builder = WindowBuilder(lambda_ref, size=64, tile=16)
-    ws = [builder.build(Variant(i, 1, LAMBDA, p + 1, lambda_seq[p], OTHER[lambda_seq[p]])) for i, p in enumerate(range(32, 48))]
-    assert len({(w.start, w.end) for w in ws if w}) == 1 and [w.offset for w in ws if w] == list(range(32 - 8, 48 - 8))
+    ws = [
+        builder.build(Variant(i, 1, LAMBDA, p + 1, lambda_seq[p], OTHER[lambda_seq[p]]))
+        for i, p in enumerate(range(32, 48))
+    ]
+    assert len({(w.start, w.end) for w in ws if w}) == 1 and [w.offset for w in ws if w] == list(
+        range(32 - 8, 48 - 8)
+    )
     other = builder.build(Variant(99, 1, LAMBDA, 49, lambda_seq[48], "A" if lambda_seq[48] != "A" else "C"))
     assert other is not None and other.start == 48 + 8 - 32
 
@@ -113,6 +124,8 @@ def test_nt_frames_on_both_strands(lambda_ref: Reference, lambda_seq: str) -> No
             for ww in (w, w.reverse_complement()):
                 plan = plan_masked(handle, ww)
                 a, b = plan.span
-                assert a <= ww.offset < b and ww.ref_seq[a:b] == handle.tok.convert_ids_to_tokens(plan.ref_token)
+                assert a <= ww.offset < b and ww.ref_seq[a:b] == handle.tok.convert_ids_to_tokens(
+                    plan.ref_token
+                )
                 frames.add((ww.strand, ww.offset - a))
     assert {f for s, f in frames if s == "+"} >= {0, 5} and {f for s, f in frames if s == "-"} >= {0, 5}

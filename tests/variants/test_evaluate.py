@@ -26,8 +26,18 @@ def _rows(n: int = 200, seed: int = 0) -> pd.DataFrame:
     frames = []
     for score, shift in (("masked_marginal", -1.0), ("embedding_l2", 1.0), ("finetuned_delta_p1", -1.0)):
         values = rng.normal(size=n) + shift * labels
-        frames.append(pd.DataFrame({"record": range(n), "allele": 1, "score": score, "value": values,
-                                    "label": labels.astype(str), "status": "ok"}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "record": range(n),
+                    "allele": 1,
+                    "score": score,
+                    "value": values,
+                    "label": labels.astype(str),
+                    "status": "ok",
+                }
+            )
+        )
     out = pd.concat(frames, ignore_index=True)
     out.loc[out.index[:5], "status"] = "ref_mismatch"  # not scored: left out
     return out
@@ -66,11 +76,22 @@ def test_motif_breaking_snvs_rank_first(motif_run: Path, tmp_path: Path) -> None
     genome = dict(read_fasta(tmp_path / "g.fa"))
     variants = plant_variants(genome, sites, n_neutral=40, seed=11)
     assert {s.strand for s in sites} == {"+", "-"} and any(s.start == 0 for s in sites)
-    for fmt, path in (("tsv", write_tsv(variants, tmp_path / "v.tsv")), ("vcf", write_vcf(variants, tmp_path / "v.vcf", contigs))):
+    for fmt, path in (
+        ("tsv", write_tsv(variants, tmp_path / "v.tsv")),
+        ("vcf", write_vcf(variants, tmp_path / "v.vcf", contigs)),
+    ):
         ev = {"label_column": "label"} if fmt == "tsv" else {"label_info": "LABEL"}
         out = tmp_path / f"{fmt}.scores.tsv"
-        cfg = config(None, model={"path": str(motif_run)}, input=str(path), genome=str(tmp_path / "g.fa"),
-                     output=str(out), window={"size": 80}, rc_average=True, evaluate={**ev, "plots": False})
+        cfg = config(
+            None,
+            model={"path": str(motif_run)},
+            input=str(path),
+            genome=str(tmp_path / "g.fa"),
+            output=str(out),
+            window={"size": 80},
+            rc_average=True,
+            evaluate={**ev, "plots": False},
+        )
         res = run_variants(cfg)
         assert res.statuses == {"ok": len(variants)}
         assert res.evaluation is not None

@@ -55,10 +55,14 @@ def masked_by_hand(handle, window: str, o: int, alt: str) -> float:  # type: ign
     tok, model = handle.tok, handle.model
     enc = tok(window, return_offsets_mapping=True, return_special_tokens_mask=True)
     ids = list(enc["input_ids"])
-    j = [i for i, ((a, b), sp) in enumerate(zip(enc["offset_mapping"], enc["special_tokens_mask"])) if not sp and a <= o < b][0]
+    j = next(
+        i
+        for i, ((a, b), sp) in enumerate(zip(enc["offset_mapping"], enc["special_tokens_mask"], strict=False))
+        if not sp and a <= o < b
+    )
     a, b = enc["offset_mapping"][j]
     alt_ids = tok(window[a:o] + alt + window[o + 1 : b], add_special_tokens=False)["input_ids"]
-    masked_ref = ids[:j] + [tok.mask_token_id] + ids[j + 1 :]
+    masked_ref = [*ids[:j], tok.mask_token_id, *ids[j + 1 :]]
     masked_alt = ids[:j] + [tok.mask_token_id] * len(alt_ids) + ids[j + 1 :]
     lp_ref, lp_alt = _logprobs(model, masked_ref), _logprobs(model, masked_alt)
     return float(sum(lp_alt[j + i, t] for i, t in enumerate(alt_ids)) - lp_ref[j, ids[j]])
@@ -75,7 +79,9 @@ def test_masked_marginal_by_hand(family: str, lambda_ref: Reference, lambda_seq:
     for v, row in zip(variants, df.itertuples(), strict=True):
         window, o = _centred(lambda_seq, v.start, W)
         fwd = masked_by_hand(handle, window, o, v.alt)
-        rc = masked_by_hand(handle, reverse_complement(window), len(window) - 1 - o, reverse_complement(v.alt))
+        rc = masked_by_hand(
+            handle, reverse_complement(window), len(window) - 1 - o, reverse_complement(v.alt)
+        )
         assert row.value_fwd == pytest.approx(fwd, abs=1e-5)
         assert row.value_rc == pytest.approx(rc, abs=1e-5)
         assert row.value == pytest.approx((fwd + rc) / 2, abs=1e-5)
@@ -180,11 +186,15 @@ def test_finetuned_by_hand(motif_run: Path, lambda_ref: Reference, lambda_seq: s
 def test_rc_average_equal_on_rc_equivariant_caduceus(lambda_ref: Reference, lambda_seq: str) -> None:
     """Caduceus PS (tiny config is rcps=True) fed bases only: forward and RC scores agree for every score."""
     cfg = config(
-        "caduceus", scores=["masked_marginal", "embedding"], rc_average=True,
+        "caduceus",
+        scores=["masked_marginal", "embedding"],
+        rc_average=True,
         window={"size": W, "special_tokens": False},
     )
     variants = snvs(lambda_seq, LAMBDA, POSITIONS)
-    variants.append(Variant(50, 1, LAMBDA, 7001, lambda_seq[7000:7003], lambda_seq[7000]))  # embedding: indel too
+    variants.append(
+        Variant(50, 1, LAMBDA, 7001, lambda_seq[7000:7003], lambda_seq[7000])
+    )  # embedding: indel too
     _, df = _score(cfg, lambda_ref, variants)
     ok = df[df.status == "ok"]
     assert len(ok) >= 3 * len(POSITIONS)

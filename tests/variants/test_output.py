@@ -33,8 +33,13 @@ def _vcf(path: Path, seq: str, n: int, seed: int = 0, samples: bool = False) -> 
     body = []
     for i, p in enumerate(pos):
         alt = OTHER[seq[p]] if i % 5 else f"{OTHER[seq[p]]},{OTHER[OTHER[seq[p]]]}"
-        body.append(f"{LAMBDA}\t{p + 1}\tv{i}\t{seq[p]}\t{alt}\t30\tPASS\tLAB={i % 2}" + ("\tGT\t0/1" if samples else ""))
-    body.append("undeclared\t5\tu1\tA\tC\t.\t.\tLAB=0" + ("\tGT\t1/1" if samples else ""))  # not in the header
+        body.append(
+            f"{LAMBDA}\t{p + 1}\tv{i}\t{seq[p]}\t{alt}\t30\tPASS\tLAB={i % 2}"
+            + ("\tGT\t0/1" if samples else "")
+        )
+    body.append(
+        "undeclared\t5\tu1\tA\tC\t.\t.\tLAB=0" + ("\tGT\t1/1" if samples else "")
+    )  # not in the header
     path.write_text("\n".join(head + body) + "\n")
     return path
 
@@ -42,7 +47,11 @@ def _vcf(path: Path, seq: str, n: int, seed: int = 0, samples: bool = False) -> 
 def _cfg(inp: Path, genome: Path, out: Path, **over: object):  # type: ignore[no-untyped-def]
     base: dict[str, object] = {"window": {"size": 40}, "embedding": {"metrics": ["cosine"]}}
     return config(
-        "hf_auto", input=str(inp), genome=str(genome), output=str(out), scores=["masked_marginal", "embedding"],
+        "hf_auto",
+        input=str(inp),
+        genome=str(genome),
+        output=str(out),
+        scores=["masked_marginal", "embedding"],
         **(base | over),
     )
 
@@ -61,7 +70,9 @@ def test_vcf_output_carries_the_scores(tmp_path: Path, lambda_fa: Path, lambda_s
     assert (tmp_path / f"out{suffix}.tbi").is_file() == (suffix == ".vcf.gz")
     with pysam.VariantFile(str(result.output)) as vcf:
         recs = list(vcf)
-        assert {"GF_MASKED_MARGINAL", "GF_EMBEDDING_COSINE", "GF_STATUS", "GF_CLIPPED"} <= set(vcf.header.info)
+        assert {"GF_MASKED_MARGINAL", "GF_EMBEDDING_COSINE", "GF_STATUS", "GF_CLIPPED"} <= set(
+            vcf.header.info
+        )
     assert len(recs) == 13 and [r.id for r in recs] == [f"v{i}" for i in range(12)] + ["u1"]
     for i, rec in enumerate(recs):
         assert rec.info["LAB"] == (i % 2 if i < 12 else 0) and rec.samples["S1"]["GT"] in ((0, 1), (1, 1))
@@ -72,8 +83,12 @@ def test_vcf_output_carries_the_scores(tmp_path: Path, lambda_fa: Path, lambda_s
                 assert rec.info["GF_STATUS"] == ("unknown_contig",) and "GF_MASKED_MARGINAL" not in rec.info
                 continue
             assert rec.info["GF_STATUS"][k - 1] == "ok"
-            assert rec.info["GF_MASKED_MARGINAL"][k - 1] == pytest.approx(mine.loc["masked_marginal", "value"], abs=1e-4)
-            assert rec.info["GF_EMBEDDING_COSINE"][k - 1] == pytest.approx(mine.loc["embedding_cosine", "value"], rel=1e-4)
+            assert rec.info["GF_MASKED_MARGINAL"][k - 1] == pytest.approx(
+                mine.loc["masked_marginal", "value"], abs=1e-4
+            )
+            assert rec.info["GF_EMBEDDING_COSINE"][k - 1] == pytest.approx(
+                mine.loc["embedding_cosine", "value"], rel=1e-4
+            )
     if suffix == ".vcf.gz":  # the index works: region queries return the records
         with pysam.VariantFile(str(result.output)) as vcf:
             assert len(list(vcf.fetch(LAMBDA, 0, len(lambda_seq)))) == 12
@@ -95,7 +110,9 @@ def test_default_outputs_and_tsv(tmp_path: Path, lambda_fa: Path, lambda_seq: st
     assert list(df["score"]) == ["masked_marginal", "embedding_cosine"] and (df["status"] == "ok").all()
 
 
-def test_resume_skips_written_records(tmp_path: Path, lambda_fa: Path, lambda_seq: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resume_skips_written_records(
+    tmp_path: Path, lambda_fa: Path, lambda_seq: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     src = _vcf(tmp_path / "in.vcf", lambda_seq, 30)
     fresh = run_variants(_cfg(src, lambda_fa, tmp_path / "fresh.parquet", compute={"chunk_size": 4}))
     out = tmp_path / "killed.parquet"

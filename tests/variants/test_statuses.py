@@ -20,8 +20,14 @@ from .helpers import OTHER, config, write_tsv
 def _run(tmp_path: Path, inp: Path, genome: Path, **over: object) -> pd.DataFrame:
     out = tmp_path / "out.tsv"
     cfg = config(
-        "hf_auto", input=str(inp), genome=str(genome), output=str(out), scores=["masked_marginal", "embedding"],
-        window={"size": 40}, compute={"resume": False}, **over,
+        "hf_auto",
+        input=str(inp),
+        genome=str(genome),
+        output=str(out),
+        scores=["masked_marginal", "embedding"],
+        window={"size": 40},
+        compute={"resume": False},
+        **over,
     )
     run_variants(cfg)
     return pd.read_csv(out, sep="\t", dtype={"chrom": str, "id": str})
@@ -48,14 +54,25 @@ def test_every_record_class_has_its_status(tmp_path: Path, lambda_fa: Path, lamb
     df = _run(tmp_path, vcf, lambda_fa)
     mm = df[df.score == "masked_marginal"].set_index(["id", "allele"])["status"].to_dict()
     assert mm == {
-        ("a", 1): "ok", ("a", 2): "ok", ("b", 1): "symbolic_allele", ("c", 1): "spanning_deletion",
-        ("d", 1): "no_alt", ("e", 1): "ref_mismatch", ("f", 1): "ok", ("g", 1): "past_contig_end",
-        ("h", 1): "unknown_contig", ("i", 1): "not_snv", ("j", 1): "symbolic_allele", ("k", 1): "alt_equals_ref",
+        ("a", 1): "ok",
+        ("a", 2): "ok",
+        ("b", 1): "symbolic_allele",
+        ("c", 1): "spanning_deletion",
+        ("d", 1): "no_alt",
+        ("e", 1): "ref_mismatch",
+        ("f", 1): "ok",
+        ("g", 1): "past_contig_end",
+        ("h", 1): "unknown_contig",
+        ("i", 1): "not_snv",
+        ("j", 1): "symbolic_allele",
+        ("k", 1): "alt_equals_ref",
     }
     emb = df[df.score == "embedding_cosine"].set_index("id")
     assert emb.loc["i", "status"] == "ok" and emb.loc["i", "alt_window_len"] == 38
     assert bool(emb.loc["f", "clipped"]) and not bool(emb.loc["a", "clipped"].iloc[0])
-    assert df.loc[df.status != "ok", "value"].isna().all() and df.loc[df.status == "ok", "value"].notna().all()
+    assert (
+        df.loc[df.status != "ok", "value"].isna().all() and df.loc[df.status == "ok", "value"].notna().all()
+    )
     assert df["record"].tolist() == sorted(df["record"].tolist())  # input order
 
 
@@ -63,8 +80,13 @@ def test_tsv_rows_and_chromosome_names(tmp_path: Path, lambda_seq: str, lambda_f
     """chr-prefixed genome: exact names never match; add_chr / chrom_map map them explicitly."""
     genome = tmp_path / "chr.fa"
     genome.write_text(">chrL\n" + lambda_seq + "\n")
-    rows = [("L", 11, lambda_seq[10], OTHER[lambda_seq[10]]), ("L", "x", "A", "C"), ("L", 0, "A", "C"),
-            ("L", 21, "AXG", "A"), ("chrL", 31, lambda_seq[30], OTHER[lambda_seq[30]])]
+    rows = [
+        ("L", 11, lambda_seq[10], OTHER[lambda_seq[10]]),
+        ("L", "x", "A", "C"),
+        ("L", 0, "A", "C"),
+        ("L", 21, "AXG", "A"),
+        ("chrL", 31, lambda_seq[30], OTHER[lambda_seq[30]]),
+    ]
     tsv = write_tsv(tmp_path / "v.tsv", rows)
     exact = _run(tmp_path, tsv, genome)
     st = exact[exact.score == "masked_marginal"]["status"].tolist()
@@ -102,11 +124,19 @@ def test_malformed_files_are_one_error_line(
     gz = tmp_path / "plain.fa.gz"
     gz.write_bytes(gzip.compress(lambda_fa.read_bytes()))
     assert "not bgzip" in _cli_error(tmp_path, capsys, input=str(good), genome=str(gz))
-    assert "not found" in _cli_error(tmp_path, capsys, input=str(tmp_path / "nope.vcf"), genome=str(lambda_fa))
-    assert "unknown type" in _cli_error(tmp_path, capsys, input=str(good), genome=str(lambda_fa), output=str(tmp_path / "o.xlsx"))
-    assert "needs a VCF input" in _cli_error(tmp_path, capsys, input=str(good), genome=str(lambda_fa), output=str(tmp_path / "o.vcf"))
+    assert "not found" in _cli_error(
+        tmp_path, capsys, input=str(tmp_path / "nope.vcf"), genome=str(lambda_fa)
+    )
+    assert "unknown type" in _cli_error(
+        tmp_path, capsys, input=str(good), genome=str(lambda_fa), output=str(tmp_path / "o.xlsx")
+    )
+    assert "needs a VCF input" in _cli_error(
+        tmp_path, capsys, input=str(good), genome=str(lambda_fa), output=str(tmp_path / "o.vcf")
+    )
     bad_line = tmp_path / "bad.vcf"
-    bad_line.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n1\tabc\t.\tA\tC\t.\t.\t.\n")
+    bad_line.write_text(
+        "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n1\tabc\t.\tA\tC\t.\t.\t.\n"
+    )
     assert "data line 1" in _cli_error(tmp_path, capsys, input=str(bad_line), genome=str(lambda_fa))
     # no .fai and a folder that cannot take one (root passes every permission check, so the check is simulated)
     fresh = tmp_path / "ro"
@@ -127,6 +157,8 @@ def test_unavailable_scores_are_one_error(tmp_path: Path, lambda_fa: Path) -> No
         ("hf_auto", "no_such_score", {}, "unknown variant score"),
     ]
     for family, score, tiny, text in cases:
-        cfg = config(family, input=str(good), genome=str(lambda_fa), scores=[score], model={"tiny_overrides": tiny})
+        cfg = config(
+            family, input=str(good), genome=str(lambda_fa), scores=[score], model={"tiny_overrides": tiny}
+        )
         with pytest.raises(UserError, match=text):
             run_variants(cfg)

@@ -78,7 +78,9 @@ class ComputeConfig(StrictConfig):
 
     batch_size: int = Field(32, ge=1, description="Windows per forward pass (length-grouped, padded).")
     chunk_size: int = Field(
-        2000, ge=1, description="Input records scored and written per chunk (each chunk is one resumable part)."
+        2000,
+        ge=1,
+        description="Input records scored and written per chunk (each chunk is one resumable part).",
     )
     precision: Precision = Field("fp32", description="fp32, bf16, fp16 (GPU), or auto (bf16 on a GPU).")
     device: str | None = Field(None, description="cpu, cuda, cuda:1 ...; default: cuda when available.")
@@ -152,5 +154,7 @@ class VariantsConfig(StrictConfig):
     compute: ComputeConfig = Field(default_factory=ComputeConfig, description="Batching, device, resume.")
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig, description="Labelled-set evaluation.")
     info_prefix: str = Field(
-        "GF_", pattern=r"^[A-Za-z_][0-9A-Za-z_.]*$", description="Prefix of the INFO keys added to a VCF output."
+        "GF_",
+        pattern=r"^[A-Za-z_][0-9A-Za-z_.]*$",
+        description="Prefix of the INFO keys added to a VCF output.",
     )

@@ -48,7 +48,12 @@ def _decoy(rng: random.Random, motif: str) -> str:
 
 
 def plant_task(
-    folder: str | Path, n: int = 400, length: int = 100, motif: str = MOTIF, seed: int = 0, decoys: float = 0.5
+    folder: str | Path,
+    n: int = 400,
+    length: int = 100,
+    motif: str = MOTIF,
+    seed: int = 0,
+    decoys: float = 0.5,
 ) -> Path:
     """Write ``train.csv`` (n rows), ``dev.csv`` and ``test.csv`` (n/4 rows each), balanced labels.
 
@@ -97,13 +102,19 @@ def plant_genome(
             seq[at : at + m] = motif if strand == "+" else reverse_complement(motif)
             sites.append(Site(name, at, at + m, strand))
         text = "".join(seq)
-        records.append(f">{name} planted motif {motif}\n" + "\n".join(text[i : i + 60] for i in range(0, length, 60)))
+        records.append(
+            f">{name} planted motif {motif}\n" + "\n".join(text[i : i + 60] for i in range(0, length, 60))
+        )
     atomic_write_text(path, "\n".join(records) + "\n")
     return sites
 
 
 def plant_variants(
-    genome: dict[str, str], sites: list[Site], n_neutral: int | None = None, min_distance: int = 100, seed: int = 0
+    genome: dict[str, str],
+    sites: list[Site],
+    n_neutral: int | None = None,
+    min_distance: int = 100,
+    seed: int = 0,
 ) -> list[dict[str, object]]:
     """One motif-breaking SNV per site (label 1) and ``n_neutral`` SNVs far from every site (label 0)."""
     rng = random.Random(seed)
@@ -111,8 +122,16 @@ def plant_variants(
     for k, s in enumerate(sites):
         at = rng.randrange(s.start, s.end)
         ref = genome[s.contig][at]
-        rows.append({"chrom": s.contig, "pos": at + 1, "ref": ref, "alt": rng.choice([b for b in "ACGT" if b != ref]),
-                     "id": f"break{k}", "label": 1})
+        rows.append(
+            {
+                "chrom": s.contig,
+                "pos": at + 1,
+                "ref": ref,
+                "alt": rng.choice([b for b in "ACGT" if b != ref]),
+                "id": f"break{k}",
+                "label": 1,
+            }
+        )
     n_neutral = len(sites) if n_neutral is None else n_neutral
     names = sorted(genome)
     made = 0
@@ -122,8 +141,16 @@ def plant_variants(
         if any(s.contig == c and s.start - min_distance <= at < s.end + min_distance for s in sites):
             continue
         ref = genome[c][at]
-        rows.append({"chrom": c, "pos": at + 1, "ref": ref, "alt": rng.choice([b for b in "ACGT" if b != ref]),
-                     "id": f"neutral{made}", "label": 0})
+        rows.append(
+            {
+                "chrom": c,
+                "pos": at + 1,
+                "ref": ref,
+                "alt": rng.choice([b for b in "ACGT" if b != ref]),
+                "id": f"neutral{made}",
+                "label": 0,
+            }
+        )
         made += 1
     return rows
 
@@ -138,10 +165,15 @@ def write_tsv(rows: list[dict[str, object]], path: str | Path) -> Path:
 def write_vcf(rows: list[dict[str, object]], path: str | Path, contigs: dict[str, int]) -> Path:
     """A sorted VCF 4.2 of ``rows`` with the label as INFO ``LABEL`` (plain text; bgzip it with pysam if needed)."""
     order = {c: i for i, c in enumerate(contigs)}
-    head = ["##fileformat=VCFv4.2", *(f"##contig=<ID={c},length={n}>" for c, n in contigs.items()),
-            '##INFO=<ID=LABEL,Number=1,Type=Integer,Description="1 = breaks a planted motif">',
-            "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"]
-    body = [f"{r['chrom']}\t{r['pos']}\t{r['id']}\t{r['ref']}\t{r['alt']}\t.\tPASS\tLABEL={r['label']}"
-            for r in sorted(rows, key=lambda r: (order[str(r["chrom"])], int(str(r["pos"]))))]
+    head = [
+        "##fileformat=VCFv4.2",
+        *(f"##contig=<ID={c},length={n}>" for c, n in contigs.items()),
+        '##INFO=<ID=LABEL,Number=1,Type=Integer,Description="1 = breaks a planted motif">',
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO",
+    ]
+    body = [
+        f"{r['chrom']}\t{r['pos']}\t{r['id']}\t{r['ref']}\t{r['alt']}\t.\tPASS\tLABEL={r['label']}"
+        for r in sorted(rows, key=lambda r: (order[str(r["chrom"])], int(str(r["pos"]))))
+    ]
     atomic_write_text(path, "\n".join(head + body) + "\n")
     return Path(path)

@@ -27,6 +27,7 @@ from ..models.registry import Backbone
 __all__ = ["ModelHandle", "load_handle", "pool_states"]
 
 T = TypeVar("T")
+Encoded = tuple[list[int], list[tuple[int, int]], list[int]]
 
 
 @dataclass
@@ -41,6 +42,8 @@ class ModelHandle:
     task: nn.Module | None = None  # the fine-tuned TaskModel of a run directory
     run_meta: dict[str, Any] | None = None
     _lm_head: bool | None = field(default=None, repr=False)
+    _backend_tok: Any = field(default=None, repr=False)
+    _head: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.tok = self.backbone.tokenizer
@@ -84,41 +87,85 @@ class ModelHandle:
             self._lm_head = isinstance(logits, torch.Tensor) and logits.dim() == 3
         return self._lm_head
 
+    def token_head(self) -> nn.Module | None:
+        """The full model's per-token output head, when it can be found and is verified; else None.
+
+        Generic search (no family names): a direct child of the full model that is not the headless backbone
+        and maps the backbone's final hidden states to exactly the full forward's logits (all positions, and a
+        slice of positions, so it works token by token). With it, masked_marginal computes logits only at the
+        masked tokens; without it, the full forward is used (same values, more work)."""
+        if self._head is None:
+            self._head = self._find_head() or False
+        return self._head or None
+
+    def _find_head(self) -> nn.Module | None:
+        ids = self.encode("ACGTTGCAAGCTTCGA")[0]
+        x = torch.tensor([ids], device=self.device)
+        m = torch.ones_like(x)
+        with torch.inference_mode():
+            full = self.model(input_ids=x, attention_mask=m)
+            logits = getattr(full, "logits", None)
+            if not isinstance(logits, torch.Tensor) or logits.dim() != 3:
+                return None
+            hid = self.hidden(x, m, [-1])[0].to(self.dtype)
+            for child in self.model.children():
+                if child is self.base:
+                    continue
+                try:
+                    out, part = child(hid), child(hid[:, 1:4])
+                except Exception:  # not a head taking hidden states: keep looking
+                    continue
+                if (
+                    isinstance(out, torch.Tensor)
+                    and out.shape == logits.shape
+                    and torch.allclose(out.float(), logits.float(), atol=1e-5, rtol=1e-5)
+                    and torch.allclose(part.float(), logits[:, 1:4].float(), atol=1e-5, rtol=1e-5)
+                ):
+                    return child
+        return None
+
     @property
     def pooling(self) -> str:
         return str(self.backbone.family.pooling)
 
     # -- tokens ---------------------------------------------------------------------------------------
-    def encode(self, seq: str, special: bool | None = None) -> tuple[list[int], list[tuple[int, int]], list[int]]:
+    def encode(self, seq: str, special: bool | None = None) -> Encoded:
         """(ids, character offsets, special-token mask) of ``seq``."""
-        e = self.tok(
-            seq,
-            add_special_tokens=self.special_tokens if special is None else special,
-            return_offsets_mapping=True,
-            return_special_tokens_mask=True,
-            verbose=False,
-        )
-        return list(e["input_ids"]), [tuple(o) for o in e["offset_mapping"]], list(e["special_tokens_mask"])
+        return self.encode_many([seq], special)[0]
 
     def ids(self, seq: str, special: bool | None = None) -> list[int]:
         return self.ids_many([seq], special)[0]
 
-    def ids_many(self, seqs: Sequence[str], special: bool | None = None) -> list[list[int]]:
-        """Token ids of many sequences in one tokenizer call."""
-        if not seqs:
-            return []
-        add = self.special_tokens if special is None else special
-        return [list(x) for x in self.tok(list(seqs), add_special_tokens=add, verbose=False)["input_ids"]]
+    def _backend(self, special: bool) -> Any:
+        """A private copy of the fast tokenizer's Rust backend with padding and truncation off (or None).
 
-    def encode_many(
-        self, seqs: Sequence[str]
-    ) -> list[tuple[list[int], list[tuple[int, int]], list[int]]]:
+        transformers' wrapper converts every encoding's offsets in Python (about 0.5 ms each); the backend's
+        ``encode_batch`` gives the same ids, offsets and special-token masks directly."""
+        if self._backend_tok is None:
+            backend = getattr(self.tok, "backend_tokenizer", None)
+            if backend is None:
+                self._backend_tok = False
+            else:
+                from tokenizers import Tokenizer
+
+                copy = Tokenizer.from_str(backend.to_str())
+                copy.no_padding()
+                copy.no_truncation()
+                self._backend_tok = copy
+        return self._backend_tok or None
+
+    def encode_many(self, seqs: Sequence[str], special: bool | None = None) -> list[Encoded]:
         """(ids, character offsets, special-token mask) of many sequences in one tokenizer call."""
         if not seqs:
             return []
+        add = self.special_tokens if special is None else special
+        backend = self._backend(add)
+        if backend is not None:
+            encs = backend.encode_batch(list(seqs), add_special_tokens=add)
+            return [(e.ids, e.offsets, e.special_tokens_mask) for e in encs]
         e = self.tok(
             list(seqs),
-            add_special_tokens=self.special_tokens,
+            add_special_tokens=add,
             return_offsets_mapping=True,
             return_special_tokens_mask=True,
             verbose=False,
@@ -128,8 +175,14 @@ class ModelHandle:
             for i, off, sp in zip(e["input_ids"], e["offset_mapping"], e["special_tokens_mask"], strict=True)
         ]
 
+    def ids_many(self, seqs: Sequence[str], special: bool | None = None) -> list[list[int]]:
+        """Token ids of many sequences in one tokenizer call."""
+        return [ids for ids, _, _ in self.encode_many(seqs, special)]
+
     # -- forward passes -------------------------------------------------------------------------------
-    def batched(self, seqs: Sequence[Sequence[int]], fn: Callable[[torch.Tensor, torch.Tensor], Sequence[T]]) -> list[T]:
+    def batched(
+        self, seqs: Sequence[Sequence[int]], fn: Callable[[torch.Tensor, torch.Tensor], Sequence[T]]
+    ) -> list[T]:
         """``fn(ids, mask)`` -> one result per row, for every sequence; each distinct sequence runs once.
 
         Rows are padded (``pad_token_id``, mask 0) on the tokenizer's padding side; ``fn`` runs under

@@ -73,9 +73,7 @@ def _labelled(rows: pd.DataFrame, positive: str) -> pd.DataFrame:
     return lab
 
 
-def evaluate_rows(
-    rows: pd.DataFrame, positive_label: str, orientations: dict[str, str]
-) -> EvaluationResult:
+def evaluate_rows(rows: pd.DataFrame, positive_label: str, orientations: dict[str, str]) -> EvaluationResult:
     """AUROC / AUPRC of every score output in ``rows`` (the ``variants`` output rows)."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
@@ -87,7 +85,7 @@ def evaluate_rows(
         eff = effect(grp["value"].to_numpy(dtype=np.float64), orient)
         one_class = y.all() or not y.any()
         metrics[str(name)] = {
-            "n": int(len(y)),
+            "n": len(y),
             "n_positive": int(y.sum()),
             "orientation": orient,
             "auroc": float("nan") if one_class else float(roc_auc_score(y, eff)),
@@ -135,7 +133,9 @@ def plot_evaluation(rows: pd.DataFrame, result: EvaluationResult, prefix: Path) 
     return files
 
 
-def write_evaluation(result: EvaluationResult, rows: pd.DataFrame, prefix: Path, plots: bool) -> EvaluationResult:
+def write_evaluation(
+    result: EvaluationResult, rows: pd.DataFrame, prefix: Path, plots: bool
+) -> EvaluationResult:
     """``<prefix>.evaluation.json`` (+ plots); fills ``result.files``."""
     path = Path(f"{prefix}.evaluation.json")
     atomic_write_json(path, {"positive_label": result.positive_label, "scores": result.metrics})

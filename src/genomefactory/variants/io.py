@@ -141,7 +141,9 @@ class TsvSource(VariantSource):
         try:
             return pd.read_csv(self.path, sep="\t", dtype=str, keep_default_na=False, **kw)
         except (ValueError, OSError, UnicodeDecodeError) as exc:
-            raise VariantInputError(f"input {self.path}: not a readable tab-separated table ({exc})") from None
+            raise VariantInputError(
+                f"input {self.path}: not a readable tab-separated table ({exc})"
+            ) from None
 
     def _columns(self, names: list[str]) -> dict[str, str]:
         norm = {str(c).strip().lstrip("#").strip().lower(): str(c) for c in names}
@@ -188,7 +190,9 @@ class TsvSource(VariantSource):
             yield out
 
 
-def open_variants(path: str | Path, label_column: str | None = None, label_info: str | None = None) -> VariantSource:
+def open_variants(
+    path: str | Path, label_column: str | None = None, label_info: str | None = None
+) -> VariantSource:
     """A reader for ``path`` chosen by its suffix (VCF/BCF or TSV)."""
     p = Path(path)
     if not str(path) or not p.is_file():
@@ -196,11 +200,15 @@ def open_variants(path: str | Path, label_column: str | None = None, label_info:
     name = p.name.lower()
     if name.endswith(_VCF_SUFFIXES):
         if label_column is not None:
-            raise VariantInputError("evaluate.label_column is for TSV input; a VCF's labels come from evaluate.label_info")
+            raise VariantInputError(
+                "evaluate.label_column is for TSV input; a VCF's labels come from evaluate.label_info"
+            )
         return VcfSource(p, label_info)
     if name.endswith(_TSV_SUFFIXES):
         if label_info is not None:
-            raise VariantInputError("evaluate.label_info is for VCF input; a TSV's labels come from evaluate.label_column")
+            raise VariantInputError(
+                "evaluate.label_info is for VCF input; a TSV's labels come from evaluate.label_column"
+            )
         return TsvSource(p, label_column)
     raise VariantInputError(
         f"input {p}: unknown file type; use a VCF/BCF ({', '.join(_VCF_SUFFIXES)}) or a TSV "

@@ -81,5 +81,7 @@ def read_scores(path: str | Path) -> pd.DataFrame:
     if fmt == ".parquet":
         return pq.read_table(p).to_pandas()
     if fmt in (".tsv", ".csv"):
-        return pd.read_csv(p, sep="\t" if fmt == ".tsv" else ",", dtype={"id": str, "label": str, "chrom": str})
+        return pd.read_csv(
+            p, sep="\t" if fmt == ".tsv" else ",", dtype={"id": str, "label": str, "chrom": str}
+        )
     raise ValueError(f"{p}: not a variant score table (.parquet, .tsv, .csv)")

@@ -89,7 +89,9 @@ class Reference:
         if "chr" + chrom in self.lengths:
             return f"the genome has 'chr{chrom}': set chrom_names: add_chr"
         few = ", ".join(list(self.lengths)[:5])
-        return f"the genome's contigs are {few}{' ...' if len(self.lengths) > 5 else ''}; map it with chrom_map"
+        return (
+            f"the genome's contigs are {few}{' ...' if len(self.lengths) > 5 else ''}; map it with chrom_map"
+        )
 
     def length(self, contig: str) -> int:
         return self.lengths[contig]
@@ -97,7 +99,9 @@ class Reference:
     def fetch(self, contig: str, start: int, end: int) -> str:
         """Upper-case bases ``[start, end)`` of ``contig`` (0-based half-open, reference orientation)."""
         if start < 0 or end > self.lengths[contig] or start > end:
-            raise IndexError(f"{contig}:[{start}, {end}) is outside the contig (length {self.lengths[contig]})")
+            raise IndexError(
+                f"{contig}:[{start}, {end}) is outside the contig (length {self.lengths[contig]})"
+            )
         if start == end:
             return ""
         return str(self.fasta[contig][start:end])  # type: ignore[index]

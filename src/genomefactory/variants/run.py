@@ -90,7 +90,9 @@ def _check_inputs(cfg: VariantsConfig) -> tuple[VariantSource, Reference, Path, 
     if not fmt:
         raise ConfigError(f"output {out}: unknown type; use .vcf, .vcf.gz, .parquet, .tsv or .csv")
     if fmt in VCF_FORMATS and source.kind != "vcf":
-        raise ConfigError(f"output {out}: a VCF output needs a VCF input ({source.path} is a TSV); use .parquet or .tsv")
+        raise ConfigError(
+            f"output {out}: a VCF output needs a VCF input ({source.path} is a TSV); use .parquet or .tsv"
+        )
     reference = Reference(cfg.genome, cfg.chrom_names, cfg.chrom_map)
     source.validate()
     return source, reference, out, fmt
@@ -98,7 +100,17 @@ def _check_inputs(cfg: VariantsConfig) -> tuple[VariantSource, Reference, Path, 
 
 def _settings(cfg: VariantsConfig) -> dict[str, Any]:
     """What determines the rows: a resumed run must match the run that wrote the existing parts."""
-    keep = ("model", "scores", "rc_average", "chrom_names", "chrom_map", "window", "embedding", "input", "genome")
+    keep = (
+        "model",
+        "scores",
+        "rc_average",
+        "chrom_names",
+        "chrom_map",
+        "window",
+        "embedding",
+        "input",
+        "genome",
+    )
     d = cfg.model_dump(mode="json")
     return {k: d[k] for k in keep} | {"precision": cfg.compute.precision, "seed": cfg.compute.seed}
 
@@ -133,7 +145,12 @@ def _describe(cfg: VariantsConfig) -> str:
 
 
 def _score_chunks(
-    cfg: VariantsConfig, source: VariantSource, scorer: Scorer, store: ScoreStore, ranks: Ranks, info: dict[str, Any]
+    cfg: VariantsConfig,
+    source: VariantSource,
+    scorer: Scorer,
+    store: ScoreStore,
+    ranks: Ranks,
+    info: dict[str, Any],
 ) -> int:
     from ..infer.embed import progress_bar
 
@@ -156,13 +173,20 @@ def _score_chunks(
 
 
 def _finalize(
-    cfg: VariantsConfig, source: VariantSource, store: ScoreStore, fmt: str, scorer: Scorer, info: dict[str, Any]
+    cfg: VariantsConfig,
+    source: VariantSource,
+    store: ScoreStore,
+    fmt: str,
+    scorer: Scorer,
+    info: dict[str, Any],
 ) -> tuple[pd.DataFrame, int]:
     rows = store.read_rows()
     if fmt in VCF_FORMATS:
         from .vcf_out import write_scored_vcf
 
-        desc = {o: f"genomefactory variants score {o} (see the genomefactory README)" for o in scorer.outputs()}
+        desc = {
+            o: f"genomefactory variants score {o} (see the genomefactory README)" for o in scorer.outputs()
+        }
         write_scored_vcf(source.path, rows, store.output, scorer.outputs(), cfg.info_prefix, desc)
         n = len(rows)
     else:
@@ -192,7 +216,9 @@ def run_variants(cfg: VariantsConfig) -> VariantsResult:
     handle = _load(cfg, ranks)
     scores = resolve_scores(cfg.scores, handle, _describe(cfg))
     scorer = Scorer(handle, reference, scores, cfg)
-    orient = {o: s.orientation for s in scores for o in s.outputs(handle, cfg)} | dict(cfg.evaluate.orientation)
+    orient = {o: s.orientation for s in scores for o in s.outputs(handle, cfg)} | dict(
+        cfg.evaluate.orientation
+    )
     info = {"settings": settings, "outputs": scorer.outputs(), "orientation": orient}
     scored = _score_chunks(cfg, source, scorer, store, ranks, info)
     ranks.barrier()
@@ -205,7 +231,11 @@ def run_variants(cfg: VariantsConfig) -> VariantsResult:
         for w in result.warnings:
             log.warning(w)
         write_manifest(
-            out.parent, cfg.model_dump(mode="json"), [cfg.input, cfg.genome], cfg.compute.seed, "variants",
+            out.parent,
+            cfg.model_dump(mode="json"),
+            [cfg.input, cfg.genome],
+            cfg.compute.seed,
+            "variants",
             name=f"{out.name}.manifest.json",
         )
         store.reset()

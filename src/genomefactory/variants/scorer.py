@@ -87,7 +87,11 @@ class Scorer:
         order = list(windows)
         items = [windows[i] for i in order]
         fwd = score.compute(self.handle, items, self.cfg)
-        rc = score.compute(self.handle, [w.reverse_complement() for w in items], self.cfg) if self.cfg.rc_average else None
+        rc = (
+            score.compute(self.handle, [w.reverse_complement() for w in items], self.cfg)
+            if self.cfg.rc_average
+            else None
+        )
         for k, i in enumerate(order):
             st = fwd.status[k] if fwd.status[k] != "ok" else (rc.status[k] if rc is not None else "ok")
             status[i] = st
@@ -116,12 +120,28 @@ class Scorer:
                     b = float(r.rc.values[o][i]) if r.rc is not None else math.nan
                     ok = st == "ok"
                     value = (f + b) / 2 if r.rc is not None else f
-                    _append(cols, v, o, value if ok else math.nan, f if ok else math.nan, b if ok else math.nan, st, w)
+                    _append(
+                        cols,
+                        v,
+                        o,
+                        value if ok else math.nan,
+                        f if ok else math.nan,
+                        b if ok else math.nan,
+                        st,
+                        w,
+                    )
         return _frame(cols)
 
 
 def _append(
-    cols: dict[str, list[Any]], v: Variant, out: str, value: float, f: float, b: float, st: str, w: AlleleWindow | None
+    cols: dict[str, list[Any]],
+    v: Variant,
+    out: str,
+    value: float,
+    f: float,
+    b: float,
+    st: str,
+    w: AlleleWindow | None,
 ) -> None:
     for key, val in (
         ("record", v.record),

@@ -34,13 +34,15 @@ def _annotations(rows: pd.DataFrame) -> dict[int, dict[int, dict[str, Any]]]:
     """record -> allele -> {output: value, 'status': str, 'clipped': int|None}."""
     out: dict[int, dict[int, dict[str, Any]]] = {}
     statuses: dict[tuple[int, int], list[tuple[str, str]]] = {}
-    for r in rows.itertuples(index=False):
-        key = (int(r.record), int(r.allele))
+    cols = ["record", "allele", "score", "value", "status", "clipped"]
+    for rec_i, allele_i, score, value, status, clipped in rows[cols].itertuples(index=False, name=None):
+        key = (int(rec_i), int(allele_i))
         slot = out.setdefault(key[0], {}).setdefault(key[1], {})
-        slot[r.score] = None if r.value is None or math.isnan(r.value) else float(r.value)
-        if r.clipped is not None and r.clipped is not pd.NA:
-            slot["clipped"] = int(bool(r.clipped))
-        statuses.setdefault(key, []).append((str(r.score), str(r.status)))
+        v = float(value)
+        slot[str(score)] = None if math.isnan(v) else v
+        if not pd.isna(clipped):
+            slot["clipped"] = int(bool(clipped))
+        statuses.setdefault(key, []).append((str(score), str(status)))
     for (rec, allele), pairs in statuses.items():
         kinds = {s for _, s in pairs}
         text = next(iter(kinds)) if len(kinds) == 1 else "|".join(f"{o}:{s}" for o, s in pairs if s != "ok")
@@ -53,7 +55,11 @@ def _header(src: Any, outputs: list[str], prefix: str, descriptions: dict[str, s
     fields = [(f"{prefix}{o.upper()}", "Float", descriptions.get(o, o)) for o in outputs]
     fields += [
         (f"{prefix}STATUS", "String", "genomefactory variants: ok, or why the allele was not scored"),
-        (f"{prefix}CLIPPED", "Integer", "genomefactory variants: 1 if the scoring window was clipped at a contig end"),
+        (
+            f"{prefix}CLIPPED",
+            "Integer",
+            "genomefactory variants: 1 if the scoring window was clipped at a contig end",
+        ),
     ]
     for key, typ, text in fields:
         if key in header.info:
@@ -90,14 +96,21 @@ def _fill(rec: Any, ann: dict[int, dict[str, Any]], outputs: list[str], prefix: 
         values = tuple(ann.get(k, {}).get(o) for k in range(1, n + 1))
         if any(v is not None for v in values):
             rec.info[f"{prefix}{o.upper()}"] = values
-    rec.info[f"{prefix}STATUS"] = tuple(str(ann.get(k, {}).get("status", "not_scored")) for k in range(1, n + 1))
+    rec.info[f"{prefix}STATUS"] = tuple(
+        str(ann.get(k, {}).get("status", "not_scored")) for k in range(1, n + 1)
+    )
     clipped = tuple(ann.get(k, {}).get("clipped") for k in range(1, n + 1))
     if any(c is not None for c in clipped):
         rec.info[f"{prefix}CLIPPED"] = clipped
 
 
 def write_scored_vcf(
-    source: Path, rows: pd.DataFrame, dest: Path, outputs: list[str], prefix: str, descriptions: dict[str, str]
+    source: Path,
+    rows: pd.DataFrame,
+    dest: Path,
+    outputs: list[str],
+    prefix: str,
+    descriptions: dict[str, str],
 ) -> bool:
     """Write ``dest`` (bgzipped + indexed when it ends in .vcf.gz); returns whether an index was written."""
     import pysam
@@ -138,5 +151,7 @@ def write_scored_vcf(
         return True
     Path(f"{dest}.tbi").unlink(missing_ok=True)  # an index of an earlier output would not match this one
     if bgzip:
-        log.warning("%s: records are not sorted by contig and position; written bgzipped but not indexed", dest)
+        log.warning(
+            "%s: records are not sorted by contig and position; written bgzipped but not indexed", dest
+        )
     return indexed

@@ -38,12 +38,16 @@ def output_name(metric: str, layer: int) -> str:
     return f"embedding_{metric}_layer{layer}" if layer >= 0 else f"embedding_{metric}_layer_minus{-layer}"
 
 
-def pooled(handle: ModelHandle, seqs: list[list[int]], layers: list[int], pooling: str) -> list[list[np.ndarray]]:
+def pooled(
+    handle: ModelHandle, seqs: list[list[int]], layers: list[int], pooling: str
+) -> list[list[np.ndarray]]:
     """Per sequence, one pooled float64 vector per layer."""
     from ..engine import pool_states
 
     def fn(ids: torch.Tensor, mask: torch.Tensor) -> list[list[np.ndarray]]:
-        per_layer = [pool_states(h, mask, pooling).double().cpu().numpy() for h in handle.hidden(ids, mask, layers)]
+        per_layer = [
+            pool_states(h, mask, pooling).double().cpu().numpy() for h in handle.hidden(ids, mask, layers)
+        ]
         return [[v[r] for v in per_layer] for r in range(ids.shape[0])]
 
     return handle.batched(seqs, fn)

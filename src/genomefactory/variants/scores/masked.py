@@ -80,11 +80,17 @@ def plan_many(handle: ModelHandle, windows: list[AlleleWindow]) -> list[MaskedPl
 def masked_logprobs(handle: ModelHandle, inputs: list[tuple[int, ...]]) -> list[torch.Tensor]:
     """Per input, the log-softmax over the vocabulary at each of its mask tokens: (masks, vocab) float32."""
     mask_id = handle.mask_id
+    assert mask_id is not None
+    head = handle.token_head()
 
     def fn(ids: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
-        logits = handle.logits(ids, mask)
-        where = ids == mask_id
-        lp = torch.log_softmax(logits[where], dim=-1).cpu()
+        where = torch.eq(ids, mask_id)
+        if head is not None:  # the per-token head on the masked positions only
+            hidden = handle.hidden(ids, mask, [-1])[0].to(handle.dtype)
+            logits = head(hidden[where].unsqueeze(0))[0].float()
+        else:
+            logits = handle.logits(ids, mask)[where]
+        lp = torch.log_softmax(logits, dim=-1).cpu()
         return list(torch.split(lp, where.sum(1).tolist()))
 
     return handle.batched(inputs, fn)
