@@ -47,9 +47,14 @@ def sequence_loglik(handle: ModelHandle, seqs: list[list[int]]) -> list[tuple[fl
         # is predicted from a pad and is left out, as it has no prefix) and it is not a special token
         keep = (mask[:, 1:] != 0) & (mask[:, :-1] != 0) & ~torch.isin(target, special)
         outside = ((target >= vocab) & keep).any(1)
-        picked = logits.gather(-1, target.clamp(max=vocab - 1).unsqueeze(-1)).squeeze(-1)
-        logp = (picked - torch.logsumexp(logits, dim=-1)).double()
-        sums = (logp * keep).sum(1).tolist()
+        idx = target.clamp(max=vocab - 1).unsqueeze(-1)
+        # float64 one row at a time: sums over hundreds of tokens stay exact to ~1e-9 without holding a
+        # (batch, length, vocab) float64 tensor
+        sums = []
+        for r in range(logits.shape[0]):
+            row = logits[r].double()
+            logp = row.gather(-1, idx[r]).squeeze(-1) - torch.logsumexp(row, dim=-1)
+            sums.append(float((logp * keep[r]).sum()))
         counts = keep.sum(1).tolist()
         return [(s, int(n), not o) for s, n, o in zip(sums, counts, outside.tolist(), strict=True)]
 
