@@ -76,6 +76,7 @@ def test_every_example_loads() -> None:
         "benchmark": "benchmark",
         "sae_train": "sae_train",
         "sae_regression": "sae_regression",
+        "variants": "variants",
     }
     for ex in examples:
         name = next((c for p, c in prefixes.items() if ex.stem.startswith(p)), None)

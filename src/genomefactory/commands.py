@@ -64,6 +64,11 @@ COMMANDS: dict[str, Command] = {
         "genomefactory.benchmark.run:run_benchmark",
         "Sweep models × methods × tasks × seeds on GUE / Genomic Benchmarks / custom suites.",
     ),
+    "variants": Command(
+        "genomefactory.variants.config:VariantsConfig",
+        "genomefactory.variants.run:run_variants",
+        "Score variant effects (VCF/TSV + FASTA) with a model; evaluate labelled sets (AUROC/AUPRC).",
+    ),
     "webui": Command(
         "genomefactory.webui.config:WebUIConfig",
         "genomefactory.webui.app:serve",

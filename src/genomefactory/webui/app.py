@@ -42,6 +42,7 @@ TAB_OF = {
     "benchmark": "Benchmark",
     "sae_train": "Interpret",
     "sae_regression": "Interpret",
+    "variants": "Interpret",
 }
 TAB_ORDER = ["Download", "Process", "Train", "Inference", "Benchmark", "Interpret", "Other"]
 HIDDEN = {"webui"}
