@@ -24,6 +24,8 @@ class GenomeError(UserError, ValueError):
 def _open_fasta(path: Path) -> object:
     import pyfaidx
 
+    from ..genome import open_genome
+
     fai = Path(f"{path}.fai")
     if not fai.is_file() and not os.access(path.parent, os.W_OK):
         raise UserOSError(
@@ -32,9 +34,9 @@ def _open_fasta(path: Path) -> object:
             "folder"
         )
     try:
-        return pyfaidx.Fasta(
-            str(path), as_raw=True, sequence_always_upper=True, rebuild=False, duplicate_action="stop"
-        )
+        return open_genome(path, rebuild=False, duplicate_action="stop")
+    except UserError:
+        raise
     except pyfaidx.UnsupportedCompressionFormat as exc:
         raise GenomeError(
             f"genome {path} is gzip-compressed but not bgzip (BGZF) compressed, which indexed reading needs: "

@@ -26,6 +26,7 @@ import pandas as pd
 import yaml
 
 from ...errors import DataError, UserFileNotFoundError
+from ...genome import open_genome
 from ...io import open_input_text
 from ...sequence import reverse_complement
 from ..config import SuiteConfig
@@ -59,25 +60,9 @@ def _key_function(extra: str | None) -> Callable[[str], str]:
 
 
 def _open_genome(path: Path, extra: str | None) -> Any:
-    import pyfaidx
-
-    if not path.is_file():
-        raise UserFileNotFoundError(f"genome FASTA {path} not found")
-    if path.suffix == ".gz":
-        with open(path, "rb") as fh:
-            head = fh.read(16)
-        if not (len(head) >= 14 and head[12:14] == b"BC"):  # bgzip's extra field; plain gzip has none
-            raise DataError(
-                f"{path} is plain gzip, which cannot be indexed; run `gunzip {path}` (or recompress "
-                "with `bgzip`) and point genomes at the result"
-            )
     try:
-        return pyfaidx.Fasta(
-            str(path),
-            key_function=_key_function(extra),
-            as_raw=True,
-            sequence_always_upper=True,
-            duplicate_action="first",
+        return open_genome(
+            path, what="genome FASTA", key_function=_key_function(extra), duplicate_action="first"
         )
     except ValueError as exc:
         raise DataError(f"{path}: cannot index FASTA ({exc})") from exc

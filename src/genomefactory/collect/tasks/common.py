@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import DataError, UserFileNotFoundError
+from ...genome import open_genome
 from ...sequence import first_invalid, reverse_complement
 from ..segment import SeqBatch
 
@@ -166,11 +167,9 @@ class Genome:
     path: Path
 
     def __post_init__(self) -> None:
-        from pyfaidx import Fasta
-
         if not self.path.is_file():
             raise UserFileNotFoundError(f"genome file not found: {self.path}")
-        self.fa = Fasta(str(self.path), sequence_always_upper=True, as_raw=True)
+        self.fa = open_genome(self.path)
         self.lengths = {name: len(self.fa[name]) for name in self.fa.keys()}  # noqa: SIM118 (iterating a Fasta yields records)
 
     def fetch(self, chrom: str, start: int, end: int, strand: str) -> bytes:
