@@ -100,6 +100,18 @@ def _measure(record: CellRecord, res: Any, on_cached_features: bool, cell_second
         record.throughput_e2e_ktok_s = tokens / max(cell_seconds, 1e-9) / 1000.0
 
 
+def cell_tracking(plan: CellPlan, record: CellRecord) -> dict[str, Any]:
+    """The cell's run name and tags for the tracking integrations (``training.report_to``)."""
+    tags = {
+        "suite": plan.task.suite,
+        "task": plan.task.name,
+        "model": plan.model_label,
+        "method": plan.method,
+        "seed": str(plan.seed),
+    }
+    return {"run_name": record.cell_id(), "run_tags": tags}
+
+
 def _train_cell(
     plan: CellPlan, record: CellRecord, directory: Path, keep_models: bool, ranks: Ranks
 ) -> CellRecord:
@@ -119,6 +131,7 @@ def _train_cell(
         "task": {"type": prepared.task.task_type, "num_labels": prepared.num_labels},
         "output_dir": str(run_dir),
         "overwrite": True,
+        "training": {**plan.train["training"], **cell_tracking(plan, record)},
     }
     tcfg = validate_dict(TrainConfig, train, f"cell {record.cell_id()}")
     if torch.cuda.is_available():

@@ -169,6 +169,18 @@ class TrainingConfig(StrictConfig):
         description="Recompute each backbone block's activations in backward instead of keeping them: less "
         "memory (long sequences, big batches) for about one extra forward pass. Full and LoRA methods only.",
     )
+    report_to: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(
+        [],
+        description="Experiment tracking through the Trainer's integrations (empty: none). Offline-safe defaults "
+        "inside output_dir: TensorBoard logs in tensorboard/, an MLflow file store in mlruns/, W&B in offline "
+        "mode; environment variables you set (MLFLOW_TRACKING_URI, WANDB_MODE ...) win.",
+    )
+    run_name: str | None = Field(
+        None, description="Run name shown by the tracking integrations; default: the output_dir."
+    )
+    run_tags: dict[str, str] = Field(
+        {}, description="Tags of the run in MLflow / W&B (the benchmark sets model, method, task, seed)."
+    )
 
 
 class TrainConfig(StrictConfig):

@@ -36,6 +36,7 @@ from .metrics import LOWER_IS_BETTER, compute_metrics
 from .results import FitResult, TrainResult
 from .run_dir import RunPlan, check_run, open_run_dir, resolved_config, write_run
 from .stages import BuiltModel, PreparedData, TokenizedData, build_model, prepare_splits, tokenize_splits
+from .tracking import check_trackers, tracking_env, trainer_report_to
 
 __all__ = ["TrainResult", "fit", "run_train"]
 
@@ -102,7 +103,8 @@ def _training_args(cfg: TrainConfig, out: Path, lr: float, best: str, on_feature
         logging_steps=t.logging_steps,
         seed=t.seed,
         data_seed=t.seed,
-        report_to="none",
+        report_to=trainer_report_to(t.report_to),
+        run_name=t.run_name,
         remove_unused_columns=False,
         label_names=["labels"],
         dataloader_num_workers=0,
@@ -118,12 +120,15 @@ def _training_args(cfg: TrainConfig, out: Path, lr: float, best: str, on_feature
 def run_train(cfg: TrainConfig) -> TrainResult:
     """Fine-tune ``cfg.model`` on ``cfg.data`` with ``cfg.method``; write the run directory."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    check_trackers(cfg.training.report_to)
     plan = check_run(cfg)
     data = prepare_splits(cfg)
     built = build_model(cfg, data)
     tokens = tokenize_splits(data, built)
     open_run_dir(plan)
-    result = fit(cfg, plan, data, built, tokens)
+    t = cfg.training
+    with tracking_env(t.report_to, plan.output_dir, t.run_name, t.run_tags):
+        result = fit(cfg, plan, data, built, tokens)
     return write_run(cfg, plan, data, built, tokens, result)
 
 
