@@ -21,13 +21,13 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
+from ..models.encoding import BatchEncoder, Encoded
 from ..models.loading import ModelConfig, default_device
 from ..models.registry import Backbone
 
 __all__ = ["ModelHandle", "load_handle", "pool_states"]
 
 T = TypeVar("T")
-Encoded = tuple[list[int], list[tuple[int, int]], list[int]]
 
 
 @dataclass
@@ -42,7 +42,7 @@ class ModelHandle:
     task: nn.Module | None = None  # the fine-tuned TaskModel of a run directory
     run_meta: dict[str, Any] | None = None
     _lm_head: bool | None = field(default=None, repr=False)
-    _backend_tok: Any = field(default=None, repr=False)
+    _encoder: BatchEncoder | None = field(default=None, repr=False)
     _head: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -134,44 +134,11 @@ class ModelHandle:
     def ids(self, seq: str, special: bool | None = None) -> list[int]:
         return self.ids_many([seq], special)[0]
 
-    def _backend(self, special: bool) -> Any:
-        """A private copy of the fast tokenizer's Rust backend with padding and truncation off (or None).
-
-        transformers' wrapper converts every encoding's offsets in Python (about 0.5 ms each); the backend's
-        ``encode_batch`` gives the same ids, offsets and special-token masks directly."""
-        if self._backend_tok is None:
-            backend = getattr(self.tok, "backend_tokenizer", None)
-            if backend is None:
-                self._backend_tok = False
-            else:
-                from tokenizers import Tokenizer
-
-                copy = Tokenizer.from_str(backend.to_str())
-                copy.no_padding()
-                copy.no_truncation()
-                self._backend_tok = copy
-        return self._backend_tok or None
-
     def encode_many(self, seqs: Sequence[str], special: bool | None = None) -> list[Encoded]:
         """(ids, character offsets, special-token mask) of many sequences in one tokenizer call."""
-        if not seqs:
-            return []
-        add = self.special_tokens if special is None else special
-        backend = self._backend(add)
-        if backend is not None:
-            encs = backend.encode_batch(list(seqs), add_special_tokens=add)
-            return [(e.ids, e.offsets, e.special_tokens_mask) for e in encs]
-        e = self.tok(
-            list(seqs),
-            add_special_tokens=add,
-            return_offsets_mapping=True,
-            return_special_tokens_mask=True,
-            verbose=False,
-        )
-        return [
-            (list(i), [tuple(o) for o in off], list(sp))
-            for i, off, sp in zip(e["input_ids"], e["offset_mapping"], e["special_tokens_mask"], strict=True)
-        ]
+        if self._encoder is None:
+            self._encoder = BatchEncoder(self.tok)
+        return self._encoder.encode(seqs, self.special_tokens if special is None else special)
 
     def ids_many(self, seqs: Sequence[str], special: bool | None = None) -> list[list[int]]:
         """Token ids of many sequences in one tokenizer call."""

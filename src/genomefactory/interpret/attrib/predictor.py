@@ -23,10 +23,9 @@ import torch
 from torch import nn
 
 from ...errors import DataError
+from ...models.encoding import BatchEncoder, Encoded
 
 __all__ = ["Encoded", "Predictor", "load_predictor"]
-
-Encoded = tuple[list[int], list[tuple[int, int]], list[int]]
 
 
 @dataclass
@@ -46,6 +45,7 @@ class Predictor:
         self.model = self.model.to(self.device).eval()
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         self.left = getattr(self.tokenizer, "padding_side", "right") == "left"
+        self.encoder = BatchEncoder(self.tokenizer)
         if self.task_type != "regression":
             t = self.num_labels - 1 if self.target is None else self.target
             if not 0 <= t < self.num_labels:
@@ -68,33 +68,14 @@ class Predictor:
     # -- tokens -------------------------------------------------------------------------------------
     def encode_many(self, seqs: Sequence[str]) -> list[Encoded]:
         """(ids, character offsets, special-token mask) per sequence, special tokens added as in training."""
-        if not seqs:
-            return []
-        backend = getattr(self.tokenizer, "backend_tokenizer", None)
-        if backend is not None:
-            encs = backend.encode_batch(list(seqs), add_special_tokens=True)
-            out = [(list(e.ids), [tuple(o) for o in e.offsets], list(e.special_tokens_mask)) for e in encs]
-        else:
-            e = self.tokenizer(
-                list(seqs),
-                add_special_tokens=True,
-                return_offsets_mapping=True,
-                return_special_tokens_mask=True,
-                verbose=False,
-            )
-            out = [
-                (list(i), [tuple(o) for o in off], list(sp))
-                for i, off, sp in zip(
-                    e["input_ids"], e["offset_mapping"], e["special_tokens_mask"], strict=True
-                )
-            ]
+        out = self.encoder.encode(seqs, add_special_tokens=True)
         for ids, _, _ in out:
             if len(ids) > self.max_length:
                 raise DataError(
                     f"a sequence is {len(ids)} tokens long, more than the run's max_length {self.max_length}; "
                     "attribute shorter sequences (or a window of them)"
                 )
-        return out  # type: ignore[return-value]
+        return out
 
     def pad(self, rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         """Padded (ids, mask) on the tokenizer's padding side."""
