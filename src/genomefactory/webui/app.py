@@ -44,6 +44,7 @@ TAB_OF = {
     "sae_train": "Interpret",
     "sae_regression": "Interpret",
     "variants": "Interpret",
+    "attribute": "Interpret",
 }
 TAB_ORDER = ["Download", "Process", "Train", "Inference", "Benchmark", "Interpret", "Other"]
 HIDDEN = {"webui"}
