@@ -52,9 +52,11 @@ class DataConfig(StrictConfig):
 
 
 class TaskConfig(StrictConfig):
-    type: Literal["classification", "regression"] = Field(
+    type: Literal["classification", "regression", "per_base_classification", "per_base_regression"] = Field(
         "classification",
-        description="classification (cross-entropy, softmax probabilities) or regression (MSE).",
+        description="classification (cross-entropy, softmax probabilities) or regression (MSE), one label per "
+        "sequence; per_base_classification / per_base_regression: one label per base (the label column holds "
+        "comma-separated per-base labels, '.' = none; k-mer/BPE bases take their token's output).",
     )
     num_labels: int | None = Field(
         None, ge=1, description="Number of classes; default: inferred from the training labels (max + 1)."
@@ -155,8 +157,9 @@ class TrainingConfig(StrictConfig):
     metric_for_best: str | None = Field(
         None,
         description="Dev metric that picks the best checkpoint: accuracy, f1, precision, recall, mcc or loss "
-        "(classification; default mcc), mse, mae, pearson, spearman, r2 or loss (regression; default mse). Lower "
-        "is better for mse/mae/loss. Checked before training.",
+        "(classification; default mcc), mse, mae, pearson, spearman, r2 or loss (regression; default mse); per-base "
+        "tasks add auprc (classification) and pearson_window, spearman_window (regression). Lower is better for "
+        "mse/mae/loss. Checked before training.",
     )
     logging_steps: int = Field(10, ge=1, description="Log the training loss every N steps.")
     seed: int = Field(42, description="Random seed (data order, initialisation, dropout).")

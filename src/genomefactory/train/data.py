@@ -7,6 +7,14 @@ record file its suffix rule accepts: ``<split>.csv`` / ``.tsv`` / ``.tab`` with 
 ``id,label``, ids = the FASTA header's first word; each optionally gzipped. One file per split: two candidates
 (``train.csv`` and ``train.fa``) are an error. Sequences are upper-cased; IUPAC codes are legal; anything else is
 an error naming the file, row (1-based data row, header excluded) and character.
+
+**Per-base tasks** (``task.type: per_base_classification | per_base_regression``): the same files, the label
+column holds one label per base, comma-separated, in the orientation of the sequence as written (label i is
+base i): integer classes 0..K-1, or real values; ``.`` (or an empty item, or ``nan`` for regression) marks a
+base without a label, never in the loss or the metrics. The number of labels must equal the sequence length.
+Optional columns ``chrom``, ``start`` (0-based), ``end`` (half-open) and ``strand`` (``+``/``-``, ``-`` = the
+sequence is the reverse complement of the reference) say where a window lies; prediction writes bigWig tracks
+from them (reference orientation). ``genomefactory-cli per_base_data`` writes this layout (TSV).
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import torch
 from ..errors import DataError
 from ..io import open_input_text
 from ..records import is_fasta, read_records, record_stem, table_separator
+from .task_types import IGNORE_CLASS, is_per_base, is_regression
 
 log = logging.getLogger("genomefactory.train")
 
@@ -36,7 +45,10 @@ class Split:
     name: str
     path: Path
     sequences: list[str]
-    labels: np.ndarray  # int64 (classification) or float32 (regression)
+    # int64 (classification) or float32 (regression); per-base tasks: an object array of one (length,) array
+    # per sequence (int64 with IGNORE_CLASS, or float32 with NaN, for bases without a label)
+    labels: np.ndarray
+    coords: pd.DataFrame | None = None  # per-base tasks: chrom, start, end, strand of each row when given
 
 
 def find_split(folder: Path, name: str) -> Path | None:
@@ -85,6 +97,14 @@ def _labelled_fasta(fasta: Path, labels: Path, table: pd.DataFrame) -> Iterator[
 
 def _fasta_split(fasta: Path, label_col: str, task_type: str) -> Split:
     labels, table = _label_table(fasta, label_col)
+    if is_per_base(task_type):
+        pairs = list(_labelled_fasta(fasta, labels, table))
+        seqs = [s for s, _ in pairs]
+        raw = table[label_col].to_numpy()
+        tracks = _parse_base_labels(
+            [raw[r] for _, r in pairs], seqs, labels, task_type, [r for _, r in pairs]
+        )
+        return Split(record_stem(fasta) or fasta.stem, fasta, seqs, tracks)
     # parsed in table order, so an error names the label table's own row
     values = _parse_labels(table[label_col].tolist(), labels, task_type)
     pairs = list(_labelled_fasta(fasta, labels, table))
@@ -116,8 +136,76 @@ def read_split(path: Path, seq_col: str | None, label_col: str, task_type: str) 
     if is_fasta(path):
         return _fasta_split(path, label_col, task_type)
     recs = list(read_records(path, sequence_column=seq_col, label_column=label_col))
+    name, seqs = record_stem(path) or path.stem, [r.sequence for r in recs]
+    if is_per_base(task_type):
+        rows = list(range(len(recs)))
+        tracks = _parse_base_labels([r.label or "" for r in recs], seqs, path, task_type, rows)
+        return Split(name, path, seqs, tracks, _coords(recs, path))
     labels = _parse_labels([r.label or "" for r in recs], path, task_type)
-    return Split(record_stem(path) or path.stem, path, [r.sequence for r in recs], labels)
+    return Split(name, path, seqs, labels)
+
+
+_COORDS = ("chrom", "start", "end", "strand")
+
+
+def _coords(recs: list[Any], path: Path) -> pd.DataFrame | None:
+    """chrom/start/end/strand of each row when the table has chrom and start (strand default '+')."""
+    if not recs or not {"chrom", "start"} <= set(recs[0].meta):
+        return None
+    frame = pd.DataFrame([{k: r.meta.get(k) for k in _COORDS} for r in recs])
+    frame["strand"] = frame["strand"].fillna("+")
+    for i, (start, strand) in enumerate(zip(frame["start"], frame["strand"], strict=True), start=1):
+        if not isinstance(start, (int, np.integer)) or start < 0 or strand not in ("+", "-"):
+            raise DataError(
+                f"{path} row {i}: start {start!r} / strand {strand!r}: start must be a 0-based integer >= 0 "
+                "and strand '+' or '-'"
+            )
+    frame["end"] = frame["start"] + np.asarray([len(r.sequence) for r in recs])
+    return frame
+
+
+def _parse_base_labels(
+    raw: list[Any], seqs: list[str], path: Path, task_type: str, rows: list[int]
+) -> np.ndarray:
+    """One label array per sequence from comma-separated per-base labels (see the module docstring)."""
+    regression = is_regression(task_type)
+    out = np.empty(len(seqs), dtype=object)
+    for k, (text, seq, row) in enumerate(zip(raw, seqs, rows, strict=True)):
+        items = [x.strip() for x in str(text).split(",")]
+        if len(items) != len(seq):
+            raise DataError(
+                f"{path} row {row + 1}: {len(items)} per-base labels for a sequence of {len(seq)} bases; give "
+                "one comma-separated label per base ('.' for a base without a label)"
+            )
+        missing = {"", ".", "nan", "NaN", "NA"} if regression else {"", "."}
+        try:
+            values = [math.nan if x in missing else float(x) for x in items]
+        except ValueError:
+            bad = next(x for x in items if x not in missing and not _is_number(x))
+            raise DataError(f"{path} row {row + 1}: per-base label {bad!r} is not a number") from None
+        arr = np.asarray(values, dtype=np.float64)
+        if regression:
+            if np.isinf(arr).any():
+                raise DataError(f"{path} row {row + 1}: an infinite per-base label; use '.' for no value")
+            out[k] = arr.astype(np.float32)
+            continue
+        known = ~np.isnan(arr)
+        if (arr[known] < 0).any() or (arr[known] != np.round(arr[known])).any():
+            bad_i = int(np.flatnonzero(known & ((arr < 0) | (arr != np.round(arr))))[0])
+            raise DataError(
+                f"{path} row {row + 1} base {bad_i + 1}: label {items[bad_i]!r} is not a non-negative integer "
+                "class; use task.type: per_base_regression for values"
+            )
+        out[k] = np.where(known, arr, IGNORE_CLASS).astype(np.int64)
+    return out
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _parse_labels(raw: list[str], path: Path, task_type: str) -> np.ndarray:
@@ -152,8 +240,10 @@ def load_task(
         name: read_split(find_split(root, name) or root / f"{name}.csv", seq_col, label_col, task_type)
         for name in SPLITS
     }
-    if task_type == "regression":
+    if is_regression(task_type):
         return splits, 1
+    if is_per_base(task_type):
+        return splits, _per_base_classes(splits, num_labels)
     n = num_labels if num_labels is not None else int(splits["train"].labels.max()) + 1
     n = max(n, 2)
     for sp in splits.values():
@@ -165,6 +255,20 @@ def load_task(
                 f"(labels must be 0..{n - 1}; set task.num_labels if the training split lacks a class)"
             )
     return splits, n
+
+
+def _per_base_classes(splits: dict[str, Split], num_labels: int | None) -> int:
+    top = max((int(t.max()) for t in splits["train"].labels if t.size), default=0)
+    n = max(num_labels if num_labels is not None else top + 1, 2)
+    for sp in splits.values():
+        for i, track in enumerate(sp.labels):
+            bad = np.flatnonzero(track >= n)
+            if bad.size:
+                raise DataError(
+                    f"{sp.path} row {i + 1} base {int(bad[0]) + 1}: class {int(track[bad[0]])} is out of range "
+                    f"for {n} classes (set task.num_labels if the training split lacks a class)"
+                )
+    return n
 
 
 class TokenizedDataset(torch.utils.data.Dataset):  # type: ignore[type-arg]

@@ -17,6 +17,7 @@ wait and then read the cache. See docs/distributed.md.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import time
@@ -32,10 +33,12 @@ from ..models.weights import save_state_dict
 from .config import TrainConfig
 from .data import PadCollator, TokenizedDataset
 from .features import FeatureCollator, FeatureDataset, cached_features
-from .metrics import LOWER_IS_BETTER, compute_metrics
+from .metrics import LOWER_IS_BETTER
+from .per_base_metrics import eval_metrics
 from .results import FitResult, TrainResult
 from .run_dir import RunPlan, check_run, open_run_dir, resolved_config, write_run
 from .stages import BuiltModel, PreparedData, TokenizedData, build_model, prepare_splits, tokenize_splits
+from .task_types import is_per_base, is_regression
 from .tracking import check_trackers, tracking_env, trainer_report_to
 
 __all__ = ["TrainResult", "fit", "run_train"]
@@ -137,16 +140,26 @@ def _datasets(
 ) -> tuple[dict[str, Any], Any, int]:
     """Per-split datasets and their collator: token ids, or the frozen backbone's cached features when the
     tuning method trains on them. Returns (datasets, collator, feature cache hits)."""
-    label_dtype = torch.float32 if data.task_type == "regression" else torch.long
+    label_dtype = torch.float32 if is_regression(data.task_type) else torch.long
     tok = built.backbone.tokenizer
     collator = PadCollator(tok.pad_token_id, tok.padding_side, label_dtype)
     method, model = built.method, built.model
+    per_base = tokens.base_index if is_per_base(data.task_type) else None
+    if per_base is not None:
+        from .per_base import PerBaseCollator, PerBaseDataset
+
+        base_collator = PerBaseCollator(tok.pad_token_id, tok.padding_side, is_regression(data.task_type))
     if not method.uses_feature_cache(cfg.method):
-        datasets: dict[str, Any] = {
-            n: TokenizedDataset(tokens.ids[n], sp.labels) for n, sp in data.splits.items()
-        }
+        datasets: dict[str, Any]
+        if per_base is not None:
+            datasets = {
+                n: PerBaseDataset(tokens.ids[n], per_base[n], sp.labels) for n, sp in data.splits.items()
+            }
+            return datasets, base_collator, 0
+        datasets = {n: TokenizedDataset(tokens.ids[n], sp.labels) for n, sp in data.splits.items()}
         return datasets, collator, 0
-    mode = method.feature_mode(cfg.method, model.pooling)
+    # per-base heads read every token's state, whatever the method's pooling
+    mode = "token" if per_base is not None else method.feature_mode(cfg.method, model.pooling)
     device = args.device if args.world_size > 1 else default_device()
     model.to(device)
     hits, feats = 0, {}
@@ -166,8 +179,20 @@ def _datasets(
                 device,
             )
             hits += int(hit)
+    if per_base is not None:
+        datasets = {
+            n: PerBaseDataset(_token_rows(feats[n]), per_base[n], sp.labels, key="features")
+            for n, sp in data.splits.items()
+        }
+        return datasets, base_collator, hits
     datasets = {n: FeatureDataset(feats[n], sp.labels) for n, sp in data.splits.items()}
     return datasets, FeatureCollator(label_dtype), hits
+
+
+def _token_rows(feats: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+    """Cached token states (one block + row offsets) as one (tokens, hidden) tensor per sequence."""
+    off = feats["offsets"].tolist()
+    return [feats["states"][a:b] for a, b in itertools.pairwise(off)]
 
 
 def fit(
@@ -181,7 +206,7 @@ def fit(
     task_type = data.task_type
 
     def metrics_fn(p: Any) -> dict[str, float]:
-        return compute_metrics(task_type, np.asarray(_logits(p.predictions)), np.asarray(p.label_ids))
+        return eval_metrics(task_type, p.predictions, p.label_ids)
 
     trainer = _GFTrainer(
         model=built.model,
@@ -202,6 +227,7 @@ def fit(
         dev_metrics=dev,
         test_metrics=_strip(pred.metrics or {}),
         test_logits=np.asarray(_logits(pred.predictions), dtype=np.float64),
+        test_base_mask=_base_mask(pred.predictions) if is_per_base(task_type) else None,
         train_seconds=seconds,
         best_checkpoint=trainer.state.best_model_checkpoint,
         global_step=trainer.state.global_step,
@@ -214,6 +240,11 @@ def fit(
 
 def _logits(predictions: Any) -> Any:
     return predictions[0] if isinstance(predictions, tuple) else predictions
+
+
+def _base_mask(predictions: Any) -> np.ndarray:
+    """Per-base tasks: 1 where a test base has an output (the Trainer pads gathered batches with -100)."""
+    return np.asarray(predictions[1]) == 1
 
 
 def _throughput(

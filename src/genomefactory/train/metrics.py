@@ -2,6 +2,8 @@
 
 Classification: accuracy, macro F1, macro precision, macro recall, Matthews correlation (MCC).
 Regression: MSE, MAE, Pearson r, Spearman rho, R².
+Per-base tasks: the same over the counted bases, plus per-class AUPRC and per-window correlations
+(``train/per_base_metrics.py``).
 """
 
 from __future__ import annotations
@@ -13,12 +15,24 @@ from scipy import stats
 from sklearn import metrics as skm
 
 from ..config import ConfigError
+from .task_types import is_regression
 
 LOWER_IS_BETTER = {"mse", "mae", "loss", "rmse"}
 # what compute_metrics returns, plus the loss the Trainer adds: the names training.metric_for_best may take
 METRIC_NAMES = {
     "classification": ("accuracy", "f1", "precision", "recall", "mcc", "loss"),
     "regression": ("mse", "mae", "pearson", "spearman", "r2", "loss"),
+    "per_base_classification": ("accuracy", "f1", "precision", "recall", "mcc", "auprc", "loss"),
+    "per_base_regression": (
+        "mse",
+        "mae",
+        "pearson",
+        "spearman",
+        "pearson_window",
+        "spearman_window",
+        "r2",
+        "loss",
+    ),
 }
 
 
@@ -53,13 +67,13 @@ def regression_metrics(pred: np.ndarray, target: np.ndarray) -> dict[str, float]
 
 
 def compute_metrics(task_type: str, logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    if task_type == "regression":
+    if is_regression(task_type):
         return regression_metrics(logits, labels)
     return classification_metrics(logits, labels)
 
 
 def default_best_metric(task_type: str) -> str:
-    return "mse" if task_type == "regression" else "mcc"
+    return "mse" if is_regression(task_type) else "mcc"
 
 
 def resolve_best_metric(task_type: str, name: str | None) -> str:

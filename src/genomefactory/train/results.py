@@ -28,7 +28,11 @@ class FitResult:
     # samples/s from the Trainer, tokens/s = samples/s x mean real tokens per training sequence
     train_samples_per_s: float | None = None
     train_tokens_per_s: float | None = None
-    is_main_process: bool = True  # under DDP every rank holds the gathered results; the main one writes them
+    is_main_process: bool = True
+    # per-base tasks: test_logits is (rows, bases, classes) and this (rows, bases) marks the bases with an output
+    test_base_mask: np.ndarray | None = (
+        None  # under DDP every rank holds the gathered results; the main one writes them
+    )
 
 
 @dataclass

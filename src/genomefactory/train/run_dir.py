@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..config import ConfigError
@@ -28,6 +29,7 @@ from .model_io import save_run_model
 from .predictions import write_predictions
 from .results import FitResult, TrainResult
 from .stages import BuiltModel, PreparedData, TokenizedData
+from .task_types import is_regression
 
 __all__ = ["RunPlan", "check_run", "open_run_dir", "resolved_config", "write_run"]
 
@@ -122,7 +124,7 @@ def resolved_config(
     data["training"]["learning_rate"] = lr
     data["training"]["metric_for_best"] = best
     data["method"]["pooling"] = pooling
-    data["task"]["num_labels"] = num_labels if cfg.task.type == "classification" else cfg.task.num_labels
+    data["task"]["num_labels"] = num_labels if not is_regression(cfg.task.type) else cfg.task.num_labels
     data["data"]["max_length"] = max_len
     data["model"]["family"] = family.name  # detected from model.path when the config left it out
     if cfg.model.path is None and cfg.model.init != "tiny":  # a tiny model has no published variant
@@ -143,6 +145,19 @@ def _write_metrics(out: Path, plan: RunPlan, fit: FitResult, truncated: int) -> 
         "train_tokens_per_s": fit.train_tokens_per_s,
     }
     atomic_write_json(out / "metrics.json", metrics)
+
+
+def _write_per_base_predictions(path: Path, test: Any, fit: FitResult, task_type: str) -> None:
+    """``predictions_test.csv`` of a per-base task: row, the per-base labels, then the per-base predictions."""
+    from .per_base_output import write_track_table
+
+    labels = [",".join("." if (x < 0 or x != x) else f"{x:g}" for x in t.tolist()) for t in test.labels]
+    base = pd.DataFrame({"row": range(len(test.labels)), "label": labels})
+    if test.coords is not None:
+        base = pd.concat([base, test.coords.reset_index(drop=True)], axis=1)
+    assert fit.test_base_mask is not None
+    lengths = [len(s) for s in test.sequences]
+    write_track_table(path, base, fit.test_logits, fit.test_base_mask.astype(np.int64), lengths, task_type)
 
 
 def write_run(
@@ -171,8 +186,11 @@ def write_run(
     if not fit.is_main_process:
         return result
     test = data.splits["test"]
-    base = pd.DataFrame({"row": range(len(test.labels)), "label": test.labels})
-    write_predictions(out / "predictions_test.csv", base, fit.test_logits, data.task_type)
+    if fit.test_base_mask is not None:
+        _write_per_base_predictions(out / "predictions_test.csv", test, fit, data.task_type)
+    else:
+        base = pd.DataFrame({"row": range(len(test.labels)), "label": test.labels})
+        write_predictions(out / "predictions_test.csv", base, fit.test_logits, data.task_type)
     _write_metrics(out, plan, fit, tokens.truncated)
     result.files = {
         "metrics": out / "metrics.json",

@@ -18,6 +18,7 @@ from ..errors import DataError
 from .config import TrainConfig
 from .data import Split, load_task
 from .methods import TuningMethod, count_parameters, get_method
+from .task_types import is_per_base
 
 if TYPE_CHECKING:
     from ..models.registry import Backbone, ModelFamily
@@ -66,16 +67,21 @@ class BuiltModel:
 
 @dataclass
 class TokenizedData:
-    """Token ids per split (lists of ints, no padding) and how many rows were truncated in all."""
+    """Token ids per split (lists of ints, no padding) and how many rows were truncated in all; per-base tasks
+    also hold each sequence's base -> token index (``train/per_base.py``)."""
 
     ids: dict[str, list[list[int]]]
     truncated: int
+    base_index: dict[str, list[np.ndarray]] | None = None
 
 
-def _check_classes(splits: dict[str, Split], label_column: str) -> None:
+def _check_classes(splits: dict[str, Split], label_column: str, per_base: bool = False) -> None:
     """A split with a single class trains to nothing or scores MCC 0 whatever the model does: refuse it."""
     for sp in splits.values():
-        classes = np.unique(sp.labels)
+        values = np.concatenate([t[t >= 0] for t in sp.labels]) if per_base else sp.labels
+        classes = np.unique(values)
+        if per_base and classes.size == 0:
+            raise DataError(f"{sp.path}: no base has a label in column '{label_column}'")
         if classes.size < 2:
             raise DataError(
                 f"{sp.path}: label column '{label_column}' holds one class only ({int(classes[0])} in all "
@@ -90,8 +96,8 @@ def prepare_splits(cfg: TrainConfig) -> PreparedData:
     splits, num_labels = load_task(
         cfg.data.path, cfg.data.sequence_column, cfg.data.label_column, task_type, cfg.task.num_labels
     )
-    if task_type == "classification":
-        _check_classes(splits, cfg.data.label_column)
+    if task_type in ("classification", "per_base_classification"):
+        _check_classes(splits, cfg.data.label_column, per_base=is_per_base(task_type))
     return PreparedData(splits, num_labels, task_type)
 
 
@@ -134,6 +140,15 @@ def build_model(cfg: TrainConfig, data: PreparedData) -> BuiltModel:
 def tokenize_splits(data: PreparedData, built: BuiltModel) -> TokenizedData:
     from .data import tokenize
 
+    if is_per_base(data.task_type):
+        from .per_base import encode_per_base
+
+        ids, index, truncated = {}, {}, 0
+        for name, sp in data.splits.items():
+            tok = built.backbone.tokenizer
+            ids[name], index[name], n = encode_per_base(tok, sp.sequences, built.max_len, str(sp.path))
+            truncated += n
+        return TokenizedData(ids, truncated, index)
     ids, truncated = {}, 0
     for name, sp in data.splits.items():
         ids[name], n = tokenize(built.backbone.tokenizer, sp.sequences, built.max_len, str(sp.path))

@@ -49,7 +49,9 @@ class AdapterTuning(TuningMethod):
     checkpointing_note = "the frozen backbone stores no activations for backward"
 
     def build(self, backbone: Backbone, method_cfg: Any, task_type: str, num_labels: int) -> TaskModel:
-        from ..heads import CNNHead, TaskModel, mlp_head
+        from ..heads import CNNHead, mlp_head
+        from ..per_base import PerTokenCNNHead, task_model_class
+        from ..task_types import is_per_base
 
         cfg: AdapterConfig = self.settings(method_cfg)
         pooling = method_cfg.pooling or backbone.family.pooling
@@ -58,7 +60,9 @@ class AdapterTuning(TuningMethod):
             p.requires_grad_(False)
         head: Any
         if cfg.kind == "cnn":
-            head = CNNHead(
+            # per-base tasks keep one output per token: the same convolutions without the pooling
+            cnn = PerTokenCNNHead if is_per_base(task_type) else CNNHead
+            head = cnn(
                 backbone.hidden_size,
                 cfg.cnn_channels,
                 cfg.cnn_kernel_size,
@@ -70,7 +74,7 @@ class AdapterTuning(TuningMethod):
             head = mlp_head(
                 backbone.hidden_size, list(cfg.hidden_sizes), num_labels, cfg.dropout, cfg.activation
             )
-        return TaskModel(
+        return task_model_class(task_type)(
             backbone.family, base, head, pooling, task_type, num_labels, token_head=cfg.kind == "cnn"
         )
 

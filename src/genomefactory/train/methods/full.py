@@ -19,11 +19,14 @@ class FullFineTuning(TuningMethod):
     title = "Full"
 
     def build(self, backbone: Backbone, method_cfg: Any, task_type: str, num_labels: int) -> TaskModel:
-        from ..heads import TaskModel, mlp_head
+        from ..heads import mlp_head
+        from ..per_base import task_model_class
 
         pooling = method_cfg.pooling or backbone.family.pooling
         head = mlp_head(backbone.hidden_size, [], num_labels, method_cfg.head_dropout, "relu")
-        model = TaskModel(backbone.family, backbone.base, head, pooling, task_type, num_labels)
+        model = task_model_class(task_type)(
+            backbone.family, backbone.base, head, pooling, task_type, num_labels
+        )
         for p in model.parameters():
             p.requires_grad_(True)
         return model

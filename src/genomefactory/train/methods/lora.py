@@ -104,7 +104,8 @@ class LoRA(TuningMethod):
         from peft import LoraConfig as PeftLoraConfig
         from peft import inject_adapter_in_model
 
-        from ..heads import TaskModel, mlp_head
+        from ..heads import mlp_head
+        from ..per_base import task_model_class
 
         cfg: LoraConfig = self.settings(method_cfg)
         base = backbone.base
@@ -123,7 +124,7 @@ class LoRA(TuningMethod):
             p.requires_grad_("lora_" in name)
         pooling = method_cfg.pooling or backbone.family.pooling
         head = mlp_head(backbone.hidden_size, [], num_labels, method_cfg.head_dropout, "relu")
-        model = TaskModel(backbone.family, base, head, pooling, task_type, num_labels)
+        model = task_model_class(task_type)(backbone.family, base, head, pooling, task_type, num_labels)
         for p in model.head.parameters():
             p.requires_grad_(True)
         return model
