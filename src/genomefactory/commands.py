@@ -59,6 +59,11 @@ COMMANDS: dict[str, Command] = {
         "genomefactory.collect.process:run_process",
         "Build a species / promoter / enhancer / histone dataset with QC and train/dev/test splits.",
     ),
+    "per_base_data": Command(
+        "genomefactory.collect.per_base_config:PerBaseDataConfig",
+        "genomefactory.collect.tasks.per_base:run_per_base_data",
+        "Build a per-base task (gene-structure classes from GenBank / GTF+FASTA, or bigWig values).",
+    ),
     "benchmark": Command(
         "genomefactory.benchmark.config:BenchmarkConfig",
         "genomefactory.benchmark.run:run_benchmark",
