@@ -31,7 +31,7 @@ COMMANDS: dict[str, Command] = {
     "train": Command(
         "genomefactory.train.config:TrainConfig",
         "genomefactory.train.finetune:run_train",
-        "Fine-tune a model (full / LoRA / adapter) for classification or regression.",
+        "Fine-tune a model (full / LoRA / adapter): classification or regression, per sequence or per base.",
     ),
     "inference": Command(
         "genomefactory.infer.config:InferenceConfig",

@@ -266,11 +266,17 @@ def run_per_base_data(cfg: PerBaseDataConfig) -> PerBaseDataResult:
     out.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     files: dict[str, Path] = {}
+    per_split: dict[str, dict[str, int]] = {}
     for k, name in enumerate(("train", "dev", "test")):
         chosen = [rows[i] for i in np.flatnonzero(split == k)]
         if name == "train" and cfg.split.reverse_complement:
             chosen += [_reverse(r, regression) for r in chosen]
         counts[name] = len(chosen)
+        if not regression:
+            per_split[name] = _class_counts(chosen)
+            absent = [c for c, n in per_split[name].items() if n == 0]
+            if absent:
+                log.warning("per_base_data: %s holds no base of class %s", name, ", ".join(absent))
         files[name] = out / f"{name}.tsv"
         with atomic_open(files[name]) as fh:
             fh.write("id\tsequence\tlabel\tchrom\tstart\tend\tstrand\n")
@@ -289,6 +295,7 @@ def run_per_base_data(cfg: PerBaseDataConfig) -> PerBaseDataResult:
     )
     if not regression:
         report["bases_per_class"] = _class_counts(rows)
+        report["bases_per_class_per_split"] = per_split
     atomic_write_json(out / "per_base_report.json", report)
     inputs = [p for p in (cfg.genome, cfg.annotation, cfg.signal) if p is not None]
     write_manifest(out, json.loads(cfg.model_dump_json()), inputs, cfg.seed, "per_base_data")
