@@ -31,7 +31,7 @@ COMMANDS: dict[str, Command] = {
     "train": Command(
         "genomefactory.train.config:TrainConfig",
         "genomefactory.train.finetune:run_train",
-        "Fine-tune a model (full / LoRA / adapter) for classification or regression.",
+        "Fine-tune a model (full / LoRA / adapter): classification or regression, per sequence or per base.",
     ),
     "inference": Command(
         "genomefactory.infer.config:InferenceConfig",
@@ -63,6 +63,11 @@ COMMANDS: dict[str, Command] = {
         "genomefactory.collect.config:ProcessConfig",
         "genomefactory.collect.process:run_process",
         "Build a species / promoter / enhancer / histone dataset with QC and train/dev/test splits.",
+    ),
+    "per_base_data": Command(
+        "genomefactory.collect.per_base_config:PerBaseDataConfig",
+        "genomefactory.collect.tasks.per_base:run_per_base_data",
+        "Build a per-base task (gene-structure classes from GenBank / GTF+FASTA, or bigWig values).",
     ),
     "benchmark": Command(
         "genomefactory.benchmark.config:BenchmarkConfig",

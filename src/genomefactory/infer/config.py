@@ -99,8 +99,19 @@ class PredictConfig(StrictConfig):
         description="Sequences to predict: FASTA, or CSV/TSV with a `sequence` (or `seq`) column, optionally "
         "gzipped (read like embed.input).",
     )
-    output: OutPath = Field("predictions.csv", description="Predictions CSV.")
+    output: OutPath = Field(
+        "predictions.csv",
+        description="Predictions CSV (per-base runs: comma-separated per-base predictions per row).",
+    )
     batch_size: int = Field(32, ge=1, description="Sequences per forward pass.")
+    bigwig_path: OutPath | None = Field(
+        None,
+        description="Per-base runs: also write this bigWig file on the reference, from the input's chrom, "
+        "start (0-based) and strand columns.",
+    )
+    bigwig_class: int = Field(
+        1, ge=0, description="Per-base classification: the class whose probability the bigWig holds."
+    )
 
 
 class InferenceConfig(StrictConfig):

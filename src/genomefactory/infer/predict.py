@@ -25,6 +25,7 @@ from ..records import read_frame
 from ..train.data import PadCollator, tokenize
 from ..train.model_io import is_run_model, load_run_model
 from ..train.predictions import write_predictions
+from ..train.task_types import is_per_base
 
 log = logging.getLogger("genomefactory.infer")
 
@@ -76,14 +77,26 @@ def run_predict(cfg: Any) -> PredictionResult:
     from ..io import check_output_file
 
     check_output_file(cfg.predict.output, "predict.output")  # before the input is read or the model loaded
+    if cfg.predict.bigwig_path is not None:
+        check_output_file(cfg.predict.bigwig_path, "predict.bigwig_path")
     df = read_sequences(cfg.predict.input)  # bad input is refused before the model loads
     if df.empty:
         raise DataError(f"predict.input {cfg.predict.input} holds no records; nothing to predict")
     device = default_device()
     run = load_run_model(cfg.model.path, device=device)
-    logits, truncated = predict_logits(run, df["sequence"].tolist(), cfg.predict.batch_size, device)
     out = Path(cfg.predict.output)
-    write_predictions(out, df, logits, run.meta["task_type"])
+    if is_per_base(run.meta["task_type"]):  # a track per sequence (infer/per_base.py)
+        from .per_base import run_predict_per_base
+
+        out, truncated = run_predict_per_base(cfg, df, run, device)
+    else:
+        if cfg.predict.bigwig_path is not None:
+            raise ConfigError(
+                "predict.bigwig_path is for per-base runs (task.type per_base_*); this run predicts one value "
+                "per sequence"
+            )
+        logits, truncated = predict_logits(run, df["sequence"].tolist(), cfg.predict.batch_size, device)
+        write_predictions(out, df, logits, run.meta["task_type"])
     log.info("wrote %d predictions to %s", len(df), out)
     from .manifest import write_inference_manifest
 

@@ -42,7 +42,11 @@ class DataConfig(StrictConfig):
     sequence_column: str | None = Field(
         None, description="Sequence column; default: 'sequence', else 'seq' (Genomic Benchmarks exports)."
     )
-    label_column: str = Field("label", description="Label column (integer class or real value).")
+    label_column: str = Field(
+        "label",
+        description="Label column (integer class or real value; per-base tasks: one comma-separated label per "
+        "base, '.' = none).",
+    )
     max_length: int | None = Field(
         None,
         ge=8,

@@ -38,6 +38,7 @@ __all__ = ["build_app", "launch", "serve"]
 TAB_OF = {
     "download": "Download",
     "process": "Process",
+    "per_base_data": "Process",
     "train": "Train",
     "inference": "Inference",
     "benchmark": "Benchmark",
