@@ -38,6 +38,7 @@ TAB_OF = {
     "download": "Download",
     "process": "Process",
     "train": "Train",
+    "pretrain": "Train",
     "inference": "Inference",
     "benchmark": "Benchmark",
     "sae_train": "Interpret",
