@@ -80,9 +80,10 @@ def finetune(
             "output_dir": str(out),
         },
     )
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     res = run_train(cfg)
     return {
+        "cpu_seconds": time.process_time() - cpu,
         "seed": seed,
         "test_mcc": res.test_metrics["mcc"],
         "dev_mcc": res.dev_metrics["mcc"],
@@ -112,7 +113,7 @@ def main() -> None:
         dst.parent.mkdir(parents=True, exist_ok=True)
         dst.write_bytes(src.read_bytes())
         paths.append(str(dst))
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     pre = run_pretrain(
         validate_dict(
             PretrainConfig,
@@ -136,7 +137,7 @@ def main() -> None:
             },
         )
     )
-    pretrain_wall = time.perf_counter() - t0
+    pretrain_wall, pretrain_cpu = time.perf_counter() - t0, time.process_time() - cpu0
     task = work / "task"
     counts = subsample(
         DATA / "gue" / TASK, task, {"train": args.train_rows, "dev": args.dev_rows, "test": None}, 0
@@ -173,6 +174,7 @@ def main() -> None:
             "batch_size": 16,
             "seconds_train": pre.train_seconds,
             "seconds_wall": pretrain_wall,
+            "cpu_seconds": pretrain_cpu,
             "val_perplexity_curve": pre.curve,
         },
         "finetuning": {
@@ -187,7 +189,10 @@ def main() -> None:
             "runs": runs,
             "summary": summary,
         },
+        "total_wall_seconds": time.perf_counter() - t0,
         "machine": {
+            "load_average_at_end": os.getloadavg(),
+            "cpus": os.cpu_count(),
             "cpu": platform.processor() or platform.machine(),
             "torch_threads": args.threads,
             "cuda": torch.cuda.is_available(),
@@ -208,11 +213,15 @@ def report(r: dict[str, Any]) -> str:
         "",
         f"Model: tiny {r['model']['family']} ({r['model']['parameters']:,} parameters, "
         f"{r['model']['tiny_overrides']}), random init with a fixed seed in both arms. CPU, "
-        f"{r['machine']['torch_threads']} torch threads, `nice`, a machine shared with other jobs (times are indicative).",
+        f"{r['machine']['torch_threads']} torch threads, `nice`, on a {r['machine']['cpus']}-core machine shared with "
+        f"other jobs (load average {r['machine']['load_average_at_end'][2]:.1f} over the last 15 min at the end; "
+        f"whole experiment {r['total_wall_seconds']:.0f} s wall), so times are indicative; CPU seconds are less "
+        "load-dependent.",
         "",
         f"Pre-training ({p['objective']}, {p['steps']} steps × {p['batch_size']} windows of {p['window_bases']} bases) "
         f"on {', '.join(p['genomes'])}; held out: {p['held_out']}. Cost: {p['seconds_train']:.0f} s of training "
-        f"({p['seconds_wall']:.0f} s wall with loading and validation). Validation perplexity by step: {curve}.",
+        f"({p['seconds_wall']:.0f} s wall with loading and validation, {p['cpu_seconds']:.0f} s of CPU time). "
+        f"Validation perplexity (lambda, never trained on) by step: {curve}.",
         "",
         f"Fine-tuning: {f['task']}, method {f['method']}, {f['epochs']} epochs, batch {f['batch_size']}, "
         f"learning rate {f['learning_rate']}, the same for both arms. Subsample ({f['subsample_rule']}): "

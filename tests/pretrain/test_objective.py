@@ -96,3 +96,31 @@ def test_caduceus_ps_loss_is_the_same_on_the_reverse_complement_with_mirrored_ta
         b = token_nll(ph(input_ids=rc_ids(ids, comp), attention_mask=None).logits, rc_labels, False)[0]
     assert n == m and torch.allclose(fwd, rev, rtol=1e-5)
     assert not torch.allclose(a, b, rtol=1e-3)
+
+
+def test_causal_batches_pad_right_so_each_window_scores_as_alone() -> None:
+    """GenomeOcean (BPE, a left-padding tokenizer, Mistral positions from 0): a right-padded batch gives every window
+    the NLL it gets alone; left padding without position ids would shift the positions of the shorter one."""
+    from genomefactory.pretrain.data import LMCollator
+
+    fam = get_family("genomeocean")
+    cfg = fam.tiny_config()
+    torch.manual_seed(0)
+    model = fam.build(cfg).eval()
+    tok = fam.tokenizer(None, cfg)
+    special = frozenset(tok.all_special_ids)
+    seqs = ["ACGTTGCAAGGCTTAACGGATCCATGCAAAT", "TTTTGGGGCCCCAAAAACGTACGTAC"]
+    items = [
+        {"input_ids": tok(s)["input_ids"], "labels": clm_labels(tok(s)["input_ids"], special)} for s in seqs
+    ]
+    assert len(items[0]["input_ids"]) != len(items[1]["input_ids"])  # the batch really pads
+    batch = LMCollator(int(tok.pad_token_id), "right")(items)
+    with torch.no_grad():
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        for r, it in enumerate(items):
+            alone = LMCollator(int(tok.pad_token_id), "right")([it])
+            want = token_nll(
+                model(input_ids=alone["input_ids"], attention_mask=None).logits, alone["labels"], True
+            )
+            got = token_nll(logits[r : r + 1], batch["labels"][r : r + 1], True)
+            assert got[1] == want[1] and torch.allclose(got[0], want[0], rtol=1e-5, atol=1e-5)

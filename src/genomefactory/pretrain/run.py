@@ -11,6 +11,17 @@ the family's own ``save``, and the tokenizer files: it loads back strictly as ``
 ``inference`` and ``variants``), ``metrics.json`` (validation perplexity before training, along it and at the end;
 time), ``trainer_log.jsonl`` (loss curve and validation points) and ``manifest.json``.
 
+LM heads (each family's ``build`` is its full published model; the loss uses its ``logits``, and ``save`` writes the
+published names back): NT v1/v2 ``lm_head.{dense,layer_norm,decoder,bias}`` (EsmForMaskedLM, untied); DNABERT-2
+``cls.predictions.*`` (BertForMaskedLM, decoder tied to the word embeddings); Caduceus ``lm_head`` (tied to the
+embedding, the RC-equivariant RCPS head for PS; the tied copy is omitted on save as published); HyenaDNA ``lm_head``
+(HyenaDNAForCausalLM, untied); Evo ``unembed`` (tied to ``embedding_layer``, omitted on save); GenomeOcean
+``lm_head`` (MistralForCausalLM, untied); hf_auto: the ``*ForMaskedLM`` / ``*ForCausalLM`` the checkpoint names.
+
+Padding: windows have a fixed number of bases, so only variable-length tokenizers (BPE) pad. A causal LM's batch is
+padded on the right whatever its tokenizer's side (real tokens then keep positions 0..n-1 and never see a pad, so a
+left-padding family needs no position ids); an encoder's batch on its tokenizer's side, masked.
+
 Validation perplexity = exp(summed token NLL / number of targets) over the fixed held-out windows (mlm: the masked
 tokens, a pseudo-perplexity; clm: every next token). Every rank scores the same windows, so no reduction is needed.
 """
@@ -231,7 +242,8 @@ def _run(cfg: PretrainConfig, out: Path, corpus: Corpus, set_seed: Any) -> Pretr
     args = _args(cfg, out, lr)
     n_train = t.max_steps * t.batch_size * t.gradient_accumulation_steps * max(1, args.world_size)
     train = TrainWindows(corpus, n_train, tokenize, masker, special, t.seed, d.rc_augment, d.max_n_fraction)
-    collate = LMCollator(int(tok.pad_token_id if tok.pad_token_id is not None else 0), tok.padding_side)
+    pad_id = int(tok.pad_token_id if tok.pad_token_id is not None else 0)
+    collate = LMCollator(pad_id, "right" if kind == "clm" else tok.padding_side)  # see the module docstring
 
     out.mkdir(parents=True, exist_ok=True)
     if _rank() == 0:  # overwrite: a new curve, not appended to an earlier run's
