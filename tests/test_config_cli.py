@@ -79,6 +79,7 @@ def test_every_example_loads() -> None:
         "variants": "variants",
         "attribute": "attribute",
         "per_base_data": "per_base_data",
+        "pretrain": "pretrain",
     }
     for ex in examples:
         name = next((c for p, c in prefixes.items() if ex.stem.startswith(p)), None)

@@ -33,6 +33,11 @@ COMMANDS: dict[str, Command] = {
         "genomefactory.train.finetune:run_train",
         "Fine-tune a model (full / LoRA / adapter): classification or regression, per sequence or per base.",
     ),
+    "pretrain": Command(
+        "genomefactory.pretrain.config:PretrainConfig",
+        "genomefactory.pretrain.run:run_pretrain",
+        "Continue pre-training a model on FASTA files (masked-LM for encoders, causal LM for decoders).",
+    ),
     "inference": Command(
         "genomefactory.infer.config:InferenceConfig",
         "genomefactory.infer.run:run_inference",

@@ -109,7 +109,7 @@ def test_tabs_follow_commands_table(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(COMMANDS, "brand_new", Command(COMMANDS["train"].config, COMMANDS["train"].run, "x"))
     tabs = dict(_tabs(available_commands()))
     assert "sae_train" in tabs["Interpret"] and tabs["Other"] == ["brand_new"] and "webui" not in str(tabs)
-    assert tabs["Train"] == ["train"] and tabs["Benchmark"] == ["benchmark"]
+    assert tabs["Train"] == ["train", "pretrain"] and tabs["Benchmark"] == ["benchmark"]
 
 
 def test_queue_runs_in_order_and_stop(tmp_path: Path) -> None:

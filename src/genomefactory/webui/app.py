@@ -40,6 +40,7 @@ TAB_OF = {
     "process": "Process",
     "per_base_data": "Process",
     "train": "Train",
+    "pretrain": "Train",
     "inference": "Inference",
     "benchmark": "Benchmark",
     "sae_train": "Interpret",
