@@ -20,7 +20,8 @@ def test_train_form_generated_from_config() -> None:
     specs = {s.key: s for s in form_fields(TrainConfig)}
     assert specs["data.path"].required and specs["data.path"].kind == "text"
     assert (
-        specs["method.name"].choices == ["full", "lora", "adapter"] and specs["method.name"].default == "lora"
+        specs["method.name"].choices == ["full", "lora", "adapter", "qlora"]
+        and specs["method.name"].default == "lora"
     )
     assert specs["training.learning_rate"].optional and specs["training.learning_rate"].kind == "float"
     assert (
