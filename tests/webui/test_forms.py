@@ -110,7 +110,7 @@ def test_tabs_follow_commands_table(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(COMMANDS, "brand_new", Command(COMMANDS["train"].config, COMMANDS["train"].run, "x"))
     tabs = dict(_tabs(available_commands()))
     assert "sae_train" in tabs["Interpret"] and tabs["Other"] == ["brand_new"] and "webui" not in str(tabs)
-    assert tabs["Train"] == ["train"] and tabs["Benchmark"] == ["benchmark"]
+    assert tabs["Train"] == ["train", "plan"] and tabs["Benchmark"] == ["benchmark"]
 
 
 def test_progress_parsing() -> None:

@@ -38,6 +38,7 @@ TAB_OF = {
     "download": "Download",
     "process": "Process",
     "train": "Train",
+    "plan": "Train",  # the memory planner reads a train config
     "inference": "Inference",
     "benchmark": "Benchmark",
     "sae_train": "Interpret",
