@@ -84,6 +84,11 @@ COMMANDS: dict[str, Command] = {
         "genomefactory.variants.run:run_variants",
         "Score variant effects (VCF/TSV + FASTA) with a model; evaluate labelled sets (AUROC/AUPRC).",
     ),
+    "plan": Command(
+        "genomefactory.plan.config:PlanConfig",
+        "genomefactory.plan.run:run_plan",
+        "Plan GPU memory of a train config (meta device): ddp / fsdp / deepspeed / qlora on N GPUs, what fits.",
+    ),
     "webui": Command(
         "genomefactory.webui.config:WebUIConfig",
         "genomefactory.webui.app:serve",

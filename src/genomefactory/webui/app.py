@@ -41,6 +41,7 @@ TAB_OF = {
     "per_base_data": "Process",
     "train": "Train",
     "pretrain": "Train",
+    "plan": "Train",  # the memory planner reads a train config
     "inference": "Inference",
     "benchmark": "Benchmark",
     "sae_train": "Interpret",
