@@ -25,7 +25,8 @@ class GradientConfig(StrictConfig):
     internal_batch_size: int | None = Field(
         None,
         ge=1,
-        description="Integrated gradients: path points per forward (default: all n_steps at once).",
+        description="Integrated gradients: token rows (path points x sequences) per forward; default: "
+        "compute.batch_size.",
     )
 
 
