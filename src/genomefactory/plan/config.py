@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from ..config import StrictConfig
+from ..config import InPath, OutPath, StrictConfig
 from ..train.config import TrainConfig
 
 __all__ = ["STRATEGIES", "PlanConfig", "Strategy"]
@@ -26,7 +26,7 @@ class PlanConfig(StrictConfig):
     train: TrainConfig | None = Field(
         None, description="The train config to plan for, inline (the same keys as `train`); or train_file."
     )
-    train_file: str | None = Field(None, description="Path of a train config YAML file to plan for.")
+    train_file: InPath | None = Field(None, description="Path of a train config YAML file to plan for.")
     gpu_memory_gb: float = Field(80.0, gt=0, description="Memory of one GPU in GiB (H100: 80, A100: 40/80).")
     reserve_gb: float = Field(
         2.0,
@@ -48,7 +48,7 @@ class PlanConfig(StrictConfig):
         description="ddp (replicated), fsdp (FSDP2 full shard), deepspeed_zero2/zero3, qlora (4/8-bit frozen "
         "backbone + LoRA, settings from method.qlora; replicated per GPU).",
     )
-    output: str | None = Field(None, description="JSON file to write the plan to (default: print only).")
+    output: OutPath | None = Field(None, description="JSON file to write the plan to (default: print only).")
 
     @model_validator(mode="after")
     def _one_train_config(self) -> PlanConfig:

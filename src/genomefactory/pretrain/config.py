@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from ..config import StrictConfig
+from ..config import InPath, OutPath, StrictConfig
 from ..models.config import ModelConfig
 
 __all__ = ["CorpusConfig", "ObjectiveConfig", "PretrainConfig", "PretrainTrainingConfig"]
@@ -20,7 +20,7 @@ __all__ = ["CorpusConfig", "ObjectiveConfig", "PretrainConfig", "PretrainTrainin
 class CorpusConfig(StrictConfig):
     """The sequences to pre-train on: FASTA files of any size, read by random access, never loaded whole."""
 
-    paths: list[str] = Field(
+    paths: list[InPath] = Field(
         ...,
         min_length=1,
         description="FASTA files of the collection (plain, bgzip with or without its .fai/.gzi, or plain gzip, "
@@ -124,7 +124,7 @@ class PretrainConfig(StrictConfig):
     training: PretrainTrainingConfig = Field(
         default_factory=PretrainTrainingConfig, description="Optimisation settings."
     )
-    output_dir: str = Field(
+    output_dir: OutPath = Field(
         "runs/pretrain",
         description="Run directory: model/ (the checkpoint in the family's published layout, usable as "
         "model.path), metrics.json, trainer_log.jsonl, manifest.json.",
