@@ -239,7 +239,17 @@ def write_summary(rows: list[dict[str, Any]], gen: list[dict[str, Any]], meta: d
         )
     lines += [
         "",
-        "Not in the suite yet: training vs HF Trainer, SAE training, variant scoring, ISM (see note).",
+        "Notes:",
+        "- Embedding: the transformers row is what a user without genomefactory runs (AutoTokenizer batch call, "
+        "transformers' EsmModel with the same weights, masked mean pooling, no_grad); the same-module row puts the "
+        "same loop around our own encoder, so only tokenisation, batching and pooling differ (the forward is shared "
+        "and is most of the time for equal-length 101 bp rows).",
+        "- `process` with plots on: matplotlib's import and two figures are ~0.8 s of CPU; `plots: false` skips them.",
+        "- Caduceus: no faster scan landed yet; the row records today's steps/s.",
+        "- Generation's baseline is a greedy loop without a KV cache (benchmarks/generate_speed.py), not "
+        "transformers' generate.",
+        "- Not in the suite yet: training vs HF Trainer (padded / grouped / packed), SAE training, variant scoring "
+        "and ISM against their plain loops (their own scripts in benchmarks/ compare them).",
     ]
     (RESULTS / "summary.md").write_text("\n".join(lines) + "\n")
 
