@@ -124,6 +124,7 @@ def main() -> None:
             "torch_threads": args.threads,
             "device": "cpu",
             "torch": torch.__version__,
+            "load_average_1_5_15_min_at_end": list(os.getloadavg()),  # the CPU is shared: timings are noisy
         },
         "model_init": "tiny random (seed 0), full task model with 2-class head, fp32, eval mode",
         "batch_rows": args.batch,

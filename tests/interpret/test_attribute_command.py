@@ -164,6 +164,7 @@ def test_outputs_match_api_and_bigwig_coordinates(char_run: Path, lambda_seq: st
     md = (out / "report.md").read_text()
     top = arr["ids"][int(np.argmax(arr["ism.f_x"]))]
     assert top in md and (out / "plots" / "top1.png").stat().st_size > 1000
+    assert "max abs convergence delta" in md
     assert "<img" in (out / "report.html").read_text()
     assert json.loads((out / "manifest.json").read_text())["command"] == "attribute"
     assert json.loads((out / "summary.json").read_text())["coordinates"] == "fasta ids"

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 
 from .base import BASES, AttributionResult, Method, hypothetical_from_deltas, one_hot, pad_stack, register
 from .predictor import Predictor
@@ -44,14 +45,15 @@ def ism_deltas(
     for c0 in range(0, len(seqs), chunk):
         part = seqs[c0 : c0 + chunk]
         encs = pred.encode_many(part)
-        rows: list[list[int]] = [e[0] for e in encs]  # the references first
-        where: list[tuple[int, int, int]] = []  # (sequence in chunk, position, base index) per mutant row
-        mutants: list[str] = []
+        refs: list[list[int]] = [e[0] for e in encs]
+        where: list[tuple[int, int, int]] = []  # (sequence in chunk, position, base index) per mutant
+        subs: list[
+            tuple[int, int, int]
+        ] = []  # per-base tokenizers: (sequence in chunk, token position, new id)
+        mutants: list[str] = []  # other tokenizers: the mutant sequences, re-tokenized
         for k, s in enumerate(part):
             lo, hi = window[0], len(s) if window[1] is None else min(window[1], len(s))
-            tok_pos = None
-            if char is not None:
-                tok_pos = [t for t, sp in enumerate(encs[k][2]) if not sp]
+            tok_pos = [t for t, sp in enumerate(encs[k][2]) if not sp] if char is not None else []
             for i in range(max(lo, 0), hi):
                 if s[i] not in BASES:
                     continue
@@ -59,20 +61,22 @@ def ism_deltas(
                     if b == s[i]:
                         continue
                     where.append((k, i, j))
-                    if char is not None and tok_pos is not None:
-                        r = list(encs[k][0])
-                        r[tok_pos[i]] = char[b]
-                        rows.append(r)
+                    if char is not None:
+                        subs.append((k, tok_pos[i], char[b]))
                     else:
                         mutants.append(s[:i] + b + s[i + 1 :])
-        if mutants:
-            rows += [e[0] for e in pred.encode_many(mutants)]
-        values = pred.predict(rows)
-        n_forward += len(rows)
-        ref = values[: len(part)]
+        if char is not None:
+            # the references ride along as "mutants" that set token 0 to itself: they share the mutants'
+            # unpadded batches (a padded batch would change, e.g., the FFT length and so the rounding)
+            both = _predict_substituted(pred, refs, [(k, 0, r[0]) for k, r in enumerate(refs)] + subs)
+            ref, values = both[: len(part)], both[len(part) :]
+        else:
+            both = pred.predict(refs + [e[0] for e in pred.encode_many(mutants)])
+            ref, values = both[: len(part)], both[len(part) :]
+        n_forward += len(refs) + len(where)
         f_x[c0 : c0 + len(part)] = ref
         deltas = [np.zeros((len(s), 4), dtype=np.float64) for s in part]
-        for (k, i, j), v in zip(where, values[len(part) :], strict=True):
+        for (k, i, j), v in zip(where, values, strict=True):
             deltas[k][i, j] = v - ref[k]
         out += deltas
     notes = {
@@ -82,6 +86,32 @@ def ism_deltas(
         "forward_rows": n_forward,
     }
     return out, f_x, notes
+
+
+def _predict_substituted(
+    pred: Predictor, refs: list[list[int]], subs: list[tuple[int, int, int]]
+) -> np.ndarray:
+    """The scalar of every mutant ``(k, t, v)`` = reference row ``k`` with token ``t`` set to id ``v``.
+
+    Mutant rows are built on the device one batch at a time (memory holds one batch, never all 3L mutants of
+    a sequence as lists) from the stacked references; a batch holds mutants of one token length (of one or
+    several sequences), so it has no padding and its mask is all ones."""
+    out = np.empty(len(subs), dtype=np.float64)
+    by_len: dict[int, list[int]] = {}
+    for m, (k, _, _) in enumerate(subs):
+        by_len.setdefault(len(refs[k]), []).append(m)
+    for members in by_len.values():
+        ks = sorted({subs[m][0] for m in members})
+        slot = {k: r for r, k in enumerate(ks)}
+        base = torch.tensor([refs[k] for k in ks], dtype=torch.long, device=pred.device)
+        for b0 in range(0, len(members), pred.batch_size):
+            idx = members[b0 : b0 + pred.batch_size]
+            spec = torch.tensor([(slot[subs[m][0]], subs[m][1], subs[m][2]) for m in idx], device=pred.device)
+            rows = base[spec[:, 0]]  # advanced indexing copies
+            rows[torch.arange(len(idx), device=pred.device), spec[:, 1]] = spec[:, 2]
+            with torch.inference_mode():
+                out[idx] = pred.scalar(pred.logits(rows, torch.ones_like(rows))).double().cpu().numpy()
+    return out
 
 
 def _compute(pred: Predictor, seqs: list[str], cfg: Any) -> AttributionResult:

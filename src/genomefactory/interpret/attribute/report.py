@@ -124,6 +124,8 @@ def write_report(
     ]
     for k in kept:
         notes = "; ".join(f"{a}: {b}" for a, b in k.notes.items() if b is not None)
+        if "convergence_delta" in k.extra:  # completeness: token scores sum to f(x) - f(baseline) up to this
+            notes += f"; max abs convergence delta: {np.abs(k.extra['convergence_delta']).max():.3g}"
         md.append(f"| {k.method} | {k.f_x.mean():.4g} | {np.abs(k.contribution).mean():.4g} | {notes} |")
     md += [
         "",
