@@ -61,15 +61,17 @@ def test_validation_perplexity_falls_on_a_real_genome(
         tmp_path / "run",
         genome,
         family,
-        data={"window": 128, "val_windows": 16},
+        data={"window": 64, "val_windows": 16},
         training={"max_steps": 30, "batch_size": 8, "eval_steps": 10, "learning_rate": 3e-3},
     )
     res = run_pretrain(cfg)
     assert res.objective == objective and [s for s, _ in res.curve] == [0, 10, 20, 30]
     ppl = [p for _, p in res.curve]
     # a random 1-bp model starts near its vocabulary size (16 ids); a model of lambda's base composition alone
-    # scores ~4.0: the curve falls at every evaluation, most of the way there
-    assert ppl[0] > 8 and ppl[-1] < 5.0 and all(b < a for a, b in itertools.pairwise(ppl))
+    # scores ~4.0: the curve falls at every evaluation, most of the way there (seen: 14.5 -> 4.8 hyenadna,
+    # 15.7 -> 4.9 caduceus)
+    assert ppl[0] > 8 and ppl[-1] < min(5.5, 0.4 * ppl[0])
+    assert all(b < a for a, b in itertools.pairwise(ppl))
     metrics = json.loads((res.output_dir / "metrics.json").read_text())
     assert metrics["val_perplexity_final"] == ppl[-1] and metrics["val_records"] == ["NC_001416.1"]
     assert metrics["val_bases"] == round(0.1 * 48502)  # the held-out last tenth of the only record
