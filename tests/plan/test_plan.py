@@ -14,13 +14,12 @@ from genomefactory.cli import main
 from genomefactory.config import validate_dict
 from genomefactory.models.registry import get_family
 from genomefactory.plan.config import PlanConfig
+from genomefactory.plan.measure import measured_activation_peak
 from genomefactory.plan.memory import Counts, estimate, quantized_bytes_per_weight
 from genomefactory.plan.run import plan_model
 from genomefactory.plan.trace import meta_model, saved_activation_bytes
 from genomefactory.train.config import TrainConfig
 from genomefactory.train.methods import build_task_model, count_parameters
-
-from .measure import measured_activation_peak
 
 
 def _train(family: str, method: str = "full", **training: Any) -> TrainConfig:

@@ -83,7 +83,11 @@ def estimate(
     if strategy == "ddp":
         weights, grads, optim = 4 * p + autocast, 4 * t + buckets, adam
     elif strategy == "fsdp":
-        weights, grads, optim = 4 * p // n + gathered, 4 * t // n + c * counts.largest_block, adam // n
+        weights, grads, optim = (
+            4 * p // n + gathered,
+            4 * t // n + c * min(counts.largest_block, t),
+            adam // n,
+        )
     elif strategy in ("deepspeed_zero2", "deepspeed_zero3"):
         master = 4 * t if c < 4 else 0  # float32 master weights beside the c-byte model (mixed precision)
         model = c * p if strategy == "deepspeed_zero2" else c * p // n + gathered
