@@ -78,6 +78,7 @@ def test_every_example_loads() -> None:
         "sae_regression": "sae_regression",
         "variants": "variants",
         "per_base_data": "per_base_data",
+        "attribute": "attribute",
     }
     for ex in examples:
         name = next((c for p, c in prefixes.items() if ex.stem.startswith(p)), None)

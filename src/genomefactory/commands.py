@@ -48,6 +48,11 @@ COMMANDS: dict[str, Command] = {
         "genomefactory.interpret.regress:run_sae_regression",
         "Relate SAE latent units to readouts (length, GC, motifs, k-mers, CSV columns).",
     ),
+    "attribute": Command(
+        "genomefactory.interpret.attribute.config:AttributeConfig",
+        "genomefactory.interpret.attribute.run:run_attribute",
+        "Per-base attributions of a trained run (ISM, integrated gradients, input x gradient) + report.",
+    ),
     "download": Command(
         "genomefactory.collect.config:DownloadConfig",
         "genomefactory.collect.download:run_download",

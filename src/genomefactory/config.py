@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import difflib
 import re
+import typing
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -19,12 +21,18 @@ from .errors import UserError
 
 __all__ = [
     "ConfigError",
+    "InPath",
+    "InPathlib",
+    "OutPath",
+    "OutPathlib",
+    "PathRole",
     "StrictConfig",
     "UserError",
     "deep_merge",
     "describe_config",
     "load_config",
     "parse_overrides",
+    "path_strings",
 ]
 
 
@@ -32,10 +40,75 @@ class ConfigError(UserError, ValueError):
     """A configuration problem the user can fix; the message says where and how."""
 
 
+@dataclass(frozen=True)
+class PathRole:
+    """Marks a field's strings as file-system paths: ``input`` (read) or ``output`` (written).
+
+    Declared once on the field's type (``output_dir: OutPath``, ``genomes: dict[str, InPath]``); the web UI's
+    workspace confinement and its results view read it from there (inputs may be links the workspace's owner
+    placed; outputs must really lie inside it)."""
+
+    role: Literal["input", "output"]
+
+
+InPath = Annotated[str, PathRole("input")]
+OutPath = Annotated[str, PathRole("output")]
+InPathlib = Annotated[Path, PathRole("input")]
+OutPathlib = Annotated[Path, PathRole("output")]
+
+
+def _role_in(ann: Any) -> str | None:
+    """The :class:`PathRole` anywhere in an annotation (``OutPath | None``, ``list[InPath]``), else None."""
+    if typing.get_origin(ann) is Annotated:
+        for meta in getattr(ann, "__metadata__", ()):
+            if isinstance(meta, PathRole):
+                return meta.role
+    for arg in typing.get_args(ann):
+        role = _role_in(arg)
+        if role is not None:
+            return role
+    return None
+
+
+def path_strings(value: Any) -> list[str]:
+    if isinstance(value, (str, Path)):
+        return [str(value)]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in path_strings(v)]
+    if isinstance(value, (list, tuple)):
+        return [s for v in value for s in path_strings(v)]
+    return []
+
+
 class StrictConfig(BaseModel):
     """Base class of every config: extra keys forbidden, assignments validated."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+
+    @classmethod
+    def path_role(cls, name: str) -> str | None:
+        """``"input"`` / ``"output"`` for a field declared path-valued (see :class:`PathRole`), else None."""
+        f = cls.model_fields[name]
+        for meta in f.metadata:
+            if isinstance(meta, PathRole):
+                return meta.role
+        return _role_in(f.annotation)
+
+    def output_paths(self) -> list[str]:
+        """Where this config's command writes its results: every set output path, nested sections included
+        (as written, relative to the working directory). A command that uses only some sections (inference's
+        mode) overrides this."""
+        out: list[str] = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if type(self).path_role(name) == "output":
+                out.extend(path_strings(value))
+            for item in value if isinstance(value, (list, tuple)) else [value]:
+                if isinstance(item, StrictConfig):
+                    out.extend(item.output_paths())
+        return out
 
 
 C = TypeVar("C", bound=StrictConfig)

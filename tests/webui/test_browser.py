@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,10 +30,8 @@ TATA = Path("gue") / "prom" / "prom_core_tata"
 pytestmark = pytest.mark.browser
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+WAIT_MS = 120_000  # generous: every wait is on a condition, so a loaded machine only makes it slower
+RUN_LIMIT_S = 400
 
 
 @pytest.fixture(scope="module")
@@ -52,11 +49,9 @@ def server(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Itera
     (ws / "seqs.csv").symlink_to(tata / "train.csv")  # 4904 real 70 bp sequences: a few seconds to embed
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("OMP_NUM_THREADS", "1")  # inherited by the CLI subprocesses
-        demo, manager, url = launch(WebUIConfig(workspace=str(ws), port=_free_port()), block=False)
-        yield url, ws, manager
-        for run in list(manager.runs.values()):
-            manager.stop(run.id)
-        demo.close()
+        served = launch(WebUIConfig(workspace=str(ws), port=0), block=False)
+        yield served.url, ws, served.manager
+        served.close()
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +67,7 @@ def browser(chromium_path: Path) -> Iterator[Any]:
 @pytest.fixture
 def page(browser: Any, server: Any) -> Iterator[Any]:
     pg = browser.new_page(viewport={"width": 1280, "height": 1800})
+    pg.set_default_timeout(WAIT_MS)  # clicks and fills wait for their element as long as the other waits
     pg.goto(server[0])
     yield pg
     pg.close()
@@ -85,7 +81,7 @@ def _log(page: Any, command: str) -> str:
     return str(page.locator(f"#{command}-log textarea").input_value())
 
 
-def _wait_for(page: Any, sel: str, needle: str, timeout_ms: int = 15_000) -> None:
+def _wait_for(page: Any, sel: str, needle: str, timeout_ms: int = WAIT_MS) -> None:
     # interval polling: requestAnimationFrame polling (the default) can stall in a headless page
     page.wait_for_function(
         "([s, n]) => (document.querySelector(s)?.innerText || '').includes(n)",
@@ -96,7 +92,7 @@ def _wait_for(page: Any, sel: str, needle: str, timeout_ms: int = 15_000) -> Non
 
 
 def _watch(
-    page: Any, command: str, while_running: Callable[[str, str], bool], limit_s: float = 80
+    page: Any, command: str, while_running: Callable[[str, str], bool], limit_s: float = RUN_LIMIT_S
 ) -> tuple[bool, str]:
     """Poll the page until the run ends: (whether ``while_running(status, log)`` held while it ran, last status)."""
     seen = False
@@ -139,6 +135,15 @@ def test_train_tab_streams_log_and_shows_metrics(server: Any, page: Any) -> None
     page.locator("#train-run").click()
     _wait_for(page, "#train-status", "outside the workspace")
     assert set(manager.runs) == before
+    page.locator("#train-data-path textarea").fill("tata")
+    page.locator("#train-output_dir textarea").fill("tata/run")  # into the linked dataset: refused
+    page.locator("#train-run").click()
+    _wait_for(page, "#train-status", "a linked folder is for reading")
+    page.locator("#train-output_dir textarea").fill("x" * 100_000)  # bounded: refused, not echoed
+    page.locator("#train-run").click()
+    _wait_for(page, "#train-status", "at most 4,096")
+    assert set(manager.runs) == before and "x" * 5000 not in _text(page, "#train-status")
+    page.locator("#train-output_dir textarea").fill("runs/browser")
 
     page.locator("#train-data-path textarea").fill("tata")
     page.locator("#train-data-path textarea").press("Tab")
@@ -148,10 +153,19 @@ def test_train_tab_streams_log_and_shows_metrics(server: Any, page: Any) -> None
     assert seen_log, "no log line arrived while the run was running"
     assert status.startswith("finished"), _log(page, "train")[-2000:]
     _wait_for(page, "#train-metrics", "test.mcc")
-    yaml_text = (ws / "runs" / "browser" / "config.yaml").read_text()
-    assert "init: tiny" in yaml_text and "path: tata" in yaml_text
     run = _new_run(manager, before)
+    yaml_text = run.config_path.read_text()  # the UI's files stay in its state folder
+    assert "init: tiny" in yaml_text and "path: tata" in yaml_text
+    assert not (ws / "runs" / "browser" / "config.yaml").exists()
     assert run.returncode == 0 and (ws / "runs" / "browser" / "metrics.json").is_file()
+    log = _log(page, "train")
+    assert len(re.findall(r"\| 6/6 \[", log)) <= 4, log  # a redrawn bar is one line, not one per update
+    assert "100%" in _text(page, "#train-progress")
+    page.wait_for_function(  # the log box follows its tail
+        "(t => t.scrollHeight - t.scrollTop - t.clientHeight < 40)(document.querySelector('#train-log textarea'))",
+        timeout=WAIT_MS,
+        polling=200,
+    )
 
 
 def test_equivalent_yaml_and_cli_follow_the_form(page: Any) -> None:
@@ -163,13 +177,13 @@ def test_equivalent_yaml_and_cli_follow_the_form(page: Any) -> None:
     page.wait_for_function(
         "(v => v.includes('max_steps: 17') && v.includes('path: my data/tata'))"
         "(document.querySelector('#train-yaml textarea').value)",
-        timeout=30_000,
+        timeout=WAIT_MS,
         polling=200,
     )
     page.wait_for_function(
         "(v => v.includes('max_steps=17') && v.includes('my data/tata'))"
         "(document.querySelector('#train-cli textarea').value)",
-        timeout=30_000,
+        timeout=WAIT_MS,
         polling=200,
     )
     shown = yaml.safe_load(page.locator("#train-yaml textarea").input_value())
@@ -196,7 +210,7 @@ def test_inference_embed_shows_log_and_outputs(server: Any, page: Any) -> None:
     )
     page.screenshot(path=str(_artifact("webui-inference.png")), full_page=True)
     link = page.locator('#inference-files a[download="embeddings.parquet"]')
-    link.wait_for(timeout=15_000)
+    link.wait_for(timeout=WAIT_MS)
     assert seen_log, "no log line arrived while the run was running"
     assert status.startswith("finished"), _log(page, "inference")[-2000:]
     assert "embedded 4904 sequences" in _log(page, "inference")
@@ -250,7 +264,7 @@ def test_stop_ends_a_running_job(server: Any, page: Any) -> None:
     page.locator("#train-run").click()
     page.wait_for_function(
         "document.querySelector('#train-log textarea').value.includes('model nucleotide')",
-        timeout=40_000,
+        timeout=WAIT_MS,
         polling=200,
     )  # the job is at work
     assert _text(page, "#train-status").startswith("running")
@@ -258,7 +272,7 @@ def test_stop_ends_a_running_job(server: Any, page: Any) -> None:
     assert run.proc is not None
     pid = run.proc.pid
     page.locator("#train-stop").click()
-    _, status = _watch(page, "train", lambda s, log: True, limit_s=30)
+    _, status = _watch(page, "train", lambda s, log: True)
     page.screenshot(path=str(_artifact("webui-stop.png")), full_page=True)
     assert status.startswith("stopped"), status
     assert run.status == "stopped" and run.returncode is not None and run.returncode != 0

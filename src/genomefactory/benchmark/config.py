@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from ..config import StrictConfig
+from ..config import InPath, OutPath, StrictConfig
 from ..models.config import ModelConfig
 from ..train.config import MethodConfig, TrainingConfig
 
@@ -29,7 +29,7 @@ class SuiteConfig(StrictConfig):
         description="Suite: gue, genomic_benchmarks, custom, or a plugin registered under the "
         "entry point group genomefactory.benchmarks.",
     )
-    path: str | None = Field(
+    path: InPath | None = Field(
         None,
         description="gue: the unzipped GUE folder (or GUE.zip); genomic_benchmarks: the official interval "
         "folders (with genomes) or a local export of seq,label CSVs; custom: a folder of task folders.",
@@ -37,7 +37,7 @@ class SuiteConfig(StrictConfig):
     tasks: list[str] | None = Field(
         None, description="Task names or group names (e.g. EMP, tf/0); default: every task of the suite."
     )
-    genomes: dict[str, str] = Field(
+    genomes: dict[str, InPath] = Field(
         default_factory=dict,
         description="genomic_benchmarks from intervals: genome FASTA per reference file "
         "name of metadata.yaml (e.g. Homo_sapiens.GRCh38.dna.toplevel.fa.gz: /data/GRCh38.fa); plain or bgzip.",
@@ -103,13 +103,15 @@ class BenchmarkConfig(StrictConfig):
     max_length: int | None = Field(
         None, ge=8, description="Maximum tokens per sequence; default: the model's."
     )
-    output_dir: str = Field("runs/benchmark", description="Sweep folder: cells/, data/, reports and plot.")
-    published_scores: list[str] = Field(
+    output_dir: OutPath = Field(
+        "runs/benchmark", description="Sweep folder: cells/, data/, reports and plot."
+    )
+    published_scores: list[InPath] = Field(
         default_factory=list,
         description="CSV files of published scores shown beside ours (model×task, "
         "model×suite like the paper's Table 4, or dataset×baseline).",
     )
-    efficiency_csv: str | None = Field(
+    efficiency_csv: InPath | None = Field(
         None,
         description="Throughput/memory per model×method for the trade-off plot (columns model, method, "
         "peak_mem_gb, throughput_ktok_s); default: what the sweep measured.",

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from ..config import StrictConfig
+from ..config import InPathlib, OutPathlib, StrictConfig
 
 NCBI_BASE_URL = "https://api.ncbi.nlm.nih.gov/datasets/v2"
 AssemblyLevel = Literal["complete_genome", "chromosome", "scaffold", "contig"]
@@ -36,7 +36,9 @@ class HttpConfig(StrictConfig):
 class DownloadConfig(StrictConfig):
     """What to download from NCBI Datasets v2 (or plain links) and where to put it."""
 
-    output_dir: Path = Field(Path("downloads"), description="Folder for genomes and the download manifest.")
+    output_dir: OutPathlib = Field(
+        Path("downloads"), description="Folder for genomes and the download manifest."
+    )
     species: list[str] = Field(
         default_factory=list, description="Species names, looked up in the taxonomy table."
     )
@@ -48,7 +50,7 @@ class DownloadConfig(StrictConfig):
     checksums: dict[str, str] = Field(
         default_factory=dict, description="Expected SHA-256 per link URL (bytes as served)."
     )
-    species_file: Path | None = Field(
+    species_file: InPathlib | None = Field(
         None, description="Extra JSON {species name: taxon id} extending the bundled table."
     )
     reference_only: bool = Field(
@@ -88,7 +90,7 @@ class LengthRange(StrictConfig):
 
 
 class GenomeInput(StrictConfig):
-    path: Path = Field(description="FASTA (.fa/.fna/.fasta, optionally .gz) or GenBank (.gb/.gbk) file.")
+    path: InPathlib = Field(description="FASTA (.fa/.fna/.fasta, optionally .gz) or GenBank (.gb/.gbk) file.")
     label: str | None = Field(
         None, description="Class name; default: organism from a download manifest, else file stem."
     )
@@ -100,7 +102,7 @@ class SpeciesTask(StrictConfig):
     genomes: list[GenomeInput] = Field(
         default_factory=list, description="Genome files and their class names."
     )
-    input_dir: Path | None = Field(
+    input_dir: InPathlib | None = Field(
         None, description="A `download` output folder: every genome in it is a class."
     )
     fragments_per_species: int = Field(1000, ge=1, description="Fragments sampled per species (before QC).")
@@ -120,7 +122,7 @@ class SourceRef(StrictConfig):
         None, description="Name in the task source table (data/task_sources.json + sources_file)."
     )
     url: str | None = Field(None, description="http(s) URL, fetched into the cache folder.")
-    path: Path | None = Field(None, description="Local file.")
+    path: InPathlib | None = Field(None, description="Local file.")
     sha256: str | None = Field(None, description="Expected SHA-256 of the bytes served (url only).")
     format: Literal["epdnew"] | None = Field(
         None,
@@ -144,7 +146,7 @@ class GenomeRef(StrictConfig):
     )
     accession: str | None = Field(None, description="NCBI assembly accession (GCF_/GCA_), fetched from NCBI.")
     url: str | None = Field(None, description="http(s) URL of a FASTA (.gz is decompressed).")
-    path: Path | None = Field(None, description="Local FASTA.")
+    path: InPathlib | None = Field(None, description="Local FASTA.")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> GenomeRef:
@@ -157,7 +159,7 @@ class GenomeRef(StrictConfig):
 class FetchConfig(StrictConfig):
     """Where and how named sources, URLs and assemblies are fetched and cached."""
 
-    cache_dir: Path | None = Field(
+    cache_dir: OutPathlib | None = Field(
         None, description="Cache folder; default $GENOMEFACTORY_CACHE, else <output_dir>/source_cache."
     )
     base_url: str | None = Field(
@@ -165,7 +167,7 @@ class FetchConfig(StrictConfig):
         description="Mirror/test server: replaces scheme and host of every source and "
         "NCBI URL (the URL path is kept, appended to this).",
     )
-    sources_file: Path | None = Field(
+    sources_file: InPathlib | None = Field(
         None, description="Extra JSON {assemblies, sources} extending the bundled table."
     )
     genome_via: Literal["datasets", "ftp"] = Field(
@@ -183,16 +185,16 @@ class RegionTask(StrictConfig):
     genome ``{assembly: hg38}`` / ``{accession: GCF_...}``) fetched into a cache; see ``collect/sources.py``.
     """
 
-    genome: Path | GenomeRef | None = Field(
+    genome: InPathlib | GenomeRef | None = Field(
         None,
         description="Genome FASTA (pyfaidx-indexed) or {assembly|accession|url}; "
         "default: the assembly of the named annotation/signal source.",
     )
-    annotation: Path | SourceRef = Field(
+    annotation: InPathlib | SourceRef = Field(
         description="promoter: GTF or EPDnew BED; enhancer: BED; histone: GTF of "
         "genes. A path or {source: name} / {url: ...}."
     )
-    signal: Path | SourceRef | None = Field(
+    signal: InPathlib | SourceRef | None = Field(
         None,
         description="histone only: bigWig of the mark (e.g. H3K36me3); "
         "a path or {source: name} / {url: ...}.",
@@ -297,7 +299,7 @@ class ProcessConfig(StrictConfig):
     task: Literal["species", "promoter", "enhancer", "histone"] = Field(
         "species", description="Which dataset to build."
     )
-    output_dir: Path = Field(
+    output_dir: OutPathlib = Field(
         Path("processed"), description="Folder for train/dev/test.csv, qc_report.json, plots."
     )
     seed: int = Field(42, description="Seed of sampling, QC resolution/normalisation and splitting.")

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from ..config import StrictConfig
+from ..config import InPathlib, OutPathlib, StrictConfig
 from .config import SplitConfig
 
 __all__ = ["PerBaseDataConfig"]
@@ -20,21 +20,23 @@ __all__ = ["PerBaseDataConfig"]
 class PerBaseDataConfig(StrictConfig):
     """``genomefactory-cli per_base_data``: windows with a label per base (gene structure or a signal track)."""
 
-    genome: Path = Field(
+    genome: InPathlib = Field(
         ...,
         description="Genome file: GenBank (.gb/.gbk, sequence and features together) or FASTA (optionally "
         "gzipped) with an annotation or a signal file.",
     )
-    annotation: Path | None = Field(
+    annotation: InPathlib | None = Field(
         None,
         description="GTF or GFF3 file of a FASTA genome (exon rows, else CDS, grouped by transcript); chromosome "
         "names must match the FASTA's.",
     )
-    signal: Path | None = Field(
+    signal: InPathlib | None = Field(
         None,
         description="bigWig file: per-base regression labels (its values) instead of gene-structure classes.",
     )
-    output_dir: Path = Field(Path("per_base_task"), description="Task folder written: train/dev/test.tsv.")
+    output_dir: OutPathlib = Field(
+        Path("per_base_task"), description="Task folder written: train/dev/test.tsv."
+    )
     window: int = Field(1000, ge=8, description="Window length in bases.")
     stride: int | None = Field(
         None, ge=1, description="Step between window starts; default: the window length."

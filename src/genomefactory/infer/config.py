@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..config import StrictConfig
+from ..config import InPath, OutPath, StrictConfig
 from ..models.config import ModelConfig
 
 __all__ = ["EmbedConfig", "GenerateConfig", "InferenceConfig", "PredictConfig"]
@@ -21,13 +21,13 @@ Precision = Literal["auto", "fp32", "bf16", "fp16"]
 class EmbedConfig(StrictConfig):
     """Embedding extraction (``mode: embed``)."""
 
-    input: str = Field(
+    input: InPath = Field(
         "",
         description="FASTA (.fa .fasta .fna .fas .ffn .fsa) or CSV/TSV (.csv .tsv .tab) with a `sequence` "
         "(or `seq`) column, optionally gzipped; ids: the FASTA header's first word, the `id` column, else "
         "row<N>; other columns are kept as metadata.",
     )
-    output: str = Field(
+    output: OutPath = Field(
         "embeddings.parquet",
         description="Output file: .parquet (default), .npy (+ <name>.index.csv) "
         "or .csv (one column per dimension; the layout `sae_regression` reads).",
@@ -72,8 +72,8 @@ class GenerateConfig(StrictConfig):
     """Sequence generation with a decoder (``mode: generate``)."""
 
     prompts: list[str] = Field(default_factory=list, description="DNA prompts (upper-case IUPAC).")
-    prompt_file: str | None = Field(None, description="FASTA of prompts (added to `prompts`).")
-    output: str = Field(
+    prompt_file: InPath | None = Field(None, description="FASTA of prompts (added to `prompts`).")
+    output: OutPath = Field(
         "generated.fasta", description="Output FASTA; the header holds the prompt and settings."
     )
     max_new_tokens: int = Field(64, ge=1, description="Tokens to generate per sample.")
@@ -94,17 +94,17 @@ class GenerateConfig(StrictConfig):
 class PredictConfig(StrictConfig):
     """Prediction with a fine-tuned run (``mode: predict``); owned by the trainer's inference code."""
 
-    input: str = Field(
+    input: InPath = Field(
         "",
         description="Sequences to predict: FASTA, or CSV/TSV with a `sequence` (or `seq`) column, optionally "
         "gzipped (read like embed.input).",
     )
-    output: str = Field(
+    output: OutPath = Field(
         "predictions.csv",
         description="Predictions CSV (per-base runs: comma-separated per-base predictions per row).",
     )
     batch_size: int = Field(32, ge=1, description="Sequences per forward pass.")
-    bigwig_path: str | None = Field(
+    bigwig_path: OutPath | None = Field(
         None,
         description="Per-base runs: also write this bigWig file on the reference, from the input's chrom, "
         "start (0-based) and strand columns.",
@@ -128,3 +128,8 @@ class InferenceConfig(StrictConfig):
         default_factory=GenerateConfig, description="Settings of mode: generate."
     )
     predict: PredictConfig = Field(default_factory=PredictConfig, description="Settings of mode: predict.")
+
+    def output_paths(self) -> list[str]:
+        """Only the chosen mode's section writes (the other two keep their defaults, unused)."""
+        section: StrictConfig = getattr(self, self.mode)
+        return section.output_paths()

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..config import StrictConfig
+from ..config import InPath, OutPath, StrictConfig
 from ..models.config import ModelConfig
 
 __all__ = ["ReadoutSpec", "SAEConfig", "SAERegressionConfig", "SAETrainConfig"]
@@ -38,8 +38,12 @@ class SAEConfig(StrictConfig):
 class SAETrainConfig(StrictConfig):
     """``genomefactory-cli sae_train``: train an SAE on embeddings (a file, or computed from sequences)."""
 
-    embeddings: str | None = Field(None, description="Embedding file written by `inference` (mode: embed).")
-    data_file: str | None = Field(None, description="Sequences (FASTA/CSV) to embed on the fly with `model`.")
+    embeddings: InPath | None = Field(
+        None, description="Embedding file written by `inference` (mode: embed)."
+    )
+    data_file: InPath | None = Field(
+        None, description="Sequences (FASTA/CSV) to embed on the fly with `model`."
+    )
     model: ModelConfig = Field(default_factory=ModelConfig, description="Model for data_file.")
     level: Literal["token", "pooled"] = Field(
         "token",
@@ -53,7 +57,7 @@ class SAETrainConfig(StrictConfig):
     lr: float = Field(1e-3, gt=0.0, description="Adam learning rate.")
     seed: int = Field(0, description="Random seed.")
     device: str | None = Field(None, description="cpu, cuda ...; default: cuda when available.")
-    output: str = Field(
+    output: OutPath = Field(
         "sae", description="Output directory (sae.safetensors, sae_config.json, metrics.json)."
     )
     overwrite: bool = Field(
@@ -71,7 +75,7 @@ class ReadoutSpec(StrictConfig):
     )
     name: str | None = Field(None, description="Name in the report (default derived from the spec).")
     motif: str | None = Field(None, description="IUPAC motif (kind: motif), e.g. TATAWAWR.")
-    pwm_file: str | None = Field(None, description="JASPAR-format matrix file (kind: pwm).")
+    pwm_file: InPath | None = Field(None, description="JASPAR-format matrix file (kind: pwm).")
     threshold: float = Field(0.8, ge=0.0, le=1.0, description="PWM hit: relative score >= threshold.")
     k: int = Field(2, ge=1, le=4, description="k-mer size (kind: kmer): one readout per k-mer, frequencies.")
     column: str | None = Field(
@@ -83,10 +87,10 @@ class ReadoutSpec(StrictConfig):
 class SAERegressionConfig(StrictConfig):
     """``genomefactory-cli sae_regression``: link SAE latent units to readouts (paper appendix E.5)."""
 
-    embeddings: str = Field(
+    embeddings: InPath = Field(
         description="Embedding file (Parquet/npy/CSV) written by `inference` (mode: embed)."
     )
-    sae_checkpoint: str = Field(description="Directory written by `sae_train`.")
+    sae_checkpoint: InPath = Field(description="Directory written by `sae_train`.")
     type: Literal["first_token", "mean"] = Field(
         "mean",
         description="Per-token embeddings: latents of the first token, or mean of the tokens' latents.",
@@ -95,7 +99,7 @@ class SAERegressionConfig(StrictConfig):
         default_factory=lambda: [ReadoutSpec(kind="length"), ReadoutSpec(kind="gc")],
         description="Readouts to test (default: length and GC).",
     )
-    readouts_csv: str | None = Field(
+    readouts_csv: InPath | None = Field(
         None, description="Extra CSV with an `id` column, for kind: column readouts."
     )
     fdr: float = Field(0.05, gt=0.0, lt=1.0, description="Benjamini–Hochberg false discovery rate.")
@@ -104,4 +108,4 @@ class SAERegressionConfig(StrictConfig):
     cv_folds: int = Field(5, ge=2, description="Cross-validation folds of the ridge regression.")
     seed: int = Field(0, description="Seed of the cross-validation split.")
     figures: bool = Field(True, description="Write PNG figures (correlation bars, scatter, histograms).")
-    output: str = Field("interpretation", description="Output directory (interpretation.json, figures).")
+    output: OutPath = Field("interpretation", description="Output directory (interpretation.json, figures).")

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from ..config import StrictConfig
+from ..config import InPath, StrictConfig
 from ..errors import UserError
 from .registry import FAMILIES, get_family, resolve_variant
 
@@ -38,7 +38,7 @@ class ModelConfig(StrictConfig):
     variant: str | None = Field(
         None, description="Variant of the family (paper Table 5); default: the family's."
     )
-    path: str | None = Field(
+    path: InPath | None = Field(
         None,
         description="Hub id or local checkpoint directory; overrides `variant`. A genomefactory run "
         "directory is also accepted for inference.",

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, create_model, field_serializer, field_validator
 
-from ..config import StrictConfig
+from ..config import InPath, OutPath, StrictConfig
 from ..models.config import ModelConfig
 from .methods.adapter import AdapterConfig
 from .methods.lora import LoraConfig
@@ -34,7 +34,7 @@ __all__ = [
 class DataConfig(StrictConfig):
     """Task data: a folder with train.csv, dev.csv, test.csv."""
 
-    path: str = Field(
+    path: InPath = Field(
         ...,
         description="Folder with train.csv, dev.csv and test.csv (columns sequence,label); a split may also be "
         "a TSV, or a FASTA with <split>.labels.csv (id,label), optionally gzipped.",
@@ -198,7 +198,9 @@ class TrainConfig(StrictConfig):
     task: TaskConfig = Field(default_factory=TaskConfig, description="Task type.")
     method: MethodConfig = Field(default_factory=MethodConfig, description="Fine-tuning method.")
     training: TrainingConfig = Field(default_factory=TrainingConfig, description="Optimisation settings.")
-    output_dir: str = Field("runs/train", description="Run directory (metrics, predictions, model, logs).")
+    output_dir: OutPath = Field(
+        "runs/train", description="Run directory (metrics, predictions, model, logs)."
+    )
     overwrite: bool = Field(
         False, description="Allow writing into a non-empty output_dir that is not being resumed."
     )

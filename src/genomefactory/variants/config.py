@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from ..config import StrictConfig
+from ..config import InPath, OutPath, StrictConfig
 from ..models.config import ModelConfig
 
 __all__ = ["ComputeConfig", "EmbeddingScoreConfig", "EvaluateConfig", "VariantsConfig", "WindowConfig"]
@@ -113,17 +113,17 @@ class VariantsConfig(StrictConfig):
         description="The model (family, variant/path, init); `path` may be a `genomefactory-cli train` run "
         "directory (enables the finetuned score).",
     )
-    input: str = Field(
+    input: InPath = Field(
         ...,
         description="Variants: VCF/BCF (.vcf, .vcf.gz, .bcf) or a TSV with columns chrom, pos, ref, alt "
         "(pos 1-based as in VCF; alt may list several alleles separated by commas).",
     )
-    genome: str = Field(
+    genome: InPath = Field(
         ...,
         description="Reference FASTA (plain, or bgzipped with its .fai/.gzi); a missing .fai of a plain FASTA "
         "is built beside it.",
     )
-    output: str | None = Field(
+    output: OutPath | None = Field(
         None,
         description="Output: .vcf / .vcf.gz (VCF input only: INFO fields added; .vcf.gz is bgzipped and "
         "tabix-indexed), .parquet, .tsv or .csv (one row per variant, allele and score). Default: "

@@ -30,7 +30,8 @@ from .forms import (
     form_fields,
     to_widget_value,
 )
-from .runner import Run, RunManager, progress_of, results_of
+from .results import results_of
+from .runner import Run, RunManager
 
 __all__ = ["build_app", "launch", "serve"]
 
@@ -44,6 +45,7 @@ TAB_OF = {
     "sae_train": "Interpret",
     "sae_regression": "Interpret",
     "variants": "Interpret",
+    "attribute": "Interpret",
 }
 TAB_ORDER = ["Download", "Process", "Train", "Inference", "Benchmark", "Interpret", "Other"]
 HIDDEN = {"webui"}
@@ -97,22 +99,10 @@ def _common_prefix(conds: list[list[tuple[str, str]]]) -> list[tuple[str, str]]:
     return first[:n]
 
 
-def _output_dir(cfg: Any, workspace: Path) -> Path | None:
-    out = getattr(cfg, "output_dir", None)
-    if out is None and isinstance(getattr(cfg, "mode", None), str):
-        section = getattr(cfg, cfg.mode, None)
-        target = getattr(section, "output", None) if section is not None else None
-        out = Path(target).parent if target else None
-    if out is None:
-        return None
-    p = Path(out)
-    return p if p.is_absolute() else workspace / p
-
-
-def _bar(run: Run) -> str:
-    """Progress bar of the latest ``[k/n]`` or tqdm line; kept after the end (where a stopped run got to)."""
-    frac = progress_of(run.lines)
-    return f"<progress value='{frac:.3f}' max='1'></progress> {100 * frac:.0f}%" if frac is not None else ""
+def _outputs(cfg: Any, workspace: Path) -> list[Path]:
+    """The command's declared outputs (``output_paths()`` of its config), absolute."""
+    outs = [Path(os.path.expanduser(p)) for p in cfg.output_paths()]
+    return [p if p.is_absolute() else workspace / p for p in outs]
 
 
 class CommandPanel:
@@ -252,7 +242,7 @@ class CommandPanel:
         except (ConfigError, PathError, ValueError) as exc:
             yield (f"**refused:** {exc}".replace("\n", "  \n"), "", keep, keep, keep, keep, None)
             return
-        run = self.manager.submit(self.name, text, _output_dir(cfg, self.workspace))
+        run = self.manager.submit(self.name, text, _outputs(cfg, self.workspace))
         yield from self.watch(run)
 
     def watch(self, run: Run) -> Iterator[tuple[Any, ...]]:
@@ -264,15 +254,23 @@ class CommandPanel:
                 msg = f"**queued** (position {self.manager.position(run)}) — `{cli}`"
             else:  # running or stopping
                 msg = f"**{run.status}** {run.id} — `{cli}`"
-            yield (msg, _bar(run), run.log_tail(), keep, keep, keep, run.id)
+            yield (msg, run.progress.html(), run.log_tail(), keep, keep, keep, run.id)
             time.sleep(0.5)
-        res = results_of(run.output_dir)
+        res = results_of(run.outputs)
         took = f"{(run.ended or 0) - (run.started or run.ended or 0):.1f} s"
         msg = f"**{run.status}** {run.id} (exit code {run.returncode}, {took}) — `{cli}`"
-        if run.output_dir is not None:
-            msg += f"  \noutputs: `{run.output_dir}`"
+        if run.outputs:
+            msg += "  \noutputs: " + ", ".join(f"`{p}`" for p in run.outputs)
         rows = [list(r) for r in res["metrics"]] or [["(no metrics file)", ""]]
-        yield (msg, _bar(run), run.log_tail(), rows, res["images"] or None, res["files"] or None, run.id)
+        yield (
+            msg,
+            run.progress.html(),
+            run.log_tail(),
+            rows,
+            res["images"] or None,
+            res["files"] or None,
+            run.id,
+        )
 
 
 def _runs_tab(gr: Any, manager: RunManager) -> None:
@@ -282,7 +280,7 @@ def _runs_tab(gr: Any, manager: RunManager) -> None:
 
     def rows() -> list[list[str]]:
         return [
-            [r.id, r.command, r.status, str(r.output_dir or "")]
+            [r.id, r.command, r.status, ", ".join(str(p) for p in r.outputs)]
             for r in reversed(list(manager.runs.values()))
         ]
 
@@ -323,29 +321,35 @@ def build_app(cfg: WebUIConfig) -> tuple[Any, RunManager]:
 
 
 def launch(cfg: WebUIConfig, block: bool = True) -> Any:
-    """Serve the app on ``cfg.host:cfg.port``; with ``block=False`` return (app, manager, url) at once."""
+    """Serve the app on ``cfg.host:cfg.port`` (see :mod:`.server`); ``block=False`` returns a
+    :class:`~.server.Served` at once (its ``url``, ``manager`` and ``close()``)."""
+    gr = _gradio()
+    from fastapi import FastAPI
+
+    from .server import FOLLOW_LOG_JS, serve_app
+
     demo, manager = build_app(cfg)
+    demo.queue(default_concurrency_limit=None)
     if cfg.share:
         print("warning: share=true opens a public link: anyone with it can run commands on this machine")
-    demo.queue(default_concurrency_limit=None)
-    try:
-        _, url, _ = demo.launch(
-            server_name=cfg.host,
-            server_port=cfg.port or None,
-            share=cfg.share,
-            inbrowser=cfg.open_browser,
-            prevent_thread_lock=not block,
-            allowed_paths=[str(Path(os.path.abspath(cfg.workspace)))],
-            quiet=not block,
-        )
-    finally:
-        if block:  # the server has stopped (Ctrl-C): runs it started must not keep going
-            stopped = manager.shutdown()
-            if stopped:
-                print(f"stopped {stopped} run(s) started from the web UI")
-    return demo, manager, url
+        demo.launch(server_name=cfg.host, server_port=cfg.port or None, share=True, head=FOLLOW_LOG_JS)
+        return None
+    app = gr.mount_gradio_app(
+        FastAPI(),
+        demo,
+        path="",
+        server_name=cfg.host,
+        server_port=cfg.port,
+        allowed_paths=[str(Path(os.path.abspath(cfg.workspace)))],
+        head=FOLLOW_LOG_JS,
+        footer_links=[],
+        run_history=False,
+        ssr_mode=False,
+    )
+    return serve_app(app, manager, cfg.host, cfg.port, block)
 
 
-def serve(cfg: WebUIConfig) -> Any:
-    """The ``webui`` command: build the app and serve it until interrupted."""
-    return launch(cfg, block=True)
+def serve(cfg: WebUIConfig) -> None:
+    """The ``webui`` command: build the app and serve it until a signal ends it (nothing is returned, so the
+    CLI prints no summary)."""
+    launch(cfg, block=True)

@@ -5,11 +5,15 @@ help = the field's description). Nested configs are sections. A field or section
 choices of a sibling ``Literal`` field (``method.lora`` beside ``method.name``), or starts with ``<choice>_``
 (``cnn_channels`` beside ``kind``), is shown only while that choice is selected.
 
-Path confinement: every string of a path-like field (typed ``Path``, or named ``path``, ``input``, ``output``,
-``*_dir``, ``*_file``, ``embeddings``, ...) anywhere in the validated config must lie inside the workspace; keys
-of untyped mappings (a benchmark model's ``overrides``) are judged by the same names. Relative paths are
-relative to the workspace (commands run there). The check is lexical (``..`` is resolved, symbolic links are not
-followed): a link the workspace's owner placed inside it is how a shared dataset is exposed.
+Path confinement: every string of a field declared path-valued on its config class (``InPath`` / ``OutPath``,
+see :class:`genomefactory.config.PathRole`) anywhere in the validated config must lie inside the workspace;
+keys of untyped mappings (a benchmark model's ``overrides``) are judged by the names of the declared path fields.
+Relative paths are relative to the workspace (commands run there). An input may be a symbolic link the
+workspace's owner placed inside it (how a shared dataset is exposed): it is checked lexically. An output is
+checked on its real path (links resolved): nothing is written outside the workspace through a link, nor into a
+linked dataset whose real folder lies elsewhere.
+
+Field lengths are bounded (:data:`MAX_FIELD_CHARS`): a pasted 100,000-character value is refused naming the key.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import yaml
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
+from ..config import StrictConfig, path_strings
 from ..errors import DataError, UserError
 
 __all__ = [
@@ -35,33 +40,16 @@ __all__ = [
     "build_data",
     "check_paths",
     "cli_line",
+    "declared_path_keys",
     "form_fields",
     "to_widget_value",
 ]
 
 UNSET = "(default)"
-PATH_NAMES = {
-    "path",
-    "paths",
-    "input",
-    "inputs",
-    "output",
-    "output_dir",
-    "cache_dir",
-    "genome",
-    "genomes",
-    "published_scores",
-    "efficiency_csv",
-    "prompt_file",
-    "species_file",
-    "workspace",
-    "annotation",
-    "signal",
-    "embeddings",
-    "sae_checkpoint",
-    "checkpoint",
-}
-PATH_SUFFIXES = ("_dir", "_path", "_file", "_csv", "_fasta", "_checkpoint")
+MAX_FIELD_CHARS = (
+    4096  # a path, a YAML list of suites or models: far below this; a pasted file is not a value
+)
+UNTYPED_PATH_SUFFIXES = ("_dir", "_path", "_file", "_csv", "_fasta", "_checkpoint")
 
 
 class PathError(UserError, ValueError):
@@ -79,15 +67,18 @@ class FieldSpec:
     choices: list[str] = field(default_factory=list)
     show_if: list[tuple[str, str]] = field(default_factory=list)  # (controller key, value): all must hold
     section: str = ""
+    path: str | None = None  # "input" / "output" for a field declared path-valued
 
 
 def _unwrap(ann: Any) -> tuple[Any, bool]:
-    """(annotation without None, whether None is allowed)."""
+    """(annotation without None and without ``Annotated`` markers, whether None is allowed)."""
+    if typing.get_origin(ann) is typing.Annotated:
+        return _unwrap(ann.__origin__)
     origin = typing.get_origin(ann)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(ann) if a is not type(None)]
         if len(args) == 1:
-            return args[0], len(args) < len(typing.get_args(ann))
+            return _unwrap(args[0])[0], len(args) < len(typing.get_args(ann))
         return ann, type(None) in typing.get_args(ann)
     return ann, False
 
@@ -156,9 +147,15 @@ def form_fields(
                 choices,
                 cond,
                 prefix.rstrip("."),
+                path_role(cls, name),
             )
         )
     return specs
+
+
+def declared_path_keys(cls: type[BaseModel]) -> dict[str, str]:
+    """Dotted form key -> role of every leaf field declared path-valued."""
+    return {s.key: s.path for s in form_fields(cls) if s.path is not None}
 
 
 def to_widget_value(spec: FieldSpec) -> Any:
@@ -174,6 +171,11 @@ def to_widget_value(spec: FieldSpec) -> Any:
 
 
 def _from_widget(spec: FieldSpec, value: Any) -> Any:
+    if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
+        raise DataError(
+            f"{spec.key}: the value is {len(value):,} characters long (at most {MAX_FIELD_CHARS:,}); "
+            "put long content in a file inside the workspace and give its path"
+        )
     if spec.kind == "bool":
         return bool(value)
     if spec.kind == "choice":
@@ -235,51 +237,80 @@ def cli_line(command: str, data: dict[str, Any]) -> str:
     return " ".join(["genomefactory-cli", command, *_overrides(data)])
 
 
-def _path_like(name: str, ann: Any) -> bool:
-    return name in PATH_NAMES or name.endswith(PATH_SUFFIXES) or "Path" in str(ann)
+def _declared_path_names() -> set[str]:
+    """Names of the fields declared path-valued in any command's config class (for untyped mappings)."""
+    from ..commands import available_commands, load_ref
+
+    names: set[str] = set()
+    seen: set[type] = set()
+
+    def walk(cls: type[BaseModel]) -> None:
+        if cls in seen:
+            return
+        seen.add(cls)
+        for name, f in cls.model_fields.items():
+            if isinstance(cls, type) and issubclass(cls, StrictConfig) and cls.path_role(name):
+                names.add(name)
+            for sub in _models(f.annotation):
+                walk(sub)
+
+    for cmd in available_commands().values():
+        walk(load_ref(cmd.config))
+    return names
 
 
-def _inside(value: str, workspace: Path) -> bool:
+def _models(ann: Any) -> list[type[BaseModel]]:
+    if _is_model(ann):
+        return [ann]
+    return [m for a in typing.get_args(ann) for m in _models(a)]
+
+
+def path_role(cls: type[BaseModel], name: str) -> str | None:
+    """The declared role (input / output) of field ``name`` of ``cls``, None for a field that is no path."""
+    return cls.path_role(name) if issubclass(cls, StrictConfig) else None
+
+
+def _real_inside(full: Path, ws_real: str) -> bool:
+    real = os.path.realpath(full)  # resolves links in the existing part; a missing tail is kept as written
+    return real == ws_real or real.startswith(ws_real.rstrip(os.sep) + os.sep)
+
+
+def _check_value(key: str, value: Any, workspace: Path, role: str) -> None:
     ws = Path(os.path.abspath(workspace))
-    p = Path(os.path.expanduser(value))
-    full = Path(os.path.normpath(p if p.is_absolute() else ws / p))
-    return full == ws or ws in full.parents
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, (str, Path)):
-        return [str(value)]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
-    if isinstance(value, (list, tuple)):
-        return [s for v in value for s in _strings(v)]
-    return []
-
-
-def _check_value(key: str, value: Any, workspace: Path) -> None:
-    for s in _strings(value):
-        if s and not _inside(s, workspace):
+    for s in path_strings(value):
+        if not s:
+            continue
+        p = Path(os.path.expanduser(s))
+        full = Path(os.path.normpath(p if p.is_absolute() else ws / p))
+        if not (full == ws or ws in full.parents):
             raise PathError(
-                f"{key}: {s!r} is outside the workspace {os.path.abspath(workspace)}; "
-                "use a path inside it (relative paths are relative to it)"
+                f"{key}: {s!r} is outside the workspace {ws}; use a path inside it (relative paths are "
+                "relative to it)"
+            )
+        if role == "output" and not _real_inside(full, os.path.realpath(ws)):
+            raise PathError(
+                f"{key}: {s!r} leads through a link to {os.path.realpath(full)}, outside the workspace {ws}; "
+                "a linked folder is for reading: write to a real folder inside the workspace"
             )
 
 
-def _check_free_dict(data: Any, workspace: Path, prefix: str) -> None:
+def _check_free_dict(data: Any, workspace: Path, prefix: str, names: set[str]) -> None:
     """Untyped mappings (a benchmark model's ``overrides``) hold config keys too: judge them by name."""
     if isinstance(data, dict):
         for k, v in data.items():
-            if _path_like(str(k), None):
-                _check_value(f"{prefix}{k}", v, workspace)
-            _check_free_dict(v, workspace, f"{prefix}{k}.")
+            if str(k) in names or str(k).endswith(UNTYPED_PATH_SUFFIXES):
+                _check_value(f"{prefix}{k}", v, workspace, "output")  # no declaration: the strict check
+            _check_free_dict(v, workspace, f"{prefix}{k}.", names)
     elif isinstance(data, (list, tuple)):
         for i, v in enumerate(data):
-            _check_free_dict(v, workspace, f"{prefix.rstrip('.')}[{i}].")
+            _check_free_dict(v, workspace, f"{prefix.rstrip('.')}[{i}].", names)
 
 
 def check_paths(cfg: BaseModel, workspace: Path, prefix: str = "") -> None:
-    """Raise :class:`PathError` naming the first path-like value outside ``workspace``."""
-    for name, f in type(cfg).model_fields.items():
+    """Raise :class:`PathError` naming the first declared path value outside ``workspace`` (see the module
+    docstring: inputs lexically, outputs by their real path)."""
+    names: set[str] | None = None
+    for name in type(cfg).model_fields:
         value = getattr(cfg, name)
         key = f"{prefix}{name}"
         items = value if isinstance(value, (list, tuple)) else [value]
@@ -290,7 +321,9 @@ def check_paths(cfg: BaseModel, workspace: Path, prefix: str = "") -> None:
                 )
         if value is None:
             continue
-        if _path_like(name, f.annotation):
-            _check_value(key, value, workspace)
+        role = path_role(type(cfg), name)
+        if role is not None:
+            _check_value(key, value, workspace, role)
         elif isinstance(value, dict):
-            _check_free_dict(value, workspace, f"{key}.")
+            names = _declared_path_names() if names is None else names
+            _check_free_dict(value, workspace, f"{key}.", names)

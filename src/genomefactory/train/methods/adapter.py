@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from ...config import StrictConfig
+from ...config import OutPath, StrictConfig
 from .registry import TuningMethod, published_backbone, register_method
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ class AdapterConfig(StrictConfig):
         True,
         description="Compute the frozen backbone's features once per (model, dataset) and cache on disk.",
     )
-    cache_dir: str | None = Field(
+    cache_dir: OutPath | None = Field(
         None, description="Feature cache folder; default $GENOMEFACTORY_CACHE or ~/.cache/genomefactory."
     )
 
