@@ -40,7 +40,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy src
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/train_throughput.py
+	nice $(BIN)/python benchmarks/suite.py
 
 clean:
 	rm -rf $(VENV) demo_output

@@ -42,7 +42,7 @@ def test_missing_required_key(tmp_path: Path) -> None:
 
 
 def test_bad_choice_lists_choices(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"method.name.*'full', 'lora' or 'adapter'"):
+    with pytest.raises(ConfigError, match=r"method.name.*'full', 'lora', 'adapter' or 'qlora'"):
         load_config(TrainConfig, write(tmp_path, "data: {path: x}\nmethod: {name: prefix}\n"))
 
 
@@ -77,8 +77,10 @@ def test_every_example_loads() -> None:
         "sae_train": "sae_train",
         "sae_regression": "sae_regression",
         "variants": "variants",
-        "per_base_data": "per_base_data",
         "attribute": "attribute",
+        "per_base_data": "per_base_data",
+        "pretrain": "pretrain",
+        "plan": "plan",
     }
     for ex in examples:
         name = next((c for p, c in prefixes.items() if ex.stem.startswith(p)), None)

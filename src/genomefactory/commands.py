@@ -33,6 +33,11 @@ COMMANDS: dict[str, Command] = {
         "genomefactory.train.finetune:run_train",
         "Fine-tune a model (full / LoRA / adapter): classification or regression, per sequence or per base.",
     ),
+    "pretrain": Command(
+        "genomefactory.pretrain.config:PretrainConfig",
+        "genomefactory.pretrain.run:run_pretrain",
+        "Continue pre-training a model on FASTA files (masked-LM for encoders, causal LM for decoders).",
+    ),
     "inference": Command(
         "genomefactory.infer.config:InferenceConfig",
         "genomefactory.infer.run:run_inference",
@@ -78,6 +83,11 @@ COMMANDS: dict[str, Command] = {
         "genomefactory.variants.config:VariantsConfig",
         "genomefactory.variants.run:run_variants",
         "Score variant effects (VCF/TSV + FASTA) with a model; evaluate labelled sets (AUROC/AUPRC).",
+    ),
+    "plan": Command(
+        "genomefactory.plan.config:PlanConfig",
+        "genomefactory.plan.run:run_plan",
+        "Plan GPU memory of a train config (meta device): ddp / fsdp / deepspeed / qlora on N GPUs, what fits.",
     ),
     "webui": Command(
         "genomefactory.webui.config:WebUIConfig",

@@ -169,6 +169,7 @@ def test_repeat_leakage_is_measured_like_a_brute_force_kmer_match(shared_data: P
             "plots": False,
             "seed": 3,
             "species": {"genomes": genomes, "fragments_per_species": 400, "length": {"min": 300, "max": 600}},
+            "qc": {"repeat_leakage_report": True},
         }
     )
     rep = json.loads(run_process(cfg).qc_report.read_text())["repeat_leakage"]

@@ -196,3 +196,14 @@ def test_sampled_fragments_are_zero_padded_genome_windows(shared_data: Path) -> 
         n = int(b.lengths[i])
         np.testing.assert_array_equal(b.mat[i, :n], genome[b.start[i] : b.start[i] + n])
         assert not b.mat[i, n:].any()
+
+
+def test_chi2_3df_tail_and_median_match_scipy() -> None:
+    """The closed form that replaced scipy.stats (imported only here, by the test) is the same distribution."""
+    from scipy import stats
+
+    from genomefactory.collect import qc as qc_mod
+
+    x = np.concatenate([np.linspace(0, 60, 601), [1e-9, 0.5, 100.0, 250.0]])
+    np.testing.assert_allclose(qc_mod.chi2_sf_3df(x), stats.chi2.sf(x, df=3), rtol=1e-9, atol=1e-300)
+    assert pytest.approx(float(stats.chi2.median(3)), rel=1e-12) == qc_mod._CHI2_MEDIAN_3DF

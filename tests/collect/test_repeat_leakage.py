@@ -59,7 +59,7 @@ def splits(out: Path) -> dict[str, list[str]]:
 
 
 def test_drops_exactly_the_dev_test_rows_over_threshold(shared_data: Path, tmp_path: Path) -> None:
-    off = run_process(chloroplast(shared_data, tmp_path / "off"))
+    off = run_process(chloroplast(shared_data, tmp_path / "off", repeat_leakage_report=True))
     on = run_process(chloroplast(shared_data, tmp_path / "on", drop_repeat_leakage=True))
     before, after = splits(off.output_dir), splits(on.output_dir)
     assert Counter(after["train"]) == Counter(before["train"])  # train is never touched
@@ -139,3 +139,9 @@ def test_threshold_is_a_fraction_and_an_emptied_split_is_an_error() -> None:
     assert len(drop_repeat_leakage(_batch([a, half, b]), np.array([0, 2, 2]), strict)[0]) == 3
     with pytest.raises(QCError, match=r"every test sequence.*repeat_leakage_min_shared"):
         drop_repeat_leakage(_batch([a, a[::-1], a[100:]]), np.array([0, 1, 2]), cfg)
+
+
+def test_repeat_leakage_is_not_computed_unless_asked(shared_data: Path, tmp_path: Path) -> None:
+    """Without the drop or the report switch the 32-mer pass is skipped, and the report says so."""
+    rep = json.loads(run_process(chloroplast(shared_data, tmp_path)).qc_report.read_text())["repeat_leakage"]
+    assert rep["measured"] is False and "repeat_leakage_report" in rep["why"]

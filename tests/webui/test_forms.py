@@ -20,7 +20,8 @@ def test_train_form_generated_from_config() -> None:
     specs = {s.key: s for s in form_fields(TrainConfig)}
     assert specs["data.path"].required and specs["data.path"].kind == "text"
     assert (
-        specs["method.name"].choices == ["full", "lora", "adapter"] and specs["method.name"].default == "lora"
+        specs["method.name"].choices == ["full", "lora", "adapter", "qlora"]
+        and specs["method.name"].default == "lora"
     )
     assert specs["training.learning_rate"].optional and specs["training.learning_rate"].kind == "float"
     assert (
@@ -109,7 +110,7 @@ def test_tabs_follow_commands_table(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(COMMANDS, "brand_new", Command(COMMANDS["train"].config, COMMANDS["train"].run, "x"))
     tabs = dict(_tabs(available_commands()))
     assert "sae_train" in tabs["Interpret"] and tabs["Other"] == ["brand_new"] and "webui" not in str(tabs)
-    assert tabs["Train"] == ["train"] and tabs["Benchmark"] == ["benchmark"]
+    assert tabs["Train"] == ["train", "pretrain", "plan"] and tabs["Benchmark"] == ["benchmark"]
 
 
 def test_queue_runs_in_order_and_stop(tmp_path: Path) -> None:

@@ -156,9 +156,13 @@ def drop_repeat_leakage(
     """After splitting: the opt-in ``repeat_leakage`` step (if ``cfg.drop_repeat_leakage``), then the measurement.
 
     Returns the surviving batch, its split ids, the step's report entry (None when off) and the
-    :func:`shared_kmer_report` of the survivors, so the report shows what leakage is left. Both share one
+    :func:`shared_kmer_report` of the survivors, so the report shows what leakage is left; with neither the drop
+    nor ``repeat_leakage_report`` on, nothing is computed and the report says so. Both share one
     k-mer pass and one train lookup: train is never touched, so a surviving row's matches stay as they were.
     """
+    if not (cfg.drop_repeat_leakage or cfg.repeat_leakage_report):
+        why = "not measured: set qc.repeat_leakage_report (measure) or qc.drop_repeat_leakage (measure and drop)"
+        return b, split, None, {"measured": False, "why": why}
     kmers = sampled_kmers(b.mat, REPEAT_SAMPLE)
     hits = _train_hits(kmers, split)
     hit_rows = kmers[0][hits]
@@ -171,4 +175,5 @@ def drop_repeat_leakage(
             b, split = b.take(rows), split[rows]
     report = _leak_report(b, split, hit_rows, REPEAT_SAMPLE)
     report["after_drop_step"] = cfg.drop_repeat_leakage
+    report["measured"] = True
     return b, split, entry, report

@@ -39,6 +39,7 @@ import torch
 from ..dist import Ranks
 from ..errors import DataError
 from ..io import atomic_path
+from ..models.encoding import BatchEncoder, Encoded, KmerIds
 from ..models.loading import ModelConfig, default_device, load_backbone
 from ..models.pooling import pool
 from ..models.registry import Backbone
@@ -113,9 +114,10 @@ def iter_records(path: str | Path, chunk_size: int, what: str = "embed.input") -
 class _Piece:
     seq: int  # index of the sequence in the chunk
     ids: list[int]
-    keep: list[bool]  # tokens this window contributes to the stitched sequence
+    keep: list[bool] | None  # tokens this window contributes to the stitched sequence; None: all (no windows)
     first: bool
     last: bool
+    window: int = 0  # the window's number along its sequence
 
 
 class Embedder:
@@ -141,17 +143,15 @@ class Embedder:
         self.model = backbone.model.to(device=self.device, dtype=dtype).eval()
         self.base = backbone.family.base(self.model)
         self.pad_id = self.tok.pad_token_id if self.tok.pad_token_id is not None else 0
+        self.encoder = BatchEncoder(self.tok)
+        fam = backbone.family
+        k = fam.kmer if fam.tokenizer_kind == "kmer" else 1 if fam.tokenizer_kind == "char" else None
+        kmer_ids = KmerIds(self.tok, k, self.encoder) if k and self.encoder.backend() is not None else None
+        self.kmer_ids = kmer_ids if kmer_ids is not None and kmer_ids.ok else None
 
     # -- tokenisation and windows -------------------------------------------------------------------
-    def _encode(self, seq: str) -> tuple[list[int], list[tuple[int, int]], list[int]]:
-        e = self.tok(
-            seq,
-            add_special_tokens=True,
-            return_offsets_mapping=True,
-            return_special_tokens_mask=True,
-            verbose=False,
-        )
-        return list(e["input_ids"]), [tuple(o) for o in e["offset_mapping"]], list(e["special_tokens_mask"])
+    def _encode(self, seq: str) -> Encoded:
+        return self.encoder.encode([seq])[0]
 
     def _bounds(self, n: int, width: int, token_starts: list[int]) -> list[tuple[int, int]]:
         stride = max(1, int(width * (1.0 - self.overlap)))
@@ -171,17 +171,17 @@ class Embedder:
                 out.append((a, b))
         return out
 
-    def pieces(self, idx: int, seq: str) -> list[_Piece]:
+    def pieces(self, idx: int, seq: str, encoded: Encoded | None = None) -> list[_Piece]:
         """One piece for a sequence that fits; overlapping stitched windows for one that does not."""
-        ids, offsets, special = self._encode(seq)
+        ids, offsets, special = encoded if encoded is not None else self._encode(seq)
         if len(ids) <= self.window:
-            return [_Piece(idx, ids, [True] * len(ids), True, True)]
+            return [_Piece(idx, ids, None, True, True)]
         n_special = sum(special)
         token_starts = sorted({a for (a, _), sp in zip(offsets, special, strict=True) if not sp} | {0})
         width = int((self.window - n_special) * len(seq) / max(len(ids) - n_special, 1))
         while width >= 1:
             bounds = self._bounds(len(seq), width, token_starts)
-            encs = [self._encode(seq[s:e]) for s, e in bounds]
+            encs = self.encoder.encode([seq[s:e] for s, e in bounds])
             if all(len(e[0]) <= self.window for e in encs):
                 break
             width = int(width * 0.9)
@@ -198,27 +198,64 @@ class Embedder:
                     keep.append((i < lo and w == 0) or (i > hi and w == len(bounds) - 1))
                 else:
                     keep.append(cuts[w] <= s + a < cuts[w + 1])
-            out.append(_Piece(idx, wid, keep, w == 0, w == len(bounds) - 1))
+            out.append(_Piece(idx, wid, keep, w == 0, w == len(bounds) - 1, w))
+        return out
+
+    def _all_pieces(self, sequences: list[str]) -> list[_Piece]:
+        """Every sequence's pieces: one batched tokenizer call; offsets read only for sequences that need windows."""
+        fast: list[list[int] | None] = [None] * len(sequences)
+        if self.kmer_ids is not None:
+            fits = [s if self.kmer_ids.n_tokens(len(s)) <= self.window else "" for s in sequences]
+            fast = self.kmer_ids.ids(fits)
+        rest = [i for i, f in enumerate(fast) if f is None]
+        backend = self.encoder.backend()
+        encoded: dict[int, Any] = {}
+        if backend is not None and rest:
+            encoded = dict(zip(rest, backend.encode_batch([sequences[i] for i in rest]), strict=True))
+        out: list[_Piece] = []
+        for i, seq in enumerate(sequences):
+            ids = fast[i]
+            if ids is not None:
+                out.append(_Piece(i, ids, None, True, True))
+            elif i not in encoded:  # a slow (Python) tokenizer: no batched backend to call
+                out.extend(self.pieces(i, seq))
+            elif len(enc := encoded[i]) <= self.window:
+                out.append(_Piece(i, enc.ids, None, True, True))
+            else:
+                out.extend(self.pieces(i, seq, (enc.ids, enc.offsets, enc.special_tokens_mask)))
         return out
 
     # -- forward --------------------------------------------------------------------------------------
     def _forward(self, batch: list[_Piece]) -> tuple[torch.Tensor, torch.Tensor]:
-        length = max(len(p.ids) for p in batch)
-        ids = torch.full((len(batch), length), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(batch), length), dtype=torch.long)
-        keep = torch.zeros((len(batch), length), dtype=torch.bool)
-        for i, p in enumerate(batch):
-            sl = (
-                slice(length - len(p.ids), length)
-                if self.tok.padding_side == "left"
-                else slice(0, len(p.ids))
-            )
-            ids[i, sl] = torch.tensor(p.ids)
-            mask[i, sl] = 1
-            keep[i, sl] = torch.tensor(p.keep)
+        lengths = [len(p.ids) for p in batch]
+        length = max(lengths)
+        left = self.tok.padding_side == "left"
+        pad = self.pad_id
+        # one tensor from padded Python lists (no per-row tensor copies); the mask follows from the lengths
+        rows = [
+            [pad] * (length - len(p.ids)) + p.ids if left else p.ids + [pad] * (length - len(p.ids))
+            for p in batch
+        ]
+        ids = torch.tensor(rows, dtype=torch.long)
+        n = torch.tensor(lengths)
+        pos = torch.arange(length)
+        mask = pos >= (length - n)[:, None] if left else pos < n[:, None]
+        keep = mask
+        windowed = [i for i, p in enumerate(batch) if p.keep is not None]
+        if windowed:
+            keep = mask.clone()
+            for i in windowed:  # only windows of long sequences keep fewer tokens than they hold
+                k = torch.tensor(batch[i].keep, dtype=torch.bool)
+                if left:
+                    keep[i, length - len(k) :] = k
+                else:
+                    keep[i, : len(k)] = k
         with torch.inference_mode():
             out = self.backbone.family.encode(
-                self.base, ids.to(self.device), mask.to(self.device), output_hidden_states=self.layer != -1
+                self.base,
+                ids.to(self.device),
+                mask.to(self.device, torch.long),
+                output_hidden_states=self.layer != -1,
             )
             if self.layer == -1:
                 hidden = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
@@ -227,48 +264,62 @@ class Embedder:
         return hidden.float(), keep.to(self.device)
 
     def embed(self, sequences: list[str]) -> tuple[list[np.ndarray], list[int], list[int]]:
-        """(vectors, windows per sequence, stitched tokens per sequence) for a list of sequences."""
-        pieces = [p for i, s in enumerate(sequences) for p in self.pieces(i, s)]
+        """(vectors, windows per sequence, stitched tokens per sequence) for a list of sequences, in input order."""
+        pieces = self._all_pieces(sequences)
         order = sorted(range(len(pieces)), key=lambda j: len(pieces[j].ids))
-        acc: list[dict[str, Any]] = [{"n": 0, "w": 0, "tok": []} for _ in sequences]
+        pooled = _Pooled(len(sequences), self.pooling)
         for start in range(0, len(order), self.batch_size):
             batch = [pieces[j] for j in order[start : start + self.batch_size]]
             hidden, keep = self._forward(batch)
-            self._accumulate(batch, hidden, keep, acc)
-        return [self._finish(a) for a in acc], [a["w"] for a in acc], [a["n"] for a in acc]
+            pooled.add(batch, hidden, keep)
+        wins = np.bincount([p.seq for p in pieces], minlength=len(sequences))
+        return pooled.result(), wins.tolist(), pooled.tokens.tolist()
 
-    def _accumulate(
-        self, batch: list[_Piece], hidden: torch.Tensor, keep: torch.Tensor, acc: list[dict[str, Any]]
-    ) -> None:
+
+class _Pooled:
+    """Per-sequence pooling accumulated over batches of pieces (windows), vectorised over each batch.
+
+    A sequence's windows may arrive in different batches and in any order (length sorting); mean sums and counts
+    are added, max takes the element-wise maximum, cls comes from the first window and last from the last one;
+    per-token rows are kept with their window number and put in order at the end (arrival order is length order,
+    which for windows of unequal token counts is not their order along the sequence).
+    """
+
+    def __init__(self, n: int, how: str) -> None:
+        self.n, self.how = n, how
+        self.tokens = torch.zeros(n, dtype=torch.long)
+        self.acc: torch.Tensor | None = None
+        self.rows: list[list[tuple[int, torch.Tensor]]] = [[] for _ in range(n)]
+
+    def add(self, batch: list[_Piece], hidden: torch.Tensor, keep: torch.Tensor) -> None:
+        seq = torch.tensor([p.seq for p in batch])
         k = keep.unsqueeze(-1)
-        if self.pooling == "mean":
-            sums = (hidden * k).sum(1).cpu()
-        elif self.pooling == "max":
-            maxes = hidden.masked_fill(~k, float("-inf")).max(1).values.cpu()
-        for i, p in enumerate(batch):
-            a = acc[p.seq]
-            n = int(keep[i].sum())
-            a["n"] += n
-            a["w"] += 1
-            a["start"] = a.get("start", p.first)
-            if self.pooling == "mean":
-                a["v"] = sums[i] if "v" not in a else a["v"] + sums[i]
-            elif self.pooling == "max" and n:
-                a["v"] = maxes[i] if "v" not in a else torch.maximum(a["v"], maxes[i])
-            elif self.pooling == "cls" and p.first:
-                a["v"] = pool(hidden[i : i + 1], keep[i : i + 1], "cls")[0].cpu()
-            elif self.pooling == "last" and p.last:
-                a["v"] = pool(hidden[i : i + 1], keep[i : i + 1], "last")[0].cpu()
-            elif self.pooling == "token":
-                # windows of one sequence may arrive in any order (length sorting); keep their order by first
-                a["tok"].append((not p.first, len(a["tok"]), hidden[i][keep[i]].cpu()))
+        self.tokens.index_add_(0, seq, keep.sum(1).cpu())
+        if self.how == "token":
+            for i, p in enumerate(batch):  # windows are put back in their order along the sequence
+                self.rows[p.seq].append((p.window, hidden[i][keep[i]].cpu()))
+            return
+        if self.acc is None:
+            fill = float("-inf") if self.how == "max" else 0.0
+            self.acc = torch.full((self.n, hidden.shape[-1]), fill, dtype=torch.float32)
+        if self.how == "mean":
+            self.acc.index_add_(0, seq, (hidden * k).sum(1).cpu())
+        elif self.how == "max":
+            m = hidden.masked_fill(~k, float("-inf")).max(1).values.cpu()
+            self.acc.scatter_reduce_(0, seq[:, None].expand_as(m), m, "amax")
+        else:
+            sel = [i for i, p in enumerate(batch) if (p.first if self.how == "cls" else p.last)]
+            if sel:
+                rows = torch.tensor(sel)
+                picked = pool(hidden[rows.to(hidden.device)], keep[rows.to(keep.device)], self.how).cpu()
+                self.acc[seq[rows]] = picked
 
-    def _finish(self, a: dict[str, Any]) -> np.ndarray:
-        if self.pooling == "mean":
-            return (a["v"] / a["n"]).numpy()
-        if self.pooling == "token":
-            return torch.cat([t for *_, t in sorted(a["tok"], key=lambda x: (x[0], x[1]))]).numpy()
-        return a["v"].numpy()  # type: ignore[no-any-return]
+    def result(self) -> list[np.ndarray]:
+        if self.how == "token":
+            return [torch.cat([t for _, t in sorted(r, key=lambda x: x[0])]).numpy() for r in self.rows]
+        assert self.acc is not None
+        out = self.acc / self.tokens[:, None].clamp(min=1) if self.how == "mean" else self.acc
+        return list(out.numpy())
 
 
 def run_embed(cfg: InferenceConfig) -> EmbeddingResult:

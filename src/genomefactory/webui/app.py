@@ -40,6 +40,8 @@ TAB_OF = {
     "process": "Process",
     "per_base_data": "Process",
     "train": "Train",
+    "pretrain": "Train",
+    "plan": "Train",  # the memory planner reads a train config
     "inference": "Inference",
     "benchmark": "Benchmark",
     "sae_train": "Interpret",

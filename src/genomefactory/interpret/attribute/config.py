@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from ...config import StrictConfig
+from ...config import InPath, OutPath, StrictConfig
 
 __all__ = ["METHOD_NAMES", "AttributeConfig", "ComputeConfig", "CoordinatesConfig", "GradientConfig"]
 
@@ -25,14 +25,15 @@ class GradientConfig(StrictConfig):
     internal_batch_size: int | None = Field(
         None,
         ge=1,
-        description="Integrated gradients: path points per forward (default: all n_steps at once).",
+        description="Integrated gradients: token rows (path points x sequences) per forward; default: "
+        "compute.batch_size.",
     )
 
 
 class CoordinatesConfig(StrictConfig):
     """Where the sequences lie in a genome (for bigWig tracks); none = no bigWig."""
 
-    bed_file: str | None = Field(
+    bed_file: InPath | None = Field(
         None,
         description="BED file of the sequences' genome coordinates (0-based half-open; strand in column 6): "
         "one row per sequence in input order (a name in column 4 must equal the record id).",
@@ -55,10 +56,10 @@ class ComputeConfig(StrictConfig):
 class AttributeConfig(StrictConfig):
     """``genomefactory-cli attribute``: attribution tracks, TF-MoDISco arrays and a report for a trained run."""
 
-    run_dir: str = Field(
+    run_dir: InPath = Field(
         ..., description="A `genomefactory-cli train` run directory (its model/ folder holds the task model)."
     )
-    input: str = Field(
+    input: InPath = Field(
         ...,
         description="Sequences: a FASTA or CSV/TSV file (a `sequence` or `seq` column; `id` kept), or a task "
         "folder holding <split>.csv. FASTA ids like chr1:100-200 or chr1:100-200(-) give genome coordinates.",
@@ -92,7 +93,7 @@ class AttributeConfig(StrictConfig):
     report_top: int = Field(
         6, ge=0, description="Sequences plotted in the report (largest explained score first)."
     )
-    output_dir: str = Field("attributions", description="Output folder (created; must be empty).")
+    output_dir: OutPath = Field("attributions", description="Output folder (created; must be empty).")
     overwrite: bool = Field(False, description="Write into a non-empty output_dir.")
 
     @model_validator(mode="after")

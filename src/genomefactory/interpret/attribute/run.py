@@ -80,7 +80,9 @@ def run_attribute(cfg: AttributeConfig) -> AttributeResult:
     seconds: dict[str, float] = {}
     for method in cfg.methods:
         t0 = time.perf_counter()
-        settings = cfg if method == "ism" else cfg.gradient
+        # captum's internal batch (path points x sequences per forward) defaults to the run's batch size
+        inner = cfg.gradient.internal_batch_size or cfg.compute.batch_size
+        settings = cfg if method == "ism" else cfg.gradient.model_copy(update={"internal_batch_size": inner})
         res = attribute(pred, inputs.sequences, method, settings)
         seconds[method] = time.perf_counter() - t0
         log.info("%s: %d sequences in %.1f s", method, len(lengths), seconds[method])

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ...models.registry import Backbone
     from ..heads import TaskModel
 
-__all__ = ["LORA", "LoRA", "LoraConfig", "merge_lora", "resolve_targets"]
+__all__ = ["LORA", "LoRA", "LoraConfig", "inject_lora", "merge_lora", "resolve_targets"]
 
 
 class LoraConfig(StrictConfig):
@@ -79,6 +79,24 @@ def resolve_targets(
     return chosen
 
 
+def inject_lora(base: nn.Module, targets: list[str], r: int, alpha: float, dropout: float) -> None:
+    """Wrap the linear layers named ``targets`` with LoRA (peft; plain or bitsandbytes-quantized linears) and
+    leave only the LoRA tensors of ``base`` trainable."""
+    from peft import LoraConfig as PeftLoraConfig
+    from peft import inject_adapter_in_model
+
+    peft_cfg = PeftLoraConfig(
+        r=r,
+        lora_alpha=alpha,  # type: ignore[arg-type]  # peft annotates int; the scale alpha/r is a float
+        lora_dropout=dropout,
+        target_modules=targets,
+        bias="none",
+    )
+    inject_adapter_in_model(peft_cfg, base)
+    for name, p in base.named_parameters():
+        p.requires_grad_("lora_" in name)
+
+
 def merge_lora(model: nn.Module) -> int:
     """Fold every LoRA layer into its base linear (in place); returns how many layers were merged."""
     from peft.tuners.lora import LoraLayer
@@ -101,9 +119,6 @@ class LoRA(TuningMethod):
     section_help = "LoRA settings (method: lora)."
 
     def build(self, backbone: Backbone, method_cfg: Any, task_type: str, num_labels: int) -> TaskModel:
-        from peft import LoraConfig as PeftLoraConfig
-        from peft import inject_adapter_in_model
-
         from ..heads import mlp_head
         from ..per_base import task_model_class
 
@@ -112,16 +127,7 @@ class LoRA(TuningMethod):
         targets = resolve_targets(
             base, cfg.target_modules, backbone.family.lora_targets, backbone.family.in_out_proj
         )
-        peft_cfg = PeftLoraConfig(
-            r=cfg.r,
-            lora_alpha=cfg.alpha,  # type: ignore[arg-type]  # peft annotates int; the scale alpha/r is a float
-            lora_dropout=cfg.dropout,
-            target_modules=targets,
-            bias="none",
-        )
-        inject_adapter_in_model(peft_cfg, base)
-        for name, p in base.named_parameters():
-            p.requires_grad_("lora_" in name)
+        inject_lora(base, targets, cfg.r, cfg.alpha, cfg.dropout)
         pooling = method_cfg.pooling or backbone.family.pooling
         head = mlp_head(backbone.hidden_size, [], num_labels, method_cfg.head_dropout, "relu")
         model = task_model_class(task_type)(backbone.family, base, head, pooling, task_type, num_labels)

@@ -43,6 +43,7 @@ _BUILTINS = (
     "genomefactory.train.methods.full",
     "genomefactory.train.methods.lora",
     "genomefactory.train.methods.adapter",
+    "genomefactory.train.methods.qlora",
 )
 
 
