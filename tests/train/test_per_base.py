@@ -183,3 +183,19 @@ def test_bad_per_base_labels_name_file_and_row(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"dev.tsv row 3: 19 per-base labels for a sequence of 20 bases"):
         run_train(per_base_cfg(data, tmp_path / "run", "hyenadna", "full"))
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("family", ["nucleotide_transformer", "dnabert2", "hyenadna"])
+def test_long_sequences_are_cut_to_the_bases_whose_tokens_fit(family: str) -> None:
+    """A sequence over max_length tokens keeps its first bases (special tokens kept); the rest are not scored."""
+    tok = load_backbone(ModelConfig(family=family, init="tiny")).tokenizer
+    seq = "".join(np.random.default_rng(5).choice(list("ACGT"), 120))
+    _, full_index, cut = encode_per_base(tok, [seq], 10_000, "t")
+    assert cut == 0 and len(full_index[0]) == 120 and (full_index[0] >= 0).all()
+    ids, index, cut = encode_per_base(tok, [seq], 8, "t")
+    kept = len(index[0])
+    assert cut == 1 and len(ids[0]) <= 8 and 0 < kept < 120
+    assert ids[0] == tok(seq[:kept])["input_ids"]  # exactly the tokens of the kept prefix
+    assert (index[0] >= 0).all() and index[0].max() < len(ids[0])
+    if family == "nucleotide_transformer":  # [CLS] + 6-mers: 7 content tokens hold 42 bases
+        assert kept == 42 and list(index[0][:7]) == [1] * 6 + [2]
