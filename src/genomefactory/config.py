@@ -20,12 +20,14 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from .errors import UserError
 
 __all__ = [
+    "ChoicesFrom",
     "ConfigError",
     "InPath",
     "InPathlib",
     "OutPath",
     "OutPathlib",
     "PathRole",
+    "Secret",
     "StrictConfig",
     "UserError",
     "deep_merge",
@@ -49,6 +51,25 @@ class PathRole:
     placed; outputs must really lie inside it)."""
 
     role: Literal["input", "output"]
+
+
+@dataclass(frozen=True)
+class ChoicesFrom:
+    """Marks a free-text field whose usual values come from a registry (``"module:function"``, imported only
+    when a form is built); ``depends_on`` names a sibling field whose value the function takes (a family's
+    variants). The web UI offers them in a drop-down that still accepts other text (aliases, hub models)."""
+
+    ref: str
+    depends_on: str | None = None
+
+
+@dataclass(frozen=True)
+class Secret:
+    """Marks a field holding a secret (an API key) that the command also reads from the environment variable
+    ``env``: the web UI shows a password box and hands the value to the command through ``env``, never through
+    the YAML, the command line or the logs."""
+
+    env: str
 
 
 InPath = Annotated[str, PathRole("input")]

@@ -19,10 +19,16 @@ from genomefactory.webui.runner import RunManager
 def test_train_form_generated_from_config() -> None:
     specs = {s.key: s for s in form_fields(TrainConfig)}
     assert specs["data.path"].required and specs["data.path"].kind == "text"
-    assert (
-        specs["method.name"].choices == ["full", "lora", "adapter", "qlora"]
-        and specs["method.name"].default == "lora"
-    )
+    from genomefactory.models.registry import family_names, variant_names
+    from genomefactory.train.methods.registry import method_names
+    from genomefactory.webui.forms import registry_choices
+
+    assert specs["method.name"].choices == method_names() and specs["method.name"].default == "lora"
+    # family and variant: drop-downs of the registry, the variants following the family
+    assert registry_choices(specs["model.family"]) == family_names()
+    for family in family_names():
+        assert registry_choices(specs["model.variant"], family) == variant_names(family) != []
+    assert registry_choices(specs["model.variant"], "(default)") == []
     assert specs["training.learning_rate"].optional and specs["training.learning_rate"].kind == "float"
     assert (
         specs["training.epochs"].help
@@ -107,10 +113,14 @@ def test_tabs_follow_commands_table(monkeypatch: pytest.MonkeyPatch) -> None:
     cmds = available_commands()
     assert {"train", "benchmark"} <= set(cmds)
     monkeypatch.setitem(COMMANDS, "sae_train", COMMANDS["train"])
+    # a new command lands in the tab of its config's package, or "Other"
     monkeypatch.setitem(COMMANDS, "brand_new", Command(COMMANDS["train"].config, COMMANDS["train"].run, "x"))
+    monkeypatch.setitem(COMMANDS, "odd", Command(COMMANDS["webui"].config, COMMANDS["train"].run, "x"))
     tabs = dict(_tabs(available_commands()))
-    assert "sae_train" in tabs["Interpret"] and tabs["Other"] == ["brand_new"] and "webui" not in str(tabs)
-    assert tabs["Train"] == ["train", "pretrain", "plan"] and tabs["Benchmark"] == ["benchmark"]
+    assert "sae_train" in tabs["Interpret"] and "odd" in tabs["Other"] and "webui" not in str(tabs)
+    assert (
+        tabs["Train"][:1] == ["train"] and "brand_new" in tabs["Train"] and "benchmark" in tabs["Benchmark"]
+    )
 
 
 def test_queue_runs_in_order_and_stop(tmp_path: Path) -> None:

@@ -232,3 +232,74 @@ def test_every_way_the_server_ends_stops_its_runs(tmp_path: Path, sig: signal.Si
     _wait(lambda: _group_gone(child), "the job's whole process group to be gone")  # not orphaned
     runs = sorted((tmp_path / STATE_DIR).glob("*/run.json"))
     assert [p.read_text().count('"status": "stopped"') for p in runs] == [1, 1]
+
+
+def test_start_up_does_not_depend_on_a_localhost_self_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Gradio's launch() raised "a shareable link must be created" when its self-check timed out under load."""
+    pytest.importorskip("gradio")
+    import urllib.request
+
+    from gradio import networking
+
+    from genomefactory.webui.app import launch
+    from genomefactory.webui.config import WebUIConfig
+
+    monkeypatch.setattr(networking, "url_ok", lambda url: False)  # what a loaded machine answered
+    served = launch(WebUIConfig(workspace=str(tmp_path / "ws"), port=0), block=False)
+    try:
+        with urllib.request.urlopen(served.url, timeout=LIMIT_S) as resp:
+            assert resp.status == 200 and b"genomefactory" in resp.read()
+    finally:
+        served.close()
+
+
+def test_password_guards_the_page_and_is_never_in_yaml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("gradio")
+    import urllib.error
+    import urllib.request
+
+    from genomefactory.config import ConfigError
+    from genomefactory.webui.app import PASSWORD_ENV, launch
+    from genomefactory.webui.config import WebUIConfig
+
+    monkeypatch.delenv(PASSWORD_ENV, raising=False)
+    cfg = WebUIConfig(workspace=str(tmp_path / "ws"), port=0, auth_user="me")
+    with pytest.raises(ConfigError, match=PASSWORD_ENV):
+        launch(cfg, block=False)
+    monkeypatch.setenv(PASSWORD_ENV, "s3cret")
+    served = launch(cfg, block=False)
+    try:
+        with pytest.raises(urllib.error.HTTPError) as err:  # the app's config is not served before login
+            urllib.request.urlopen(served.url + "config", timeout=LIMIT_S)
+        assert err.value.code == 401
+        form = b"username=me&password=s3cret"
+        with urllib.request.urlopen(served.url + "login", data=form, timeout=LIMIT_S) as resp:
+            assert resp.status == 200
+    finally:
+        served.close()
+
+
+def test_start_up_hint_while_the_command_imports(tmp_path: Path) -> None:
+    from genomefactory.webui.panel import STARTING, RunView
+
+    class FakeGr:
+        @staticmethod
+        def update(**kw: object) -> dict[str, object]:
+            return kw
+
+    go = tmp_path / "go"  # the fake command prints nothing until the test has seen the hint
+    body = f"while [ ! -f {go} ]; do sleep 0.05; done\necho imported\n"
+    mgr = RunManager(tmp_path, 1, python=_fake(tmp_path, body))
+    run = mgr.submit("x", "", [])
+    view = RunView.__new__(RunView)
+    view.gr = FakeGr()
+    statuses = []
+    for out in view.watch(run, mgr, tmp_path):
+        statuses.append(out[0])
+        if STARTING in out[0]:
+            go.touch()
+    assert any(STARTING in s for s in statuses) and statuses[-1].startswith("**finished**")

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from ..config import InPathlib, OutPathlib, StrictConfig
+from ..config import InPathlib, OutPathlib, Secret, StrictConfig
 
 NCBI_BASE_URL = "https://api.ncbi.nlm.nih.gov/datasets/v2"
 AssemblyLevel = Literal["complete_genome", "chromosome", "scaffold", "contig"]
@@ -64,7 +64,7 @@ class DownloadConfig(StrictConfig):
     base_url: str = Field(
         NCBI_BASE_URL, description="NCBI Datasets v2 base URL (change for a mirror or tests)."
     )
-    api_key: str | None = Field(
+    api_key: Annotated[str | None, Secret("NCBI_API_KEY")] = Field(
         None, description="NCBI API key; default: the NCBI_API_KEY environment variable."
     )
     http: HttpConfig = Field(default_factory=HttpConfig, description="Timeouts, retries and rate limits.")

@@ -8,12 +8,12 @@ loaded (:func:`genomefactory.models.detect.detect_family`), since that needs the
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from ..config import InPath, StrictConfig
+from ..config import ChoicesFrom, InPath, StrictConfig
 from ..errors import UserError
 from .registry import FAMILIES, get_family, resolve_variant
 
@@ -30,14 +30,14 @@ def _invalid(kind: str, message: str) -> PydanticCustomError:
 class ModelConfig(StrictConfig):
     """Which model to use and how to initialise it."""
 
-    family: str | None = Field(
+    family: Annotated[str | None, ChoicesFrom("genomefactory.models.registry:family_names")] = Field(
         None,
         description="Model family (see `genomefactory-cli models`). Default: the family of model.path's "
         f"checkpoint (read from its config.json) when a path is given, else {DEFAULT_FAMILY}.",
     )
-    variant: str | None = Field(
-        None, description="Variant of the family (paper Table 5); default: the family's."
-    )
+    variant: Annotated[
+        str | None, ChoicesFrom("genomefactory.models.registry:variant_names", depends_on="family")
+    ] = Field(None, description="Variant of the family (paper Table 5); default: the family's.")
     path: InPath | None = Field(
         None,
         description="Hub id or local checkpoint directory; overrides `variant`. A genomefactory run "

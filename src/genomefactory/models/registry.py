@@ -29,6 +29,7 @@ __all__ = [
     "get_family",
     "register",
     "resolve_variant",
+    "variant_names",
 ]
 
 
@@ -53,6 +54,13 @@ def all_families() -> list[ModelFamily]:
 
 def family_names() -> list[str]:
     return FAMILIES.names()
+
+
+def variant_names(family: str | None) -> list[str]:
+    """Variant keys of ``family`` (none for an unset or unknown family: the form then takes free text)."""
+    if not family or family not in FAMILIES:
+        return []
+    return list(FAMILIES.get(family).variants)
 
 
 def get_family(name: str) -> ModelFamily:

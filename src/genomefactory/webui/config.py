@@ -28,3 +28,8 @@ class WebUIConfig(StrictConfig):
         1, ge=1, description="Runs executed at once; later ones wait in the queue."
     )
     open_browser: bool = Field(False, description="Open the page in the default browser on start.")
+    auth_user: str | None = Field(
+        None,
+        description="Ask for this user name and a password (taken from $GENOMEFACTORY_WEBUI_PASSWORD, never "
+        "from YAML) before showing the page; off by default (127.0.0.1 only).",
+    )

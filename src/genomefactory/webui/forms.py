@@ -31,7 +31,7 @@ import yaml
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
-from ..config import StrictConfig, path_strings
+from ..config import ChoicesFrom, Secret, StrictConfig, path_strings
 from ..errors import DataError, UserError
 
 __all__ = [
@@ -42,6 +42,8 @@ __all__ = [
     "cli_line",
     "declared_path_keys",
     "form_fields",
+    "registry_choices",
+    "secrets_of",
     "to_widget_value",
 ]
 
@@ -68,6 +70,8 @@ class FieldSpec:
     show_if: list[tuple[str, str]] = field(default_factory=list)  # (controller key, value): all must hold
     section: str = ""
     path: str | None = None  # "input" / "output" for a field declared path-valued
+    choices_from: ChoicesFrom | None = None  # registry names offered for a free-text field
+    secret: str | None = None  # environment variable that carries the value instead of the YAML
 
 
 def _unwrap(ann: Any) -> tuple[Any, bool]:
@@ -148,9 +152,24 @@ def form_fields(
                 cond,
                 prefix.rstrip("."),
                 path_role(cls, name),
+                next((m for m in f.metadata if isinstance(m, ChoicesFrom)), None),
+                next((m.env for m in f.metadata if isinstance(m, Secret)), None),
             )
         )
     return specs
+
+
+def registry_choices(spec: FieldSpec, depends_value: Any = None) -> list[str]:
+    """The names a :class:`ChoicesFrom` field offers (for a dependent field: given its sibling's value)."""
+    if spec.choices_from is None:
+        return []
+    from ..commands import load_ref
+
+    fn = load_ref(spec.choices_from.ref)
+    if spec.choices_from.depends_on is None:
+        return [str(n) for n in fn()]
+    value = None if depends_value in (None, "", UNSET) else depends_value
+    return [str(n) for n in fn(value)]
 
 
 def declared_path_keys(cls: type[BaseModel]) -> dict[str, str]:
@@ -166,7 +185,7 @@ def to_widget_value(spec: FieldSpec) -> Any:
     if spec.kind == "yaml":
         return "" if d is None else yaml.safe_dump(d, default_flow_style=True, width=10_000).strip()
     if spec.kind == "text":
-        return "" if d is None else str(d)
+        return (UNSET if spec.choices_from is not None else "") if d is None else str(d)
     return d
 
 
@@ -188,7 +207,7 @@ def _from_widget(spec: FieldSpec, value: Any) -> Any:
         except ValueError:
             raise DataError(f"{spec.key}: {value!r} is not a number") from None
         return int(number) if spec.kind == "int" and number.is_integer() else number
-    text = "" if value is None else str(value).strip()
+    text = "" if value is None or (spec.choices_from is not None and value == UNSET) else str(value).strip()
     if spec.kind == "text":
         return None if text == "" and (spec.optional or spec.required) else text
     if text == "":
@@ -203,6 +222,8 @@ def build_data(specs: list[FieldSpec], values: list[Any]) -> dict[str, Any]:
     """Nested config data holding the required fields and every value that differs from its default."""
     data: dict[str, Any] = {}
     for spec, raw in zip(specs, values, strict=True):
+        if spec.secret is not None:
+            continue  # never in the YAML or the command line: see secrets_of
         value = _from_widget(spec, raw)
         if not spec.required and (value == spec.default or (value is None and not spec.optional)):
             continue
@@ -214,6 +235,15 @@ def build_data(specs: list[FieldSpec], values: list[Any]) -> dict[str, Any]:
             node = node.setdefault(p, {})
         node[parts[-1]] = value
     return data
+
+
+def secrets_of(specs: list[FieldSpec], values: list[Any]) -> dict[str, str]:
+    """Environment variables carrying the secret fields' values (an API key) to the command."""
+    return {
+        spec.secret: str(raw).strip()
+        for spec, raw in zip(specs, values, strict=True)
+        if spec.secret is not None and raw is not None and str(raw).strip()
+    }
 
 
 def _overrides(data: dict[str, Any], prefix: str = "") -> list[str]:

@@ -11,8 +11,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["output_files", "results_of"]
+__all__ = ["curves_of", "output_files", "results_of"]
 
+CURVE_FILE = "trainer_log.jsonl"  # the trainer's curve: one JSON object per logging / evaluation step
+RATE_KEYS = ("learning_rate",)
 METRIC_FILES = ("metrics.json", "aggregate.json", "summary.json", "interpretation.json")
 
 
@@ -93,3 +95,37 @@ def results_of(outputs: list[Path], limit: int = 40) -> dict[str, Any]:
         "images": [str(p) for p in files if p.suffix == ".png"][:8],
         "files": [str(p) for p in files][:limit],
     }
+
+
+def curves_of(outputs: list[Path]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Long-format rows ``{step, value, series}`` of the training curve (read while it grows): losses and dev
+    metrics, and the learning rate apart (its scale is another)."""
+    metrics: list[dict[str, Any]] = []
+    rates: list[dict[str, Any]] = []
+    for out in outputs:
+        p = out / CURVE_FILE
+        if not p.is_file():
+            continue
+        try:
+            text = p.read_text()
+        except OSError:
+            return metrics, rates
+        for line in text.splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue  # the line being written
+            step = row.get("step")
+            if not isinstance(step, (int, float)):
+                continue
+            for key, value in row.items():
+                if not isinstance(value, (int, float)) or isinstance(value, bool):
+                    continue
+                if key in RATE_KEYS:
+                    rates.append({"step": step, "value": float(value), "series": key})
+                elif key == "loss" or (
+                    key.startswith("eval_") and not key.endswith(("runtime", "per_second"))
+                ):
+                    metrics.append({"step": step, "value": float(value), "series": key})
+        break
+    return metrics, rates

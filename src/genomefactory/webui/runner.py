@@ -50,6 +50,7 @@ class Run:
     proc: subprocess.Popen[bytes] | None = None
     progress: Progress = field(default_factory=Progress)
     console: Console | None = None
+    env: dict[str, str] = field(default_factory=dict, repr=False)  # secrets for the process; never saved
 
     @property
     def config_path(self) -> Path:
@@ -111,17 +112,55 @@ class RunManager:
         for _ in range(max_parallel):
             threading.Thread(target=self._worker, daemon=True).start()
 
-    def submit(self, command: str, yaml_text: str, outputs: list[Path] | None = None) -> Run:
+    def submit(
+        self,
+        command: str,
+        yaml_text: str,
+        outputs: list[Path] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Run:
         run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{next(_COUNTER):03d}-{command}"
         run_dir = self.workspace / STATE_DIR / run_id
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_dir / "config.yaml", yaml_text)
-        run = Run(run_id, command, run_dir, list(outputs or []))
+        run = Run(run_id, command, run_dir, list(outputs or []), env=dict(env or {}))
         with self._lock:
             self.runs[run_id] = run
         self._save(run)
         self._queue.put(run)
         return run
+
+    def load_history(self) -> int:
+        """Read back the runs an earlier server left in the state folder (to re-attach to their log and
+        results); a run that was still active when that server ended is shown as stopped."""
+        n = 0
+        for state in sorted((self.workspace / STATE_DIR).glob("*/run.json")):
+            try:
+                info = json.loads(state.read_text())
+            except (OSError, ValueError):
+                continue
+            if info.get("id") in self.runs or not isinstance(info.get("id"), str):
+                continue
+            run = Run(
+                info["id"],
+                str(info.get("command", "")),
+                state.parent,
+                [Path(p) for p in info.get("outputs", [])],
+            )
+            run.status = (
+                info.get("status") if info.get("status") in ("finished", "failed", "stopped") else "stopped"
+            )
+            run.returncode, run.started, run.ended = (
+                info.get("returncode"),
+                info.get("started"),
+                info.get("ended"),
+            )
+            run.console = Console(run.progress.feed, lambda _: None, MAX_LINES)
+            with contextlib.suppress(OSError):
+                run.console.feed((state.parent / "run.log").read_text(errors="replace"))
+            self.runs[run.id] = run
+            n += 1
+        return n
 
     @staticmethod
     def _save(run: Run) -> None:
@@ -199,7 +238,7 @@ class RunManager:
             self._execute(run)
 
     def _start(self, run: Run, cmd: list[str]) -> bool:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **run.env, "PYTHONUNBUFFERED": "1"}
         with self._lock:  # so that stop() sees either a queued run or a running one with its process
             if run.status != "queued":  # stopped while it waited
                 return False
