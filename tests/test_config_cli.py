@@ -77,6 +77,7 @@ def test_every_example_loads() -> None:
         "sae_train": "sae_train",
         "sae_regression": "sae_regression",
         "variants": "variants",
+        "motifs": "motifs",
     }
     for ex in examples:
         name = next((c for p, c in prefixes.items() if ex.stem.startswith(p)), None)

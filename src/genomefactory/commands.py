@@ -48,6 +48,17 @@ COMMANDS: dict[str, Command] = {
         "genomefactory.interpret.regress:run_sae_regression",
         "Relate SAE latent units to readouts (length, GC, motifs, k-mers, CSV columns).",
     ),
+    "motifs": Command(
+        "genomefactory.interpret.motifs.config:MotifsConfig",
+        "genomefactory.interpret.motifs.run:run_motifs",
+        "Discover motifs in a run's attributions (TF-MoDISco) and match them to JASPAR / a MEME file (TOMTOM).",
+        needs=(
+            ("modiscolite", "motifs"),
+            ("memelite", "motifs"),
+            ("pyjaspar", "motifs"),
+            ("logomaker", "motifs"),
+        ),
+    ),
     "download": Command(
         "genomefactory.collect.config:DownloadConfig",
         "genomefactory.collect.download:run_download",

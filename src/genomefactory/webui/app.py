@@ -43,6 +43,7 @@ TAB_OF = {
     "sae_train": "Interpret",
     "sae_regression": "Interpret",
     "variants": "Interpret",
+    "motifs": "Interpret",
 }
 TAB_ORDER = ["Download", "Process", "Train", "Inference", "Benchmark", "Interpret", "Other"]
 HIDDEN = {"webui"}
