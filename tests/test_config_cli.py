@@ -81,6 +81,7 @@ def test_every_example_loads() -> None:
         "per_base_data": "per_base_data",
         "pretrain": "pretrain",
         "plan": "plan",
+        "motifs": "motifs",
     }
     for ex in examples:
         name = next((c for p, c in prefixes.items() if ex.stem.startswith(p)), None)

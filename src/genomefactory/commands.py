@@ -58,6 +58,17 @@ COMMANDS: dict[str, Command] = {
         "genomefactory.interpret.attribute.run:run_attribute",
         "Per-base attributions of a trained run (ISM, integrated gradients, input x gradient) + report.",
     ),
+    "motifs": Command(
+        "genomefactory.interpret.motifs.config:MotifsConfig",
+        "genomefactory.interpret.motifs.run:run_motifs",
+        "Discover motifs in a run's attributions (TF-MoDISco) and match them to JASPAR / a MEME file (TOMTOM).",
+        needs=(
+            ("modiscolite", "motifs"),
+            ("memelite", "motifs"),
+            ("pyjaspar", "motifs"),
+            ("logomaker", "motifs"),
+        ),
+    ),
     "download": Command(
         "genomefactory.collect.config:DownloadConfig",
         "genomefactory.collect.download:run_download",

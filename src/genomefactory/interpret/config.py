@@ -70,8 +70,9 @@ class SAETrainConfig(StrictConfig):
 class ReadoutSpec(StrictConfig):
     """One readout: a value per sequence to relate to latent units."""
 
-    kind: Literal["length", "gc", "motif", "pwm", "kmer", "column"] = Field(
-        description="length, gc, motif (IUPAC count), pwm (JASPAR), kmer, column."
+    kind: Literal["length", "gc", "motif", "pwm", "kmer", "column", "jaspar"] = Field(
+        description="length, gc, motif (IUPAC count), pwm (JASPAR file), kmer, column, "
+        "jaspar (FIMO scan of a JASPAR motif by id)."
     )
     name: str | None = Field(None, description="Name in the report (default derived from the spec).")
     motif: str | None = Field(None, description="IUPAC motif (kind: motif), e.g. TATAWAWR.")
@@ -82,6 +83,15 @@ class ReadoutSpec(StrictConfig):
         None, description="Column of the embeddings file or of readouts_csv (kind: column)."
     )
     both_strands: bool = Field(True, description="Count motif/PWM hits on both strands.")
+    jaspar_id: str | None = Field(
+        None, description="JASPAR matrix id or TF name (kind: jaspar), e.g. MA0139.2 or CTCF."
+    )
+    jaspar_release: str = Field("JASPAR2024", description="JASPAR release (kind: jaspar).")
+    statistic: Literal["presence", "count", "max_score"] = Field(
+        "presence",
+        description="kind: jaspar: 1/0 FIMO hit (p < p_threshold), number of hits, or best log-odds score.",
+    )
+    p_threshold: float = Field(1e-4, gt=0.0, lt=1.0, description="FIMO hit p-value (kind: jaspar).")
 
 
 class SAERegressionConfig(StrictConfig):

@@ -9,6 +9,10 @@ Built-in readouts are computed from the upper-case IUPAC sequence:
   pseudocount of 0.8 per base spread over the four bases; a window is a hit when its relative score
   ``(s - min) / (max - min)`` is at least ``threshold``; ambiguous bases score 0;
 - ``kmer``: frequency of every k-mer (one readout per k-mer, ``kmer:ACG``), k-mers with ambiguity codes skipped;
+- ``jaspar``: a JASPAR motif (by matrix id or TF name, from the release shipped with ``pyjaspar``) scanned with
+  FIMO (``memelite``) on both strands: ``presence`` (a hit with p < ``p_threshold``), ``count`` of hits or the
+  ``max_score`` (best log-odds window); named ``CTCF (MA0139.2) presence`` so a unit is reported by its JASPAR id
+  (see :mod:`genomefactory.interpret.motifs.readouts`);
 - ``column``: any column of the embeddings file (metadata carried from the input CSV) or of ``readouts_csv``;
   a non-numeric column becomes 0/1 indicators (one per class, or one for the second class when there are two).
 """
@@ -143,6 +147,10 @@ def _one(frame: pd.DataFrame, spec: ReadoutSpec, extra: pd.DataFrame | None) -> 
         return pd.DataFrame(
             {name: [count_pwm_hits(s, counts, spec.threshold, spec.both_strands) for s in seqs]}
         )
+    if spec.kind == "jaspar":
+        from .motifs.readouts import jaspar_readout
+
+        return jaspar_readout(_sequences(frame, spec), spec)
     if spec.kind == "kmer":
         kmers = ["".join(p) for p in itertools.product(_BASES, repeat=spec.k)]
         rows = []

@@ -44,6 +44,7 @@ TAB_OF = {
     "sae_regression": "Interpret",
     "variants": "Interpret",
     "attribute": "Interpret",
+    "motifs": "Interpret",
 }
 TAB_ORDER = ["Download", "Process", "Train", "Inference", "Benchmark", "Interpret", "Other"]
 HIDDEN = {"webui"}

@@ -53,7 +53,8 @@ class MotifDB:
         return len(self.motifs)
 
     def get(self, key: str) -> Motif:
-        """A motif by id (``MA0139.2``), base id (``MA0139``, the latest version) or TF name (``CTCF``)."""
+        """A motif by id (``MA0139.2``), base id (``MA0139``, the latest version) or TF name (``CTCF``: the
+        matrix with the smallest id among those of that name, JASPAR's oldest profile of the factor)."""
         if key in self.by_id:
             return self.by_id[key]
         base = [m for m in self.motifs if m.id.split(".")[0] == key]
@@ -61,7 +62,7 @@ class MotifDB:
             return max(base, key=lambda m: m.id)
         named = [m for m in self.motifs if m.name.upper() == key.upper()]
         if named:
-            return named[0]
+            return min(named, key=lambda m: m.id)
         raise DataError(
             f"motif {key!r} is not in {self.source} ({len(self)} motifs); give a matrix id such as "
             f"{self.motifs[0].id} or a TF name such as {self.motifs[0].name}"

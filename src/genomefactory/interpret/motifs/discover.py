@@ -5,7 +5,8 @@ Input layout (TF-MoDISco's, see :mod:`genomefactory.interpret.attrib.base`): ``o
 are ``(N, L, 4)`` float32 in A, C, G, T order; the observed contribution is ``one_hot * hypothetical``.
 MoDISco calls seqlets on the summed contribution and splits them by sign into a positive metacluster (bases that
 raise the explained scalar, e.g. the target class's log-odds) and a negative one, then clusters each into
-patterns. A pattern's PPM / CWM are ``(w, 4)``, trimmed to the columns whose summed |CWM| is at least
+patterns. Hypothetical contributions are centred over the four bases at each position first (a no-op for ISM;
+for gradients it removes the off-simplex component). A pattern's PPM / CWM are ``(w, 4)``, trimmed to the columns whose summed |CWM| is at least
 ``trim_threshold`` of the maximum (modisco's own report rule).
 
 **Discriminative patterns.** A motif the model uses in every class (a distractor) gets seqlets too, so a pattern
@@ -93,6 +94,9 @@ def run_modisco(
     except ImportError as exc:
         raise missing_extra("motif discovery", "modisco-lite", "motifs") from exc
     _check(one_hot, hyp)
+    # centred per position: removes the component of a gradient that no base substitution can realise (a
+    # no-op for ISM, whose hypothetical contributions are centred already)
+    hyp = hyp - hyp.mean(-1, keepdims=True)
     # modisco centres seqlets in windows of `window` + 2 * flank bases; shorter sequences hold none
     if one_hot.shape[1] < window + 2 * flank:
         raise DataError(
@@ -109,6 +113,10 @@ def run_modisco(
             max_seqlets_per_metacluster=max_seqlets,
             final_min_cluster_size=min_cluster_size,
             n_leiden_runs=n_leiden_runs,
+            # modisco's defaults (30, 10) suit its 21 + 2 x 10 seqlets; scaled with them, so that patterns of
+            # short sequences are not dropped for want of room to expand
+            trim_to_window_size=window + flank - 1,
+            initial_flank_to_add=flank,
             verbose=False,
         )
     out = []
