@@ -29,6 +29,7 @@ class FitResult:
     train_samples_per_s: float | None = None
     train_tokens_per_s: float | None = None
     is_main_process: bool = True  # under DDP every rank holds the gathered results; the main one writes them
+    local_parameters: int | None = None  # sharded training: parameters this rank stored (its shards)
 
 
 @dataclass
@@ -48,6 +49,7 @@ class TrainResult:
     # (special tokens included, padding never), the unit of the paper's Table 2
     train_samples_per_s: float | None = None
     train_tokens_per_s: float | None = None
+    local_parameters: int | None = None  # sharded training: parameters this rank stored (its shards)
 
     def summary(self) -> str:
         lines = [
