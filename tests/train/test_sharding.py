@@ -131,3 +131,24 @@ def test_missing_deepspeed_is_one_clear_error_before_anything_is_written(tmp_pat
     with pytest.raises(MissingExtraError, match=r"deepspeed.*genomefactory\[deepspeed\]"):
         run_train(cfg)
     assert not (tmp_path / "run").exists()
+
+
+def test_one_full_fine_tuning_step_of_tiny_evo_trains_every_parameter() -> None:
+    """Full FT of Evo: one AdamW step moves every parameter (poles and residues included), keeps the output
+    embedding tied, and a bf16 cast of the trained model keeps the poles and residues float32."""
+    model = _task_model("evo")
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    ids = torch.randint(65, 90, (4, 32))
+    out = model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=torch.tensor([0, 1, 0, 1]))
+    out.loss.backward()
+    opt.step()
+    unchanged = [n for n, p in model.named_parameters() if torch.equal(p.detach(), before[n])]
+    assert unchanged == []
+    base = model.backbone
+    assert base.unembed.weight is base.embedding_layer.weight
+    base.to(torch.bfloat16)
+    assert {p.dtype for n, p in base.named_parameters() if n.endswith(("poles", "residues"))} == {
+        torch.float32
+    }
+    assert base.blocks[0].mlp.l1.weight.dtype == torch.bfloat16
