@@ -5,7 +5,8 @@ losses agree to 1e-4 step by step and the final metrics agree; each rank stores 
 shards, counted from the DTensors at rest); the checkpoints and ``model/`` hold full, un-sharded tensors in the
 single-process layout, and ``model/`` loads on one process and predicts what the run wrote. A run interrupted
 after its first epoch resumes from the FSDP checkpoint to the same result. Evo trains fully and with LoRA; under
-bf16 mixed precision its MLP weights are gathered in bf16 while its poles and residues stay float32.
+bf16 mixed precision (with activation checkpointing) its MLP weights are gathered in bf16 while its poles and
+residues stay float32.
 """
 
 from __future__ import annotations
@@ -90,7 +91,19 @@ def test_fsdp_two_ranks_match_one_process(task: Path, tmp_path: Path) -> None:
             },
         },
         {"config": _cfg(task, sh / "evo_lora", EVO, "lora", 8, 1, **fsdp)},
-        {"config": _cfg(task, sh / "evo_bf16", EVO, "full", 8, 1, precision="bf16", **fsdp)},
+        {  # + activation checkpointing: the wrap policy then names the checkpointed block subclasses
+            "config": _cfg(
+                task,
+                sh / "evo_bf16",
+                EVO,
+                "full",
+                8,
+                1,
+                precision="bf16",
+                gradient_checkpointing=True,
+                **fsdp,
+            )
+        },
     ]
     (sh / "spec.json").write_text(json.dumps({"runs": runs, "out": str(sh)}))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
