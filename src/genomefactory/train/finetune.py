@@ -217,7 +217,7 @@ def fit(
     args = _training_args(cfg, out, built.learning_rate, plan.best_metric, on_features, engine)
     datasets, collator, hits = _datasets(cfg, data, built, tokens, args)
     fsdp = "fsdp" in engine
-    skeleton = meta_copy(model) if fsdp else None  # receives the gathered weights for model/
+    skeleton = meta_copy(model) if engine else None  # receives the gathered weights for model/
     if fsdp:
         update_plugin_args(args, t.fsdp, t.precision)
         if model.backbone is not None:
@@ -245,7 +245,9 @@ def fit(
     held = local_parameter_count(trainer.model_wrapped) if fsdp else None
     if skeleton is not None:
         # model/ is written from an un-sharded copy holding the best checkpoint's gathered weights (rank 0)
-        full = gather_unsharded(trainer.model_wrapped, skeleton, trainer.is_world_process_zero())
+        full = gather_unsharded(
+            trainer.accelerator, trainer.model_wrapped, skeleton, trainer.is_world_process_zero()
+        )
         if full is not None:
             built.model = full  # type: ignore[assignment]
     return FitResult(

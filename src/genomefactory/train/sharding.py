@@ -284,13 +284,16 @@ def load_full_optimizer(model: nn.Module, optimizer: Any, checkpoint: str, is_ma
     set_optimizer_state_dict(model, optimizer, state, options=options)
 
 
-def gather_unsharded(sharded: nn.Module, skeleton: nn.Module, is_main: bool) -> nn.Module | None:
-    """Gather the full state dict of an FSDP2 model (a collective: every rank calls it) and load it into the
-    meta ``skeleton`` on the main process (returned there, None elsewhere)."""
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
-
-    full = get_model_state_dict(sharded, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+def gather_unsharded(
+    accelerator: Any, sharded: nn.Module, skeleton: nn.Module, is_main: bool
+) -> nn.Module | None:
+    """Gather the full state dict of a sharded model through accelerate (a collective: every rank calls it; FSDP2:
+    ``get_model_state_dict(full_state_dict=True)``, ZeRO-3: the consolidated 16-bit state) and load it into the
+    meta ``skeleton`` on the main process (returned there, None elsewhere), in the skeleton's dtypes."""
+    full = accelerator.get_state_dict(sharded)
     if not is_main:
         return None
+    own = skeleton.state_dict(keep_vars=True)
+    full = {k: v.to(own[k].dtype) if k in own else v for k, v in full.items()}
     skeleton.load_state_dict(full, strict=True, assign=True)
     return skeleton
