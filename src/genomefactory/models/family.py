@@ -100,7 +100,8 @@ class ModelFamily(ABC):
     - ``encode(base, input_ids, attention_mask, output_hidden_states)``: how the trainer and the inference engine
       call the backbone (override to pass position ids, strand handling, ...).
     - ``blocks(base)``: the repeated residual blocks in forward order (activation checkpointing); ``[]`` = not
-      supported. ``block_types(base)``: their classes (FSDP auto-wrap policies).
+      supported. ``block_types(base)``: their classes (FSDP auto-wrap policies). ``fp32_modules(base)``: the
+      modules whose parameters must stay float32 under mixed precision (their own FSDP units); default none.
     - ``tokenizer(directory, config)``: a ``transformers`` fast tokenizer, from a checkpoint directory's files
       when given, otherwise built algorithmically (offline).
     - ``read_config`` / ``load_state`` / ``remap_state_dict`` / ``checkpoint_state`` / ``save``: checkpoint I/O
@@ -167,6 +168,11 @@ class ModelFamily(ABC):
 
         Call it before activation checkpointing, which swaps each block's class for a subclass."""
         return tuple(dict.fromkeys(type(b) for b in self.blocks(base)))
+
+    def fp32_modules(self, base: nn.Module) -> list[nn.Module]:
+        """Modules of ``base`` whose parameters are gathered and used in float32 whatever the training precision
+        (sharded mixed-precision training makes each an FSDP unit with a float32 policy); [] = none."""
+        return []
 
     def hidden_size(self, config: dict[str, Any]) -> int:
         return int(config["hidden_size"])

@@ -18,10 +18,13 @@ from ..models.config import ModelConfig
 from .methods.adapter import AdapterConfig
 from .methods.lora import LoraConfig
 from .methods.registry import METHODS, get_method, method_names
+from .sharding import DeepSpeedConfig, FsdpConfig
 
 __all__ = [
     "AdapterConfig",
     "DataConfig",
+    "DeepSpeedConfig",
+    "FsdpConfig",
     "LoraConfig",
     "MethodConfig",
     "MethodSettings",
@@ -175,6 +178,16 @@ class TrainingConfig(StrictConfig):
         False,
         description="Recompute each backbone block's activations in backward instead of keeping them: less "
         "memory (long sequences, big batches) for about one extra forward pass. Full and LoRA methods only.",
+    )
+    distributed: Literal["ddp", "fsdp", "deepspeed"] = Field(
+        "ddp",
+        description="How several processes (torchrun / accelerate launch) share the work: ddp (every rank holds "
+        "the whole model), fsdp (FSDP2: parameters, gradients and optimizer states sharded per block) or "
+        "deepspeed (ZeRO-2/3; needs the deepspeed extra). One process: always ddp. See docs/distributed.md.",
+    )
+    fsdp: FsdpConfig = Field(default_factory=FsdpConfig, description="FSDP settings (distributed: fsdp).")
+    deepspeed: DeepSpeedConfig = Field(
+        default_factory=DeepSpeedConfig, description="DeepSpeed settings (distributed: deepspeed)."
     )
     report_to: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(
         [],

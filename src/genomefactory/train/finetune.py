@@ -37,6 +37,18 @@ from .metrics import LOWER_IS_BETTER
 from .per_base_metrics import eval_metrics
 from .results import FitResult, TrainResult
 from .run_dir import RunPlan, check_run, open_run_dir, resolved_config, write_run
+from .sharding import (
+    check_sharding,
+    enable_fsdp_off_gpu,
+    gather_unsharded,
+    launched,
+    load_full_optimizer,
+    local_parameter_count,
+    meta_copy,
+    shard_fp32_modules,
+    sharding_arguments,
+    update_plugin_args,
+)
 from .stages import BuiltModel, PreparedData, TokenizedData, build_model, prepare_splits, tokenize_splits
 from .task_types import is_per_base, is_regression
 from .tracking import check_trackers, tracking_env, trainer_report_to
@@ -50,6 +62,8 @@ class _GFTrainer(Trainer):
     """Saves checkpoints with our safetensors writer (tied/shared tensors de-duplicated)."""
 
     def _save(self, output_dir: str | None = None, state_dict: dict[str, Any] | None = None) -> None:
+        if not self.args.should_save:  # sharded engines call this on every rank (rank 0 holds the full state)
+            return
         out = Path(output_dir or str(self.args.output_dir))
         out.mkdir(parents=True, exist_ok=True)
         assert self.model is not None
@@ -57,6 +71,20 @@ class _GFTrainer(Trainer):
             state_dict if state_dict is not None else self.model.state_dict(), out / "model.safetensors"
         )
         torch.save(self.args, out / "training_args.bin")
+
+    def create_accelerator_and_postprocess(self) -> None:
+        super().create_accelerator_and_postprocess()
+        plugin_args = getattr(self.args, "fsdp_plugin_args", None)
+        if plugin_args and not self.is_fsdp_enabled and enable_fsdp_off_gpu(self.accelerator, plugin_args):
+            self.is_fsdp_enabled = True
+
+    def _load_optimizer_and_scheduler(self, checkpoint: str | None) -> None:
+        if checkpoint is None or not self.is_fsdp_enabled:
+            super()._load_optimizer_and_scheduler(checkpoint)
+            return
+        load_full_optimizer(self.model_wrapped, self.optimizer, checkpoint, self.is_world_process_zero())
+        scheduler = torch.load(Path(checkpoint) / "scheduler.pt", weights_only=True)
+        self.lr_scheduler.load_state_dict(scheduler)  # type: ignore[union-attr]
 
     def _get_eval_sampler(self, eval_dataset: Any) -> Any:
         # Evaluation keeps input order (predictions CSV rows = test rows); length grouping is for training only.
@@ -77,7 +105,10 @@ class _JsonlLog(TrainerCallback):
                 fh.write(json.dumps({"step": state.global_step, "epoch": state.epoch, **logs}) + "\n")
 
 
-def _training_args(cfg: TrainConfig, out: Path, lr: float, best: str, on_features: bool) -> TrainingArguments:
+def _training_args(
+    cfg: TrainConfig, out: Path, lr: float, best: str, on_features: bool, engine: dict[str, Any] | None = None
+) -> TrainingArguments:
+    """The Trainer's arguments; ``engine``: the sharding keywords (``train/sharding.py``; none = DDP)."""
     t = cfg.training
     cuda = torch.cuda.is_available()
     strategy = "steps" if t.eval_steps else "epoch"
@@ -117,6 +148,7 @@ def _training_args(cfg: TrainConfig, out: Path, lr: float, best: str, on_feature
         disable_tqdm=False,
         save_only_model=False,
         torch_compile=t.compile,
+        **(engine or {}),
     )
 
 
@@ -124,6 +156,7 @@ def run_train(cfg: TrainConfig) -> TrainResult:
     """Fine-tune ``cfg.model`` on ``cfg.data`` with ``cfg.method``; write the run directory."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     check_trackers(cfg.training.report_to)
+    check_sharding(cfg.training.distributed)
     plan = check_run(cfg)
     data = prepare_splits(cfg)
     built = build_model(cfg, data)
@@ -200,9 +233,20 @@ def fit(
 ) -> FitResult:
     """Train with the ``Trainer`` (resuming when planned), then score dev and test with the best checkpoint."""
     out = plan.output_dir
+    t = cfg.training
     on_features = built.method.uses_feature_cache(cfg.method)
-    args = _training_args(cfg, out, built.learning_rate, plan.best_metric, on_features)
+    model = built.model
+    engine = sharding_arguments(
+        t.distributed, t.fsdp, t.deepspeed, t.precision, model.family, model.backbone, launched()
+    )
+    args = _training_args(cfg, out, built.learning_rate, plan.best_metric, on_features, engine)
     datasets, collator, hits = _datasets(cfg, data, built, tokens, args)
+    fsdp = "fsdp" in engine
+    skeleton = meta_copy(model) if engine else None  # receives the gathered weights for model/
+    if fsdp:
+        update_plugin_args(args, t.fsdp, t.precision)
+        if model.backbone is not None:
+            shard_fp32_modules(model.family, model.backbone, t.fsdp, t.precision)
     task_type = data.task_type
 
     def metrics_fn(p: Any) -> dict[str, float]:
@@ -223,6 +267,14 @@ def fit(
     samples_s, tokens_s = _throughput(train_metrics, tokens.ids["train"])
     dev = _strip(trainer.evaluate(datasets["dev"], metric_key_prefix="eval"))
     pred = trainer.predict(datasets["test"], metric_key_prefix="test")
+    held = local_parameter_count(trainer.model_wrapped) if fsdp else None
+    if skeleton is not None:
+        # model/ is written from an un-sharded copy holding the best checkpoint's gathered weights (rank 0)
+        full = gather_unsharded(
+            trainer.accelerator, trainer.model_wrapped, skeleton, trainer.is_world_process_zero()
+        )
+        if full is not None:
+            built.model = full  # type: ignore[assignment]
     return FitResult(
         dev_metrics=dev,
         test_metrics=_strip(pred.metrics or {}),
@@ -235,6 +287,7 @@ def fit(
         train_samples_per_s=samples_s,
         train_tokens_per_s=tokens_s,
         is_main_process=trainer.is_world_process_zero(),
+        local_parameters=held,
     )
 
 

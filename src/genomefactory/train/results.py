@@ -28,11 +28,10 @@ class FitResult:
     # samples/s from the Trainer, tokens/s = samples/s x mean real tokens per training sequence
     train_samples_per_s: float | None = None
     train_tokens_per_s: float | None = None
-    is_main_process: bool = True
+    is_main_process: bool = True  # under DDP every rank holds the gathered results; the main one writes them
     # per-base tasks: test_logits is (rows, bases, classes) and this (rows, bases) marks the bases with an output
-    test_base_mask: np.ndarray | None = (
-        None  # under DDP every rank holds the gathered results; the main one writes them
-    )
+    test_base_mask: np.ndarray | None = None
+    local_parameters: int | None = None  # sharded training: parameters this rank stored (its shards)
 
 
 @dataclass
@@ -52,6 +51,7 @@ class TrainResult:
     # (special tokens included, padding never), the unit of the paper's Table 2
     train_samples_per_s: float | None = None
     train_tokens_per_s: float | None = None
+    local_parameters: int | None = None  # sharded training: parameters this rank stored (its shards)
 
     def summary(self) -> str:
         lines = [

@@ -182,6 +182,7 @@ def write_run(
         {},
         fit.train_samples_per_s,
         fit.train_tokens_per_s,
+        fit.local_parameters,
     )
     if not fit.is_main_process:
         return result

@@ -85,6 +85,13 @@ class EvoFamily(ModelFamily):
     def blocks(self, base: nn.Module) -> list[nn.Module]:
         return list(base.blocks)  # type: ignore[arg-type]
 
+    def fp32_modules(self, base: nn.Module) -> list[nn.Module]:
+        """The modal filters (poles, residues): float32 under mixed precision, as the published loaders keep
+        them (``layers/striped_hyena.ModalFilter._apply``)."""
+        from ..layers.striped_hyena import ModalFilter
+
+        return [m for m in base.modules() if isinstance(m, ModalFilter)]
+
     def max_tokens(self, config: dict[str, Any]) -> int:
         return int(config.get("max_seqlen", _COMMON["max_seqlen"]))
 

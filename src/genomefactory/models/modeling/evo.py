@@ -76,8 +76,14 @@ class StripedHyena(nn.Module):
             AttentionBlock(cfg) if i in attn else HyenaBlock(cfg) for i in range(int(cfg["num_layers"]))
         )
         self.norm = StripedRMSNorm(cfg)
-        # tied: the same module under the published second name, so `unembed.weight` is in our state dict
-        self.unembed = self.embedding_layer if cfg.get("tie_embeddings", True) else nn.Embedding(vocab, d)
+        # tied: a second module under the published name sharing the embedding's Parameter, so `unembed.weight`
+        # is in our state dict. Not the same module registered twice: torch.distributed.checkpoint (FSDP's full
+        # state dicts, checkpoint resume) handles a parameter shared by two modules, not a module with two names.
+        if cfg.get("tie_embeddings", True):
+            self.unembed = nn.Embedding(vocab, d, _weight=self.embedding_layer.weight)  # no init drawn
+            self.unembed.weight = self.embedding_layer.weight  # the same Parameter, so one gradient
+        else:
+            self.unembed = nn.Embedding(vocab, d)
         # random init (tests, demos): small embeddings, PyTorch's default fan-in scaled linears so that the
         # mixing layers, not the current token's embedding alone, shape a random model's features
         nn.init.normal_(self.embedding_layer.weight, std=0.02)
