@@ -52,7 +52,9 @@ class MotifsConfig(StrictConfig):
     optional ``labels`` (N,); ``attribute``'s ``onehot`` / ``<method>.hypothetical`` names are read too) or
     ``run_dir`` + ``data_file`` (attributions computed here with ``method``)."""
 
-    run_dir: InPath | None = Field(None, description="Run directory written by `train` (the model explained).")
+    run_dir: InPath | None = Field(
+        None, description="Run directory written by `train` (the model explained)."
+    )
     data_file: InPath | None = Field(
         None, description="Sequences to explain (FASTA/CSV/TSV; a `label` column enables the class contrast)."
     )
@@ -72,5 +74,7 @@ class MotifsConfig(StrictConfig):
     )
     batch_size: int = Field(64, ge=1, description="Attribution batch size (sequences or mutants).")
     device: str | None = Field(None, description="cpu, cuda ...; default: cuda when available.")
-    output: OutPath = Field("motifs", description="Output directory (report.md/html, logos, patterns.json, TSV).")
+    output: OutPath = Field(
+        "motifs", description="Output directory (report.md/html, logos, patterns.json, TSV)."
+    )
     overwrite: bool = Field(False, description="Write into an output directory that already holds files.")
