@@ -44,3 +44,22 @@ def test_jaspar_readout_sees_planted_sites(lambda_genome: str, jaspar_db: MotifD
         assert out["ctcf_score"].iloc[n] >= own - 1e-9
     with pytest.raises(DataError, match="jaspar_id"):
         compute_readouts(frame, [ReadoutSpec(kind="jaspar")])
+
+
+def test_unit_motif_aligns_top_windows_to_the_planted_motif(
+    lambda_genome: str, jaspar_db: MotifDB, tmp_path
+) -> None:
+    from genomefactory.interpret.motifs.units import unit_motif
+
+    ctcf = jaspar_db.get("MA0139")
+    data = plant(lambda_genome, {0: [], 1: [ctcf]}, [], n_per_class=40, length=90, seed=2)
+    acts = []
+    for s, sites in zip(data.sequences, data.sites, strict=True):  # a unit that fires at the site's centre
+        a = np.zeros(len(s))
+        for site in sites:
+            a[(site.start + site.end) // 2] = 1.0 + 0.01 * site.start
+        acts.append(a)
+    res = unit_motif(7, acts, data.sequences, jaspar_db, width=ctcf.width, logo_dir=tmp_path)
+    assert len(res.windows) >= 30
+    assert any(m.id == ctcf.id for m in res.matches[:3]), res.matches
+    assert res.logo is not None and res.logo.stat().st_size > 1000
