@@ -303,3 +303,23 @@ def test_start_up_hint_while_the_command_imports(tmp_path: Path) -> None:
         if STARTING in out[0]:
             go.touch()
     assert any(STARTING in s for s in statuses) and statuses[-1].startswith("**finished**")
+
+
+def test_load_fills_the_form_and_refuses_a_misspelt_key(tmp_path: Path) -> None:
+    gr = pytest.importorskip("gradio")
+    from genomefactory.commands import COMMANDS
+    from genomefactory.webui.panel import CommandPanel
+
+    with gr.Blocks():
+        panel = CommandPanel(gr, "train", COMMANDS["train"], RunManager(tmp_path, 1), tmp_path)
+    keys = [s.key for s in panel.specs]
+    good = tmp_path / "good.yaml"
+    good.write_text(
+        "training:\n  max_steps: 17\nmodel:\n  init: tiny\n"
+    )  # partial: Run names what is missing
+    out = panel.load(str(good))
+    assert out[keys.index("training.max_steps")] == "17" and out[keys.index("model.init")] == "tiny"
+    assert out[-1].startswith("loaded")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("training:\n  max_step: 17\n")
+    assert "training.max_step" in panel.load(str(bad))[-1]

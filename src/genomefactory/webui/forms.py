@@ -186,6 +186,8 @@ def to_widget_value(spec: FieldSpec) -> Any:
         return "" if d is None else yaml.safe_dump(d, default_flow_style=True, width=10_000).strip()
     if spec.kind == "text":
         return (UNSET if spec.choices_from is not None else "") if d is None else str(d)
+    if spec.kind in ("int", "float") and spec.optional:  # shown in a text box (it may be empty): text
+        return "" if d is None else str(d)
     return d
 
 

@@ -340,7 +340,9 @@ class CommandPanel:
         keep = [self.gr.update() for _ in self.specs]
         try:
             data = yaml.safe_load(Path(str(path)).read_text()) or {}
-            validate_dict(self.cls, data, Path(str(path)).name)
+            unknown = _unknown_keys(data, {s.key for s in self.specs})
+            if unknown:  # a partial form is fine (Run names what is missing); a misspelt key is not
+                raise ConfigError(f"unknown key(s) {', '.join(unknown)} in {Path(str(path)).name}")
         except (ConfigError, OSError, yaml.YAMLError) as exc:
             return [*keep, f"**not loaded:** {exc}".replace("\n", "  \n")]
         values = []
@@ -378,6 +380,21 @@ class CommandPanel:
         run = self.manager.submit(self.name, text, outputs_of(cfg, self.workspace), env=env)
         for out in self.view.watch(run, self.manager, self.workspace):
             yield (*out, run.id)
+
+
+def _unknown_keys(data: Any, keys: set[str], prefix: str = "") -> list[str]:
+    if not isinstance(data, dict):
+        return [] if prefix.rstrip(".") in keys or not prefix else [prefix.rstrip(".")]
+    out: list[str] = []
+    for k, v in data.items():
+        key = f"{prefix}{k}"
+        if key in keys:
+            continue
+        if isinstance(v, dict) and any(s.startswith(key + ".") for s in keys):
+            out += _unknown_keys(v, keys, key + ".")
+        else:
+            out.append(key)
+    return out
 
 
 def _with_default(spec: FieldSpec, value: Any) -> FieldSpec:
