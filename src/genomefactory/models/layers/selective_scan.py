@@ -67,22 +67,28 @@ def _blocks(length: int, block: int | None) -> tuple[int, int]:
 
 
 def _by_step(x: Tensor, t: int, nb: int, pad: int) -> Tensor:
-    """(batch, k, length) -> (T, batch, k, blocks): entry [s] holds step s of every block (zero-padded)."""
+    """(batch, k, length) -> (T, batch, blocks, k): entry [s] holds step s of every block (zero-padded)."""
     if pad:
         x = F.pad(x, (0, pad))
-    return x.unflatten(-1, (nb, t)).permute(3, 0, 1, 2).contiguous()
+    return x.unflatten(-1, (nb, t)).permute(3, 0, 2, 1).contiguous()
+
+
+def _from_step(x: Tensor, length: int) -> Tensor:
+    """Inverse of :func:`_by_step`: (T, batch, blocks, k) -> (batch, k, length)."""
+    return x.permute(1, 3, 2, 0).flatten(-2)[..., :length]
 
 
 class _SelectiveScan(torch.autograd.Function):
     """``y_t = Σ_n C_nt s_t`` of the recurrence, blocked: the length is cut into ``nb`` blocks of ``T`` steps and
-    every Python step advances all blocks at once on (batch, channels, blocks, state) tensors.
+    every Python step advances all blocks at once on (batch, blocks, channels, state) tensors (that layout makes
+    every contraction over the state or the channels a plain batched matmul, no copies).
 
     Forward: (1) run each block from a zero state to get its end state; (2) chain the blocks' entry states,
     ``F_c = exp(A·ΣΔ_{block c-1}) F_{c-1} + end_{c-1}``; (3) rerun each block from its true entry state, emitting y.
     Backward uses the adjoint recurrence ``λ_t = C_t g_t + exp(Δ_{t+1}A) λ_{t+1}``, blocked the same way, and
     recomputes the states, so only the inputs and the block entry states are kept from forward to backward
-    (the forward never holds a (batch, channels, length, state) tensor; the backward holds one, the recomputed
-    states, while it runs). Padded steps have Δ = 0: decay 1, no input, i.e. identity."""
+    (the forward never holds a (batch, channels, length, state) tensor; the backward holds two, the decays and
+    the recomputed states, while it runs). Padded steps have Δ = 0: decay 1, no input, i.e. identity."""
 
     @staticmethod
     def forward(
@@ -96,8 +102,7 @@ class _SelectiveScan(torch.autograd.Function):
         ys, last = _block_outputs(us, ds, A, bs, cs, entry)
         ctx.save_for_backward(u, delta, A, B, C, entry)
         ctx.block = block
-        y = ys.permute(1, 2, 3, 0).flatten(-2)[..., :length]
-        return y, last
+        return _from_step(ys, length), last
 
     @staticmethod
     @once_differentiable  # the adjoint pass updates buffers in place; no double backward
@@ -108,7 +113,7 @@ class _SelectiveScan(torch.autograd.Function):
         pad = t * nb - length
         us, ds, bs, cs, gys = (_by_step(x, t, nb, pad) for x in (u, delta, B, C, gy))
         grads = _adjoint(us, ds, A, bs, cs, gys, entry, g_last)
-        back = [g.permute(1, 2, 3, 0).flatten(-2)[..., :length] for g in grads[:4]]
+        back = [_from_step(g, length) for g in grads[:4]]
         return back[0], back[1], grads[4], back[2], back[3], grads[5], None
 
 
@@ -117,11 +122,8 @@ class _Stepper:
     autograd, so in-place updates are safe and save a fresh allocation and a memory pass per step)."""
 
     def __init__(self, us: Tensor, ds: Tensor, A: Tensor, bs: Tensor) -> None:
-        self.ds, self.A = ds.unsqueeze(-1), A[:, None, :]
-        self.dus, self.bs = (
-            (ds * us).unsqueeze(-1),
-            bs.transpose(-1, -2).unsqueeze(2),
-        )  # (T,b,d,c,1), (T,b,1,c,n)
+        self.ds, self.A = ds.unsqueeze(-1), A  # (T,b,c,d,1), (d,n)
+        self.dus, self.bs = (ds * us).unsqueeze(-1), bs.unsqueeze(-2)  # (T,b,c,d,1), (T,b,c,1,n)
         self.decay = us.new_empty(*us.shape[1:], A.shape[1])
 
     def step(self, s: int, h: Tensor | None) -> Tensor:
@@ -140,13 +142,13 @@ def _block_ends(us: Tensor, ds: Tensor, A: Tensor, bs: Tensor) -> Tensor:
 
 
 def _chain(ends: Tensor, ds: Tensor, A: Tensor, h0: Tensor) -> Tensor:
-    """Entry state of every block (batch, channels, blocks, state), from ``h0`` and the blocks' zero-start ends."""
-    through = torch.exp(ds.sum(0).unsqueeze(-1) * A[:, None, :])  # decay across a whole block
+    """Entry state of every block (batch, blocks, channels, state), from ``h0`` and the blocks' zero-start ends."""
+    through = torch.exp(ds.sum(0).unsqueeze(-1) * A)  # decay across a whole block
     entry = torch.empty_like(ends)
     state = h0
-    for c in range(ends.shape[2]):
-        entry[:, :, c] = state
-        state = torch.addcmul(ends[:, :, c], through[:, :, c], state)
+    for c in range(ends.shape[1]):
+        entry[:, c] = state
+        state = torch.addcmul(ends[:, c], through[:, c], state)
     return entry
 
 
@@ -155,10 +157,11 @@ def _block_outputs(
 ) -> tuple[Tensor, Tensor]:
     stepper, h = _Stepper(us, ds, A, bs), entry.clone()
     ys = us.new_empty(us.shape)
+    cols = cs.unsqueeze(-1)  # (T,b,c,n,1)
     for s in range(us.shape[0]):
         h = stepper.step(s, h)
-        ys[s] = torch.einsum("bdcn,bnc->bdc", h, cs[s])
-    return ys, h[:, :, -1]
+        torch.matmul(h, cols[s], out=ys[s].unsqueeze(-1))
+    return ys, h[:, -1]
 
 
 def _adjoint(
@@ -171,44 +174,52 @@ def _adjoint(
     entry: Tensor,
     g_last: Tensor | None,
 ) -> tuple[Tensor, ...]:
-    """Gradients (u, Δ, B, C by step; A; h0) of ``Σ gy·y + g_last·last``."""
+    """Gradients (u, Δ, B, C by step; A; h0) of ``Σ gy·y + g_last·last``. Every per-step tensor is
+    (batch, blocks, channels, state); contractions over the state or the channels are batched matmuls."""
     steps = us.shape[0]
-    stepper, states, h = _Stepper(us, ds, A, bs), [], entry
-    for s in range(steps):  # recompute the states: a new (batch, channels, blocks, state) tensor per step
-        h = stepper.step(s, h.clone())
-        states.append(h)
+    dec = torch.mul(ds.unsqueeze(-1), A).exp_()  # every step's decay, once: (T,b,c,d,n)
+    dus = ds * us
+    b_row, c_row = bs.unsqueeze(-2), cs.unsqueeze(-2)  # (T,b,c,1,n)
+    states = torch.empty_like(dec)
+    h = entry
+    for s in range(steps):  # recompute the states
+        torch.mul(h, dec[s], out=states[s]).addcmul_(dus[s].unsqueeze(-1), b_row[s])
+        h = states[s]
+    g_col = gys.unsqueeze(-1)  # (T,b,c,d,1)
     # adjoint entering each block from the right: chain the blocks' zero-terminal adjoints backwards
-    lam, nxt = torch.zeros_like(entry), None
+    lam = torch.zeros_like(entry)
     for s in reversed(range(steps)):
-        direct = gys[s].unsqueeze(-1) * cs[s].transpose(1, 2).unsqueeze(1)
-        lam = direct if nxt is None else torch.addcmul(direct, nxt, lam)
-        nxt = torch.exp(ds[s].unsqueeze(-1) * A[:, None, :])
-    assert nxt is not None
-    decay = nxt
-    through = torch.exp(ds.sum(0).unsqueeze(-1) * A[:, None, :])
-    starts = decay * lam  # d(loss)/d(state entering the block), from inside the block
+        if s < steps - 1:
+            lam.mul_(dec[s + 1])
+        lam.addcmul_(g_col[s], c_row[s])
+    through = torch.exp(ds.sum(0).unsqueeze(-1) * A)
+    starts = dec[0] * lam  # d(loss)/d(state entering the block), from inside the block
     incoming = torch.empty_like(starts)
-    carry = torch.zeros_like(starts[:, :, 0]) if g_last is None else g_last.to(starts.dtype)
-    for c in reversed(range(starts.shape[2])):
-        incoming[:, :, c] = carry
-        carry = torch.addcmul(starts[:, :, c], through[:, :, c], carry)
+    carry = torch.zeros_like(starts[:, 0]) if g_last is None else g_last.to(starts.dtype)
+    for c in reversed(range(starts.shape[1])):
+        incoming[:, c] = carry
+        carry = torch.addcmul(starts[:, c], through[:, c], carry)
     g_h0 = carry
-    gu, gd, gb, gc = (torch.empty_like(x) for x in (us, ds, bs, cs))
-    gA = torch.zeros_like(A)
+    gu, gd = torch.empty_like(us), torch.empty_like(ds)
+    gb, gc = torch.empty_like(bs), torch.empty_like(cs)
+    g_a = torch.zeros_like(entry)  # Σ over steps of g_decay · Δ, reduced over batch and blocks at the end
+    x = torch.empty_like(entry)
+    lam_b = us.new_empty(us.shape[1:]).unsqueeze(-1)  # (b,c,d,1)
     lam = incoming
+    b_col, du_col = bs.unsqueeze(-1), dus.unsqueeze(-1)  # (T,b,c,n,1), (T,b,c,d,1)
     for s in reversed(range(steps)):
-        decay = torch.exp(ds[s].unsqueeze(-1) * A[:, None, :])
-        lam = lam + gys[s].unsqueeze(-1) * cs[s].transpose(1, 2).unsqueeze(1)
+        lam.addcmul_(g_col[s], c_row[s])
         prev = states[s - 1] if s else entry
-        g_decay = lam * prev * decay  # d/d(Δ A) of the decay term
-        lam_b = torch.einsum("bdcn,bnc->bdc", lam, bs[s])
-        gd[s] = torch.einsum("bdcn,dn->bdc", g_decay, A) + us[s] * lam_b
-        gu[s] = ds[s] * lam_b
-        gb[s] = torch.einsum("bdcn,bdc->bnc", lam, ds[s] * us[s])
-        gc[s] = torch.einsum("bdcn,bdc->bnc", states[s], gys[s])
-        gA += torch.einsum("bdcn,bdc->dn", g_decay, ds[s])
-        lam = decay * lam
-    return gu, gd, gb, gc, gA, g_h0
+        torch.mul(lam, dec[s], out=x).mul_(prev)  # d/d(Δ A) of the decay term
+        torch.matmul(lam, b_col[s], out=lam_b)
+        torch.matmul(lam.transpose(-1, -2), du_col[s], out=gb[s].unsqueeze(-1))
+        torch.matmul(states[s].transpose(-1, -2), g_col[s], out=gc[s].unsqueeze(-1))
+        g_a.addcmul_(x, ds[s].unsqueeze(-1))
+        torch.sum(x.mul_(A), -1, out=gd[s])
+        gd[s].addcmul_(us[s], lam_b.squeeze(-1))
+        torch.mul(ds[s], lam_b.squeeze(-1), out=gu[s])
+        lam.mul_(dec[s])
+    return gu, gd, gb, gc, g_a.sum((0, 1)), g_h0
 
 
 def _prepare(
