@@ -34,7 +34,9 @@ class PerBaseDataConfig(StrictConfig):
         None,
         description="bigWig file: per-base regression labels (its values) instead of gene-structure classes.",
     )
-    output_dir: OutPathlib = Field(Path("per_base_task"), description="Task folder written: train/dev/test.tsv.")
+    output_dir: OutPathlib = Field(
+        Path("per_base_task"), description="Task folder written: train/dev/test.tsv."
+    )
     window: int = Field(1000, ge=8, description="Window length in bases.")
     stride: int | None = Field(
         None, ge=1, description="Step between window starts; default: the window length."
