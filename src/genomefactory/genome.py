@@ -59,11 +59,43 @@ def open_genome(
             import Bio.bgzf  # noqa: F401  (pyfaidx reads BGZF through Biopython)
         except ImportError:
             raise missing_extra(f"reading the bgzip-compressed {what} {p}", "biopython") from None
-    return pyfaidx.Fasta(
-        str(p),
-        key_function=key_function or (lambda k: k),
-        as_raw=True,
-        sequence_always_upper=True,
-        duplicate_action=duplicate_action,
-        rebuild=rebuild,
+    fai = Path(f"{p}.fai")
+    had_index = fai.exists()
+    try:
+        return pyfaidx.Fasta(
+            str(p),
+            key_function=key_function or (lambda k: k),
+            as_raw=True,
+            sequence_always_upper=True,
+            duplicate_action=duplicate_action,
+            rebuild=rebuild,
+        )
+    except (
+        pyfaidx.FastaIndexingError,
+        pyfaidx.UnsupportedCompressionFormat,
+        ValueError,
+        UnicodeError,
+    ) as exc:
+        if not had_index:
+            # pyfaidx writes the index before it finds e.g. a duplicate name: leave no index of a refused file
+            fai.unlink(missing_ok=True)
+        raise _unreadable(p, what, exc) from None
+
+
+def _unreadable(p: Path, what: str, exc: Exception) -> DataError:
+    """The one error for a file pyfaidx cannot index, saying what is wrong and how to fix it."""
+    text = str(exc)
+    if text.startswith("Duplicate key"):
+        return DataError(
+            f"{what} {p}: record name {text.removeprefix('Duplicate key').strip()} occurs twice; "
+            "FASTA record names (the header's first word) must be unique — rename or remove the copy"
+        )
+    if p.suffix.lower() in {".gz", ".bgz", ".bgzf"}:
+        return DataError(
+            f"{what} {p} is named as compressed but is not gzip/bgzip data; rename it without the "
+            f"{p.suffix} suffix if it is plain FASTA, or compress it with bgzip"
+        )
+    return DataError(
+        f"{what} {p} is not a readable FASTA file ({type(exc).__name__}: {text}); expected '>name' header "
+        "lines followed by sequence lines (plain, or bgzipped with .fai/.gzi)"
     )

@@ -33,7 +33,7 @@ import numpy as np
 from ..config import ConfigError
 from ..errors import DataError
 from ..genome import compression, open_genome
-from ..sequence import reverse_complement
+from ..sequence import IUPAC, first_invalid, reverse_complement
 
 __all__ = ["Corpus", "Piece", "Source", "Window"]
 
@@ -138,7 +138,14 @@ class Corpus:
             lo, hi = max(start, pos), min(end, pos + p.length)
             if lo < hi:
                 a = p.start + lo - pos
-                out.append(str(self.fastas[p.file][p.name][a : a + hi - lo]))
+                seq = str(self.fastas[p.file][p.name][a : a + hi - lo])
+                bad = first_invalid(seq)
+                if bad is not None:  # checked per read: a genome is never scanned whole
+                    raise DataError(
+                        f"{self.paths[p.file]}: record {p.name!r} has the invalid character {bad[1]!r} at position "
+                        f"{a + bad[0]} (0-based); allowed are IUPAC codes {IUPAC} (any case): fix or remove it"
+                    )
+                out.append(seq)
             pos += p.length
             if pos >= end:
                 break

@@ -32,6 +32,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,7 +98,18 @@ def _check_output(cfg: PretrainConfig) -> Path:
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output_dir {out} is a file; choose a folder")
     if _rank() == 0 and out.is_dir() and any(out.iterdir()) and not cfg.overwrite:
-        raise ConfigError(f"output_dir {out} is not empty; set overwrite=true to reuse it, or choose another")
+        # a run killed before its end leaves trainer_log.jsonl but no metrics.json (written last): say so
+        what = "holds a finished run" if (out / "metrics.json").is_file() else "holds an unfinished run"
+        raise ConfigError(
+            f"output_dir {out} is not empty ({what}); set overwrite=true to start again there, or choose "
+            "another output_dir"
+        )
+    if cfg.model.path is not None and cfg.model.family is not None and cfg.model.init == "tiny":
+        # the loader builds a tiny random model of model.family and would not read model.path at all
+        raise ConfigError(
+            f"model.path {cfg.model.path} would be ignored: model.init=tiny builds a new random model; set "
+            "model.init=pretrained to continue from the checkpoint, or remove model.path"
+        )
     return out
 
 
@@ -211,8 +223,13 @@ def run_pretrain(cfg: PretrainConfig) -> PretrainResult:
         pack_short=d.pack_short,
         seed=t.seed,
     )
+    created = not out.exists()
     try:
         return _run(cfg, out, corpus, set_seed)
+    except BaseException:
+        if created and _rank() == 0:  # a failed or interrupted run leaves no half-made run folder
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     finally:
         corpus.close()
 
