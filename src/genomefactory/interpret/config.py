@@ -8,8 +8,9 @@ from pydantic import Field
 
 from ..config import InPath, OutPath, StrictConfig
 from ..models.config import ModelConfig
+from .motifs.config import MotifDBConfig
 
-__all__ = ["ReadoutSpec", "SAEConfig", "SAERegressionConfig", "SAETrainConfig"]
+__all__ = ["ReadoutSpec", "SAEConfig", "SAERegressionConfig", "SAETrainConfig", "UnitMotifsConfig"]
 
 
 class SAEConfig(StrictConfig):
@@ -94,6 +95,32 @@ class ReadoutSpec(StrictConfig):
     p_threshold: float = Field(1e-4, gt=0.0, lt=1.0, description="FIMO hit p-value (kind: jaspar).")
 
 
+class UnitMotifsConfig(StrictConfig):
+    """Unit -> motif naming in ``sae_regression``: each top unit's top-activating windows, their logo and TOMTOM
+    matches. Needs per-token embeddings (``inference`` with ``embed.pooling: token`` and ``keep_sequence``) of a
+    one-token-per-base tokenizer (HyenaDNA, Caduceus, Evo, character hf_auto models)."""
+
+    enabled: bool = Field(
+        False, description="Describe the top units by the motif of their strongest windows."
+    )
+    top_units: int = Field(
+        10, ge=1, description="Units described: those with the largest |Pearson r| over any readout."
+    )
+    windows: int = Field(50, ge=1, description="Top-activating windows per unit (at most one per sequence).")
+    width: int = Field(15, ge=3, description="Window width in bases, centred on the unit's strongest token.")
+    leading_tokens: int = Field(
+        0,
+        ge=0,
+        description="Special tokens before the first base in the embeddings (1 for a <cls> prefix); tokens "
+        "after the last base ([SEP], <eos>) are ignored.",
+    )
+    top_matches: int = Field(5, ge=1, description="TOMTOM matches reported per unit.")
+    database: MotifDBConfig = Field(
+        default_factory=MotifDBConfig,
+        description="Motif database (JASPAR release / collection / taxon, or a MEME file).",
+    )
+
+
 class SAERegressionConfig(StrictConfig):
     """``genomefactory-cli sae_regression``: link SAE latent units to readouts (paper appendix E.5)."""
 
@@ -118,4 +145,10 @@ class SAERegressionConfig(StrictConfig):
     cv_folds: int = Field(5, ge=2, description="Cross-validation folds of the ridge regression.")
     seed: int = Field(0, description="Seed of the cross-validation split.")
     figures: bool = Field(True, description="Write PNG figures (correlation bars, scatter, histograms).")
-    output: OutPath = Field("interpretation", description="Output directory (interpretation.json, figures).")
+    unit_motifs: UnitMotifsConfig = Field(
+        default_factory=UnitMotifsConfig, description="Name top units by motif (logos, TOMTOM matches)."
+    )
+    output: OutPath = Field(
+        "interpretation",
+        description="Output directory (report.md/html, interpretation.json, figures, logos).",
+    )

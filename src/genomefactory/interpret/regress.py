@@ -7,7 +7,13 @@ E.5. For each readout:
   training fold) scored by K-fold cross-validated R² and Pearson r of the held-out predictions;
 - per-unit Pearson and Spearman correlations with two-sided p-values, Benjamini–Hochberg q-values over the units
   that vary (never-active units are not tested); a unit is *significant* when both q-values are below ``fdr``;
-- the top units by |Pearson r| and, for each, its top-activating sequences.
+- the top units by |Pearson r| and, for each, its top-activating sequences;
+- for each ``jaspar`` readout, the sentence linking its best unit to the motif ("unit 7 ↔ CTCF (MA0139.2),
+  r = 0.71");
+- with ``unit_motifs.enabled``, the reverse link: the units with the largest |r| over any readout, each with its
+  top-activating windows (per-token activations; token ``leading_tokens + i`` is base ``i``), their logo and
+  TOMTOM matches (:mod:`.motifs.units`).
+The report is ``report.md`` + ``report.html`` (:mod:`.report`) beside ``interpretation.json``.
 """
 
 from __future__ import annotations
@@ -31,7 +37,14 @@ from .sae import SparseAutoencoder
 
 log = logging.getLogger("genomefactory.interpret")
 
-__all__ = ["RegressionResult", "latents_per_sequence", "ridge_cv", "run_sae_regression", "unit_correlations"]
+__all__ = [
+    "RegressionResult",
+    "latents_per_sequence",
+    "ridge_cv",
+    "run_sae_regression",
+    "unit_correlations",
+    "unit_token_activations",
+]
 
 
 @dataclass
@@ -48,6 +61,15 @@ class RegressionResult:
                 f"  {name}: ridge CV R² {r['ridge']['r2_cv']:.3f}; {r['n_significant']} significant "
                 f"units; top: {top}"
             )
+        lines += [f"  {link['sentence']}" for link in self.report.get("motif_links", [])]
+        for u in self.report.get("unit_motifs", []):
+            best = u["matches"][0] if u["matches"] else None
+            if best and (u.get("site_check") or {}).get("supported"):
+                lines.append(
+                    f"  unit {u['unit']} reads {best['name']} ({best['id']}): its top windows, TOMTOM q = "
+                    f"{best['q_value']:.2g}"
+                )
+        lines.append(f"  report: {self.output.parent / 'report.html'}")
         return "\n".join(lines)
 
 
@@ -184,6 +206,124 @@ def _top_units(
     return out
 
 
+@torch.no_grad()
+def unit_token_activations(
+    sae: SparseAutoencoder,
+    vectors: list[np.ndarray],
+    units: list[int],
+    sequences: list[str],
+    ids: list[str],
+    leading: int,
+) -> dict[int, list[np.ndarray]]:
+    """Per unit, one (bases,) activation array per sequence: token ``leading + i`` is base ``i``."""
+    out: dict[int, list[np.ndarray]] = {u: [] for u in units}
+    cols = torch.tensor(units, dtype=torch.long)
+    for v, seq, sid in zip(vectors, sequences, ids, strict=True):
+        if len(v) < leading + len(seq):
+            raise DataError(
+                f"sequence {sid}: {len(v)} token embeddings for {len(seq)} bases with "
+                f"unit_motifs.leading_tokens={leading}; unit -> motif naming needs one token per base (a "
+                "character tokenizer: HyenaDNA, Caduceus, Evo); k-mer / BPE models are not supported"
+            )
+        x = torch.from_numpy(np.array(v[leading : leading + len(seq)], dtype=np.float32))
+        a = sae.encode(x)[:, cols].numpy()
+        for j, u in enumerate(units):
+            out[u].append(a[:, j])
+    return out
+
+
+def _readout_table(cfg: SAERegressionConfig, frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The readouts, and for each ``jaspar`` readout column the motif it names (``CTCF (MA0139.2)``)."""
+    parts, motifs = [], {}
+    for spec in cfg.readouts:
+        part = compute_readouts(frame, [spec], cfg.readouts_csv)
+        if spec.kind == "jaspar":
+            col = str(part.columns[0])
+            tail = f" {spec.statistic}"
+            motifs[col] = (
+                col[: -len(tail)] if spec.name is None and col.endswith(tail) else f"{col} ({spec.jaspar_id})"
+            )
+        parts.append(part)
+    out = pd.concat(parts, axis=1)
+    dup = out.columns[out.columns.duplicated()].tolist()
+    if dup:
+        raise DataError(f"readout names {dup} occur twice; give the readouts distinct `name`s")
+    return out, motifs
+
+
+def _motif_links(report: dict[str, Any], motifs: dict[str, str]) -> list[dict[str, Any]]:
+    links = []
+    for col, motif in motifs.items():
+        info = report["readouts"].get(col)
+        if not info or not info["top_units"]:
+            continue
+        top = info["top_units"][0]
+        links.append(
+            {
+                "readout": col,
+                "motif": motif,
+                "unit": top["unit"],
+                "pearson_r": top["pearson_r"],
+                "pearson_q": top["pearson_q"],
+                "significant": top["significant"],
+                "sentence": f"unit {top['unit']} ↔ {motif}, r = {top['pearson_r']:.2f}"
+                + ("" if top["significant"] else " (not significant)"),
+            }
+        )
+    return links
+
+
+def _check_unit_motifs(cfg: SAERegressionConfig, table: Any) -> Any:
+    """Before any work: per-token embeddings with sequences, and the motif database (returned)."""
+    from .motifs.database import load_motif_db
+
+    if not table.per_token:
+        raise DataError(
+            f"unit_motifs needs per-token embeddings; {cfg.embeddings} holds pooled vectors (embed them "
+            "with `inference` embed.pooling: token)"
+        )
+    if "sequence" not in table.frame.columns:
+        raise DataError(
+            f"unit_motifs needs the sequences in {cfg.embeddings}; embed with keep_sequence: true"
+        )
+    d = cfg.unit_motifs.database
+    return load_motif_db(d.meme_file, d.release, d.collection, d.tax_group)
+
+
+def _describe_top_units(
+    cfg: SAERegressionConfig, sae: SparseAutoencoder, table: Any, per_unit: pd.DataFrame, db: Any
+) -> list[dict[str, Any]]:
+    from .motifs.units import describe_units
+
+    tested = per_unit.dropna(subset=["pearson_r"]).assign(abs_r=lambda t: t["pearson_r"].abs())
+    best = tested.sort_values("abs_r", ascending=False, kind="stable").drop_duplicates("unit")
+    best = best.head(cfg.unit_motifs.top_units)
+    units = [int(u) for u in best["unit"]]
+    seqs = [str(x) for x in table.frame["sequence"]]
+    ids = [str(x) for x in table.frame["id"]]
+    acts = unit_token_activations(sae, table.vectors, units, seqs, ids, cfg.unit_motifs.leading_tokens)
+    u = cfg.unit_motifs
+    recs = describe_units(units, acts, seqs, ids, db, Path(cfg.output), u.width, u.windows, u.top_matches)
+    for rec, (_, row) in zip(recs, best.iterrows(), strict=True):
+        rec.update(best_readout=str(row["readout"]), pearson_r=float(row["pearson_r"]))
+    return recs
+
+
+def _run_facts(cfg: SAERegressionConfig, sae: SparseAutoencoder, table: Any) -> dict[str, Any]:
+    frame = table.frame
+    lengths = frame["length"] if "length" in frame.columns else frame.get("sequence", pd.Series([])).str.len()
+    info = table.info or {}
+    return {
+        "model": info.get("model"),
+        "family": info.get("family"),
+        "layer": info.get("layer"),
+        "pooling": info.get("pooling"),
+        "sae": sae.cfg.model_dump(mode="json"),
+        "length_min": int(lengths.min()) if len(lengths) else None,
+        "length_max": int(lengths.max()) if len(lengths) else None,
+    }
+
+
 def run_sae_regression(cfg: SAERegressionConfig) -> RegressionResult:
     from ..infer.store import read_embeddings
     from .report import write_report
@@ -199,8 +339,9 @@ def run_sae_regression(cfg: SAERegressionConfig) -> RegressionResult:
             f"the SAE at {cfg.sae_checkpoint} expects width {sae.cfg.d_model}, but the embeddings "
             f"in {cfg.embeddings} have width {table.hidden}"
         )
+    db = _check_unit_motifs(cfg, table) if cfg.unit_motifs.enabled else None
     z = latents_per_sequence(sae, table.vectors, cfg.type)
-    readouts = compute_readouts(table.frame, cfg.readouts, cfg.readouts_csv)
+    readouts, motifs = _readout_table(cfg, table.frame)
     constant = [str(c) for c in readouts.columns if readouts[c].nunique(dropna=False) <= 1]
     if constant:
         # e.g. length over fixed-length fragments: nothing to correlate; reported, not fatal
@@ -223,6 +364,7 @@ def run_sae_regression(cfg: SAERegressionConfig) -> RegressionResult:
         "units_tested": int((z.std(0) > 0).sum()),
         "readouts": {},
         "skipped_constant_readouts": constant,
+        "run": _run_facts(cfg, sae, table),
     }
     per_unit = []
     z_ranks = stats.rankdata(z, axis=0)  # shared by every readout's Spearman correlations
@@ -235,6 +377,10 @@ def run_sae_regression(cfg: SAERegressionConfig) -> RegressionResult:
             "top_units": _top_units(corr, cfg, z, y[:, j], table.frame),
         }
         per_unit.append(corr.assign(readout=str(name), significant=sig))
+    report["motif_links"] = _motif_links(report, motifs)
+    if db is not None:
+        report["unit_motifs_database"] = f"{db.source} ({len(db)} motifs)"
+        report["unit_motifs"] = _describe_top_units(cfg, sae, table, pd.concat(per_unit), db)
     out = write_report(Path(cfg.output), report, pd.concat(per_unit), z, readouts, cfg.figures)
     inputs = [p for p in (cfg.embeddings, cfg.readouts_csv) if p]
     write_manifest(Path(cfg.output), cfg.model_dump(mode="json"), inputs, cfg.seed, "sae_regression")
