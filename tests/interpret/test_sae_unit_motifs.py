@@ -105,6 +105,7 @@ def test_report_names_the_planted_motif_both_ways(
     md, page = (out / "report.md").read_text(), (out / "report.html").read_text()
     assert link["sentence"] in md and link["sentence"] in page
     assert f"**unit {link['unit']} reads CTCF ({ctcf_id})**" in md
+    assert f"<b>unit {link['unit']} reads CTCF ({ctcf_id})</b>" in page
     assert f"![unit_{link['unit']}](logos/unit_{link['unit']}.png)" in md
     assert f"<img src='logos/unit_{link['unit']}.png'" in page and (out / top["logo"]).stat().st_size > 1000
     assert f"| 1 | {ctcf_id} | CTCF |" in md and "init planted" in md and "120 sequences of 80–80 bases" in md

@@ -272,8 +272,9 @@ def _render_md(blocks: list[Block]) -> str:
 
 
 def _code(text: Any) -> str:
-    """Escaped text; `code` spans become <code>."""
-    return re.sub(r"`([^`]*)`", r"<code>\1</code>", html.escape(str(text)))
+    """Escaped text; `code` spans become <code>, **bold** <b>."""
+    text = re.sub(r"`([^`]*)`", r"<code>\1</code>", html.escape(str(text)))
+    return re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", text)
 
 
 def _render_html(blocks: list[Block]) -> str:
