@@ -12,6 +12,7 @@ The explained scalar is the target class's log-odds (classification) or the outp
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -19,13 +20,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import UserFileNotFoundError, missing_extra
+from ...config import ConfigError
+from ...errors import DataError, UserFileNotFoundError, missing_extra
 from ...io import atomic_write_json, check_output_dir, write_manifest
 from .config import AttributeConfig
 from .inputs import read_inputs
 from .outputs import Kept, cut, kept_lengths, write_arrays, write_bigwig, write_modisco, write_tables
 
 __all__ = ["AttributeResult", "run_attribute"]
+
+META = "genomefactory_model.json"  # written by `train` (genomefactory.train.model_io)
 
 log = logging.getLogger("genomefactory.attribute")
 
@@ -46,16 +50,57 @@ class AttributeResult:
         )
 
 
+_META_KEYS = ("family", "weights", "method", "task_type", "num_labels", "max_length", "pooling")
+
+
 def _check_run(run_dir: str) -> None:
+    """``run_dir`` holds a readable training-run model (checked before any work, so a bad folder is one line)."""
     p = Path(run_dir)
-    if (
-        not (p / "genomefactory_model.json").is_file()
-        and not (p / "model" / "genomefactory_model.json").is_file()
-    ):
+    meta = next((m for m in (p / META, p / "model" / META) if m.is_file()), None)
+    if meta is None:
         raise UserFileNotFoundError(
-            f"run_dir {p} is not a genomefactory training run (no model/genomefactory_model.json); "
+            f"run_dir {p} is not a genomefactory training run (no model/{META}); "
             "train one with `genomefactory-cli train`"
         )
+    try:
+        data = json.loads(meta.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DataError(
+            f"run_dir {p}: {meta} is not valid JSON ({exc}); the run is damaged: train it again"
+        ) from None
+    missing = [k for k in _META_KEYS if not isinstance(data, dict) or k not in data]
+    if missing:
+        raise DataError(
+            f"run_dir {p}: {meta} lacks {', '.join(missing)}; it was not written by `genomefactory-cli train` "
+            "(or the run is damaged): train it again"
+        )
+    if not (meta.parent / "model.safetensors").is_file():
+        raise UserFileNotFoundError(
+            f"run_dir {p}: {meta.parent / 'model.safetensors'} is missing (an unfinished or damaged run); "
+            "train it again"
+        )
+
+
+def _check_device(device: str | None) -> None:
+    """A named device exists here (else one line, not torch's traceback from deep inside the first forward)."""
+    if device is None:
+        return
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"compute.device {device!r} is not a device; use cpu, cuda or cuda:N") from None
+    if dev.type == "cuda":
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n == 0:
+            raise ConfigError(f"compute.device {device!r}: no CUDA GPU is available here; use cpu")
+        if dev.index is not None and dev.index >= n:
+            raise ConfigError(
+                f"compute.device {device!r}: this machine has {n} GPU(s) (cuda:0..cuda:{n - 1})"
+            )
+    elif dev.type != "cpu" and dev.type != "mps":
+        raise ConfigError(f"compute.device {device!r}: use cpu, cuda or cuda:N")
 
 
 def run_attribute(cfg: AttributeConfig) -> AttributeResult:
@@ -63,6 +108,7 @@ def run_attribute(cfg: AttributeConfig) -> AttributeResult:
     if any(m != "ism" for m in cfg.methods) and importlib.util.find_spec("captum") is None:
         raise missing_extra("the gradient attribution methods", "captum", "attrib")
     _check_run(cfg.run_dir)
+    _check_device(cfg.compute.device)
     inputs = read_inputs(cfg)  # bad input is refused before the model loads
     from ..attrib import attribute, load_predictor, one_hot
 
