@@ -12,7 +12,6 @@ The explained scalar is the target class's log-odds (classification) or the outp
 from __future__ import annotations
 
 import importlib.util
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -21,15 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from ...config import ConfigError
-from ...errors import DataError, UserFileNotFoundError, missing_extra
+from ...errors import missing_extra
 from ...io import atomic_write_json, check_output_dir, write_manifest
 from .config import AttributeConfig
 from .inputs import read_inputs
 from .outputs import Kept, cut, kept_lengths, write_arrays, write_bigwig, write_modisco, write_tables
 
 __all__ = ["AttributeResult", "run_attribute"]
-
-META = "genomefactory_model.json"  # written by `train` (genomefactory.train.model_io)
 
 log = logging.getLogger("genomefactory.attribute")
 
@@ -50,35 +47,11 @@ class AttributeResult:
         )
 
 
-_META_KEYS = ("family", "weights", "method", "task_type", "num_labels", "max_length", "pooling")
-
-
 def _check_run(run_dir: str) -> None:
-    """``run_dir`` holds a readable training-run model (checked before any work, so a bad folder is one line)."""
-    p = Path(run_dir)
-    meta = next((m for m in (p / META, p / "model" / META) if m.is_file()), None)
-    if meta is None:
-        raise UserFileNotFoundError(
-            f"run_dir {p} is not a genomefactory training run (no model/{META}); "
-            "train one with `genomefactory-cli train`"
-        )
-    try:
-        data = json.loads(meta.read_text())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DataError(
-            f"run_dir {p}: {meta} is not valid JSON ({exc}); the run is damaged: train it again"
-        ) from None
-    missing = [k for k in _META_KEYS if not isinstance(data, dict) or k not in data]
-    if missing:
-        raise DataError(
-            f"run_dir {p}: {meta} lacks {', '.join(missing)}; it was not written by `genomefactory-cli train` "
-            "(or the run is damaged): train it again"
-        )
-    if not (meta.parent / "model.safetensors").is_file():
-        raise UserFileNotFoundError(
-            f"run_dir {p}: {meta.parent / 'model.safetensors'} is missing (an unfinished or damaged run); "
-            "train it again"
-        )
+    """``run_dir`` holds a loadable training-run model (checked before any work: a bad folder is one line)."""
+    from ...models.detect import check_run_meta
+
+    check_run_meta(run_dir, "run_dir")
 
 
 def _check_device(device: str | None) -> None:
