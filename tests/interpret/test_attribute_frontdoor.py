@@ -120,8 +120,8 @@ def test_cuda_device_without_gpu_is_refused(run: Path, tmp_path: Path) -> None:
     if torch.cuda.is_available():
         pytest.skip("a GPU is present: cuda is a valid device here")
     from genomefactory.config import ConfigError
-    from genomefactory.interpret.attribute.run import _check_device
+    from genomefactory.models.loading import check_device
 
     with pytest.raises(ConfigError, match="no CUDA GPU is available"):
-        _check_device("cuda:7")
+        check_device("cuda:7", "compute.device")
     assert json.loads((run / "model" / "genomefactory_model.json").read_text())["family"] == "hyenadna"

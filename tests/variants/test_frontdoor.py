@@ -56,3 +56,18 @@ def test_damaged_run_is_one_error_line(
     assert err.startswith("error:") and "Traceback" not in err and "\n" not in err, err
     assert fragment in err, err
     assert not (tmp_path / "out").exists()
+
+
+def test_unknown_device_is_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "g.fa").write_text(_GENOME)
+    (tmp_path / "v.tsv").write_text("chrom\tpos\tref\talt\nc1\t10\tT\tA\n")
+    args = [
+        f"input={tmp_path / 'v.tsv'}",
+        f"genome={tmp_path / 'g.fa'}",
+        f"output={tmp_path / 'out' / 'o.tsv'}",
+    ]
+    over = ["model.family=hf_auto", "model.init=tiny", "window.size=40", "compute.device=garbage"]
+    assert main(["variants", *args, *over]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: compute.device 'garbage' is not a device") and "\n" not in err, err
+    assert not (tmp_path / "out").exists()

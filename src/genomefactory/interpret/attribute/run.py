@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ...config import ConfigError
 from ...errors import missing_extra
 from ...io import atomic_write_json, check_output_dir, write_manifest
 from .config import AttributeConfig
@@ -54,34 +53,14 @@ def _check_run(run_dir: str) -> None:
     check_run_meta(run_dir, "run_dir")
 
 
-def _check_device(device: str | None) -> None:
-    """A named device exists here (else one line, not torch's traceback from deep inside the first forward)."""
-    if device is None:
-        return
-    import torch
-
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, ValueError):
-        raise ConfigError(f"compute.device {device!r} is not a device; use cpu, cuda or cuda:N") from None
-    if dev.type == "cuda":
-        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if n == 0:
-            raise ConfigError(f"compute.device {device!r}: no CUDA GPU is available here; use cpu")
-        if dev.index is not None and dev.index >= n:
-            raise ConfigError(
-                f"compute.device {device!r}: this machine has {n} GPU(s) (cuda:0..cuda:{n - 1})"
-            )
-    elif dev.type != "cpu" and dev.type != "mps":
-        raise ConfigError(f"compute.device {device!r}: use cpu, cuda or cuda:N")
-
-
 def run_attribute(cfg: AttributeConfig) -> AttributeResult:
     out = check_output_dir(cfg.output_dir, cfg.overwrite)
     if any(m != "ism" for m in cfg.methods) and importlib.util.find_spec("captum") is None:
         raise missing_extra("the gradient attribution methods", "captum", "attrib")
     _check_run(cfg.run_dir)
-    _check_device(cfg.compute.device)
+    from ...models.loading import check_device
+
+    check_device(cfg.compute.device, "compute.device")
     inputs = read_inputs(cfg)  # bad input is refused before the model loads
     from ..attrib import attribute, load_predictor, one_hot
 
