@@ -27,6 +27,7 @@ from .registry import all_families, get_family
 __all__ = [
     "RUN_META",
     "FamilyDetectionError",
+    "check_run_meta",
     "checked_family",
     "detect_family",
     "family_claims",
@@ -46,6 +47,40 @@ def run_meta_path(directory: Path) -> Path | None:
         if path.is_file():
             return path
     return None
+
+
+_RUN_META_KEYS = ("family", "weights", "method", "task_type", "num_labels", "max_length", "pooling")
+
+
+def check_run_meta(directory: str | Path, key: str) -> Path:
+    """The ``genomefactory_model.json`` of a training run (``key`` names the setting in messages), checked to be
+    loadable: valid JSON with the keys ``train`` writes, and ``model.safetensors`` beside it. One clear error
+    for a folder that is not a run, a damaged description, or an unfinished run, before any model work."""
+    p = Path(directory)
+    meta = run_meta_path(p)
+    if meta is None:
+        raise UserFileNotFoundError(
+            f"{key} {p} is not a genomefactory training run (no model/{RUN_META}); "
+            "train one with `genomefactory-cli train`"
+        )
+    try:
+        data = json.loads(meta.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DataError(
+            f"{key} {p}: {meta} is not valid JSON ({exc}); the run is damaged: train it again"
+        ) from None
+    missing = [k for k in _RUN_META_KEYS if not isinstance(data, dict) or k not in data]
+    if missing:
+        raise DataError(
+            f"{key} {p}: {meta} lacks {', '.join(missing)}; it was not written by `genomefactory-cli train` "
+            "(or the run is damaged): train it again"
+        )
+    if not (meta.parent / "model.safetensors").is_file():
+        raise UserFileNotFoundError(
+            f"{key} {p}: {meta.parent / 'model.safetensors'} is missing (an unfinished or damaged run); "
+            "train it again"
+        )
+    return meta
 
 
 def _run_family(meta: Path) -> ModelFamily:

@@ -131,6 +131,24 @@ def _load_backbone(cfg: ModelConfig) -> Backbone:
     )
 
 
+def check_device(device: str | None, key: str) -> None:
+    """A named device exists here: one clear line instead of torch's traceback from the first forward pass."""
+    if device is None:
+        return
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"{key} {device!r} is not a device; use cpu, cuda or cuda:N") from None
+    if dev.type == "cuda":
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n == 0:
+            raise ConfigError(f"{key} {device!r}: no CUDA GPU is available here; use cpu")
+        if dev.index is not None and dev.index >= n:
+            raise ConfigError(f"{key} {device!r}: this machine has {n} GPU(s) (cuda:0..cuda:{n - 1})")
+    elif dev.type not in ("cpu", "mps"):
+        raise ConfigError(f"{key} {device!r}: use cpu, cuda or cuda:N")
+
+
 def default_device() -> torch.device:
     if torch.cuda.is_available() and os.environ.get("GENOMEFACTORY_DEVICE", "") != "cpu":
         return torch.device("cuda")

@@ -217,8 +217,10 @@ def load_handle(
     dev = torch.device(device) if device is not None else default_device()
     dtype = _dtype(precision, dev)
     if cfg.path and (Path(cfg.path) / "model").is_dir():
+        from ..models.detect import check_run_meta
         from ..train.model_io import load_run_model
 
+        check_run_meta(cfg.path, "model.path")  # a damaged run is one clear line, not a KeyError
         run = load_run_model(cfg.path)
         return ModelHandle(run.backbone, dev, dtype, batch_size, special_tokens, run.model, dict(run.meta))
     from ..infer.embed import load_for_inference

@@ -204,6 +204,9 @@ def _unknown_contig_warnings(rows: pd.DataFrame, reference: Reference) -> list[s
 def run_variants(cfg: VariantsConfig) -> VariantsResult:
     """Score ``cfg.input`` against ``cfg.genome`` with ``cfg.model``; write ``cfg.output`` (+ manifest, evaluation)."""
     t0 = time.perf_counter()
+    from ..models.loading import check_device
+
+    check_device(cfg.compute.device, "compute.device")
     source, reference, out, fmt = _check_inputs(cfg)
     ranks = Ranks()
     store = ScoreStore(out, keep_previous=False)

@@ -11,6 +11,7 @@ so sequence position ``i`` lies at reference position ``end - 1 - i``.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,8 @@ from ...records import read_records
 from .config import AttributeConfig
 
 __all__ = ["Inputs", "Interval", "read_inputs"]
+
+log = logging.getLogger("genomefactory.attribute")
 
 _HEADER = re.compile(
     r"^(?P<chrom>.+):(?P<start>[0-9][0-9,]*)-(?P<end>[0-9][0-9,]*)(?:\((?P<strand>[+.-])\)|(?P<rc>/rc))?$"
@@ -89,6 +92,24 @@ def read_inputs(cfg: AttributeConfig) -> Inputs:
         raise DataError(
             f"input {path}: sequence {ids[n]!r} is {len(seqs[n])} bases long, not longer than window_start {lo}; "
             "lower window_start or leave that sequence out"
+        )
+    hi = cfg.window_end
+    beyond = [i for i, s in enumerate(seqs) if hi is not None and len(s) < hi]
+    if beyond and len(beyond) == len(seqs):  # past every sequence's end: a mistake, not a mix of lengths
+        longest = max(range(len(seqs)), key=lambda i: len(seqs[i]))
+        raise DataError(
+            f"input {path}: window_end {hi} is past the end of every sequence (the longest, {ids[longest]!r}, "
+            f"has {len(seqs[longest])} bases); lower window_end, or leave it unset (null) to keep every "
+            "sequence to its end"
+        )
+    if beyond:
+        log.info(
+            "window_end %d: %d of %d sequences are shorter and are kept to their end (first: %r, %d bases)",
+            hi,
+            len(beyond),
+            len(seqs),
+            ids[beyond[0]],
+            len(seqs[beyond[0]]),
         )
     intervals, source = None, None
     if cfg.coordinates.bed_file:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import UserFileNotFoundError, missing_extra
+from ...errors import missing_extra
 from ...io import atomic_write_json, check_output_dir, write_manifest
 from .config import AttributeConfig
 from .inputs import read_inputs
@@ -47,15 +47,10 @@ class AttributeResult:
 
 
 def _check_run(run_dir: str) -> None:
-    p = Path(run_dir)
-    if (
-        not (p / "genomefactory_model.json").is_file()
-        and not (p / "model" / "genomefactory_model.json").is_file()
-    ):
-        raise UserFileNotFoundError(
-            f"run_dir {p} is not a genomefactory training run (no model/genomefactory_model.json); "
-            "train one with `genomefactory-cli train`"
-        )
+    """``run_dir`` holds a loadable training-run model (checked before any work: a bad folder is one line)."""
+    from ...models.detect import check_run_meta
+
+    check_run_meta(run_dir, "run_dir")
 
 
 def run_attribute(cfg: AttributeConfig) -> AttributeResult:
@@ -63,6 +58,9 @@ def run_attribute(cfg: AttributeConfig) -> AttributeResult:
     if any(m != "ism" for m in cfg.methods) and importlib.util.find_spec("captum") is None:
         raise missing_extra("the gradient attribution methods", "captum", "attrib")
     _check_run(cfg.run_dir)
+    from ...models.loading import check_device
+
+    check_device(cfg.compute.device, "compute.device")
     inputs = read_inputs(cfg)  # bad input is refused before the model loads
     from ..attrib import attribute, load_predictor, one_hot
 
