@@ -204,6 +204,22 @@ def _dtype(precision: str, device: torch.device) -> torch.dtype:
     return resolve_dtype(precision, device)
 
 
+def _refuse_per_base(meta: Path, key: str) -> None:
+    """A per-base run (one output per nucleotide) has no sequence-level prediction to take alt - ref of."""
+    import json
+
+    from ..errors import DataError
+    from ..train.task_types import is_per_base
+
+    task = str(json.loads(meta.read_text()).get("task_type", ""))
+    if is_per_base(task):
+        raise DataError(
+            f"{key} {meta.parent.parent} is a {task} run (one output per base); variant scores need a "
+            "sequence-level classification or regression run: use a model's zero-shot scores instead, or "
+            "predict the per-base tracks of the REF and ALT windows with `inference` (mode: predict)"
+        )
+
+
 def load_handle(
     cfg: ModelConfig,
     *,
@@ -220,7 +236,8 @@ def load_handle(
         from ..models.detect import check_run_meta
         from ..train.model_io import load_run_model
 
-        check_run_meta(cfg.path, "model.path")  # a damaged run is one clear line, not a KeyError
+        meta = check_run_meta(cfg.path, "model.path")  # a damaged run is one clear line, not a KeyError
+        _refuse_per_base(meta, "model.path")
         run = load_run_model(cfg.path)
         return ModelHandle(run.backbone, dev, dtype, batch_size, special_tokens, run.model, dict(run.meta))
     from ..infer.embed import load_for_inference

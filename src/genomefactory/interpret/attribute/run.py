@@ -48,9 +48,20 @@ class AttributeResult:
 
 def _check_run(run_dir: str) -> None:
     """``run_dir`` holds a loadable training-run model (checked before any work: a bad folder is one line)."""
-    from ...models.detect import check_run_meta
+    import json
 
-    check_run_meta(run_dir, "run_dir")
+    from ...errors import DataError
+    from ...models.detect import check_run_meta
+    from ...train.task_types import is_per_base
+
+    meta = check_run_meta(run_dir, "run_dir")
+    task = str(json.loads(meta.read_text()).get("task_type", ""))
+    if is_per_base(task):
+        raise DataError(
+            f"run_dir {run_dir} is a {task} run (one output per base): attributions explain one scalar per "
+            "sequence (a class log-odds or a regression value); train a sequence-level classification or "
+            "regression run to attribute"
+        )
 
 
 def run_attribute(cfg: AttributeConfig) -> AttributeResult:
