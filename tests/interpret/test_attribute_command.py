@@ -228,6 +228,7 @@ def test_regression_run_from_task_split_via_cli(tmp_path: Path) -> None:
     assert main(["attribute", str(yaml)]) == 0
     arr = np.load(tmp_path / "out" / "attributions.npz")
     assert arr["ism.contribution"].shape == (8, 30)
+    assert "labels" not in arr  # real-valued labels are not classes for `motifs`
     pred = load_predictor(run, device="cpu")
     seqs = pd.read_csv(task / "dev.csv")["sequence"].tolist()
     assert arr["ism.f_x"][0] == pytest.approx(attribute(pred, seqs[:1], "ism").f_x[0], abs=1e-9)
@@ -281,3 +282,11 @@ def test_bad_inputs_are_clear_errors(char_run: Path, lambda_seq: str, tmp_path: 
     with pytest.raises(ConfigError, match="window_end"):
         _cfg(run_dir="r", input=str(fa), window_start=5, window_end=5)
     assert len(seqs) == 4
+
+
+def test_class_labels_for_motifs() -> None:
+    from genomefactory.interpret.attribute.outputs import _class_labels
+
+    assert _class_labels(["0", "1", "1.0"]).tolist() == [0, 1, 1]  # type: ignore[union-attr]
+    assert _class_labels(["0", None]) is None and _class_labels(["0.25", "1"]) is None
+    assert _class_labels(["promoter"]) is None and _class_labels([]) is None

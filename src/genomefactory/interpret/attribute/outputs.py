@@ -63,6 +63,20 @@ def cut(res: AttributionResult, lengths: np.ndarray, lo: int) -> Kept:
     return Kept(res.method, hyp, con, res.f_x, extra, dict(res.notes))
 
 
+def _class_labels(labels: list[str | None]) -> np.ndarray | None:
+    """The inputs' labels as integer classes (N,), or None when some are missing or not integers (regression)."""
+    out = []
+    for lab in labels:
+        try:
+            value = float(lab) if lab is not None else float("nan")
+        except ValueError:
+            return None
+        if not value.is_integer():
+            return None
+        out.append(int(value))
+    return np.array(out, dtype=np.int64) if out else None
+
+
 def write_arrays(
     path: Path, inputs: Inputs, onehot: np.ndarray, lengths: np.ndarray, lo: int, kept: list[Kept]
 ) -> None:
@@ -72,6 +86,9 @@ def write_arrays(
         "window_start": np.array(lo),
         "onehot": onehot,
     }
+    classes = _class_labels(inputs.labels)
+    if classes is not None:  # what `motifs` contrasts: which patterns are enriched in the target class
+        arrays["labels"] = classes
     for k in kept:
         arrays[f"{k.method}.hypothetical"] = k.hypothetical
         arrays[f"{k.method}.contribution"] = k.contribution
