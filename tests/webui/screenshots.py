@@ -21,7 +21,7 @@ from genomefactory.webui.config import WebUIConfig
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-WAIT_MS = 600_000
+WAIT_MS = 300_000
 
 
 def main(out: Path) -> None:
@@ -45,8 +45,12 @@ def main(out: Path) -> None:
             page.get_by_role("tab", name="Train").click()
             page.locator("#train-model-init").get_by_text("tiny", exact=True).click()
             page.locator("#train-data-path textarea").fill("tata")
-            page.locator("#train-training-section").get_by_text("training", exact=True).first.click()
-            page.locator("#train-training-max_steps textarea").fill("40")
+            steps = page.locator("#train-training-max_steps textarea")
+            if not steps.is_visible():  # unfold the section only when folded (a click would fold it again)
+                page.locator("#train-training-section").get_by_text("training", exact=True).first.click()
+            steps.wait_for(state="visible")
+            print("form", flush=True)
+            steps.fill("12")
             page.locator("#train-training-logging_steps input").fill("2")
             page.locator("#train-training-max_steps textarea").press("Tab")
             page.locator("#train-run").click()
@@ -57,8 +61,10 @@ def main(out: Path) -> None:
             page.locator("#tab-train").get_by_role("tab", name="curves").click()
             time.sleep(2)  # let the plot draw (a picture, not a check)
             page.screenshot(path=str(out / "train.png"))
+            print("train.png", flush=True)
             for tab in ("Download", "Process", "Inference", "Benchmark", "Interpret", "Workspace"):
                 page.get_by_role("tab", name=tab, exact=True).click()
+                print(tab, flush=True)
                 if tab == "Workspace":
                     page.locator("#data-pick input").click()
                     page.get_by_role("option", name="tata/", exact=True).click()
@@ -68,6 +74,7 @@ def main(out: Path) -> None:
                     )
                 time.sleep(1)
                 page.screenshot(path=str(out / f"{tab.lower()}.png"))
+                print(f"{tab.lower()}.png", flush=True)
             page.get_by_role("tab", name="Runs", exact=True).click()
             page.locator("#runs-pick input").click()
             page.get_by_role("option").first.click()

@@ -3,7 +3,8 @@
 Train: fill the form for a tiny model on a real GUE task, watch the log stream while it runs and the metrics appear
 at the end; a path outside the workspace is refused. Inference (embed) on real sequences: log, then the output
 links. Benchmark: a one-cell custom-suite sweep (subsampled GUE task): progress and the aggregate table. The
-equivalent YAML and CLI line follow a changed field. Stop ends a running job and its process.
+equivalent YAML and CLI line follow a changed field; Save downloads it, Load uploads it back through the button.
+Stop ends a running job and its process.
 """
 
 from __future__ import annotations
@@ -390,29 +391,73 @@ def test_workspace_tab_previews_a_dataset(page: Any) -> None:
     assert re.search(r"[ACGT]{20}", _text(page, "#data-head"))
 
 
+def _open_equivalent(page: Any, command: str) -> None:
+    acc = page.locator(f"#{command}-equivalent")
+    if not page.locator(f"#{command}-yaml textarea").is_visible():
+        acc.get_by_text("YAML, command line", exact=False).first.click()
+    page.locator(f"#{command}-yaml textarea").wait_for(state="visible")
+
+
+def _download_until(page: Any, button: str, wanted: str, dest: Path) -> str:
+    """Click Save until the downloaded file holds ``wanted`` (the file follows the YAML box one event later).
+
+    The button holds a file from the start, so every click downloads something; only its content can lag.
+    """
+    deadline = time.time() + RUN_LIMIT_S
+    text = ""
+    while wanted not in text and time.time() < deadline:
+        with page.expect_download() as dl:
+            page.locator(button).click()
+        dl.value.save_as(dest)
+        text = dest.read_text()
+    return text
+
+
 def test_save_and_reset_the_form(page: Any, tmp_path: Path) -> None:
     page.get_by_role("tab", name="Train").click()
+    _open_equivalent(page, "train")
+    untouched = _download_until(page, "#train-save", "", tmp_path / "defaults.yaml")  # before any edit
+    assert yaml.safe_load(untouched) in (None, {})
     _field(page, "train", "training.max_steps").fill("17")
     _field(page, "train", "training.max_steps").press("Tab")
-    page.locator("#train-equivalent").get_by_text("YAML, command line", exact=False).first.click()
     page.wait_for_function(
         "document.querySelector('#train-yaml textarea').value.includes('max_steps: 17')", polling=200
     )
-    deadline = time.time() + RUN_LIMIT_S
-    text = ""
-    while "max_steps: 17" not in text and time.time() < deadline:  # the file follows the YAML box
-        with page.expect_download() as dl:
-            page.locator("#train-save").click()
-        saved = tmp_path / "saved.yaml"
-        dl.value.save_as(saved)
-        text = saved.read_text()
+    text = _download_until(page, "#train-save", "max_steps: 17", tmp_path / "saved.yaml")
     assert yaml.safe_load(text) == {"training": {"max_steps": 17}}
     page.locator("#train-reset").click()
     page.wait_for_function(
         "document.querySelector('#train-training-max_steps textarea').value === ''", polling=200
     )
-    # Load: tests/webui/test_runs.py::test_load_fills_the_form (the upload through the browser is not
-    # exercised here yet)
+
+
+def _upload(page: Any, button: str, path: Path) -> None:
+    """Pick a file through the button's own chooser (its hidden input is a sibling, not inside the button)."""
+    with page.expect_file_chooser() as chooser:
+        page.locator(button).click()
+    chooser.value.set_files(str(path))
+
+
+def test_load_uploads_a_yaml_into_the_form(page: Any, tmp_path: Path) -> None:
+    saved = tmp_path / "mine.yaml"
+    saved.write_text("training:\n  max_steps: 23\n  learning_rate: 0.0003\n")
+    page.get_by_role("tab", name="Train").click()
+    _open_equivalent(page, "train")
+    _upload(page, "#train-load", saved)
+    _wait_for(page, "#train-status", "loaded")
+    assert "mine.yaml" in _text(page, "#train-status")
+    page.wait_for_function(
+        "document.querySelector('#train-yaml textarea').value.includes('max_steps: 23')", polling=200
+    )
+    assert yaml.safe_load(page.locator("#train-yaml textarea").input_value())["training"] == {
+        "max_steps": 23,
+        "learning_rate": 0.0003,
+    }
+    bad = tmp_path / "typo.yaml"
+    bad.write_text("training:\n  max_stepz: 5\n")
+    _upload(page, "#train-load", bad)
+    _wait_for(page, "#train-status", "not loaded")
+    assert "training.max_stepz" in _text(page, "#train-status")
 
 
 def test_api_key_is_a_password_never_in_yaml_or_cli(page: Any) -> None:

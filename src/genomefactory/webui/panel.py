@@ -8,6 +8,7 @@ Reset. :class:`RunView` (status, progress, log, metrics, curves, plots, files) i
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ import yaml
 
 from ..commands import Command, load_ref
 from ..config import ConfigError, validate_dict
+from ..io import atomic_write_text
 from .forms import (
     MAX_FIELD_CHARS,
     UNSET,
@@ -213,7 +215,10 @@ class CommandPanel:
                         buttons=["copy"],
                     )
                     with gr.Row():
-                        self.save_btn = gr.DownloadButton("Save YAML", elem_id=f"{name}-save", size="sm")
+                        # a file from the start: a click before the first edit downloads the defaults
+                        self.save_btn = gr.DownloadButton(
+                            "Save YAML", value=self._saved(yaml0), elem_id=f"{name}-save", size="sm"
+                        )
                         self.load_btn = gr.UploadButton(
                             "Load YAML", file_types=[".yaml", ".yml"], elem_id=f"{name}-load", size="sm"
                         )
@@ -326,12 +331,18 @@ class CommandPanel:
             concurrency_limit=None,
         )
 
-    def _saved(self, text: str) -> Any:
-        """The form's YAML as a file for the Save button (in the UI's state folder, not beside the data)."""
-        folder = self.workspace / STATE_DIR / "forms"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{self.name}.yaml"
-        path.write_text(text if not text.startswith("# ") else "")
+    def _saved(self, text: str) -> str:
+        """The form's YAML as a file for the Save button (in the UI's state folder, not beside the data).
+
+        One file per content (a folder named by its hash), written atomically: two pages editing the same
+        command never hand each other's form, nor a half-written file, to the download.
+        """
+        body = text if not text.startswith("# ") else ""
+        digest = hashlib.sha256(body.encode()).hexdigest()[:16]
+        path = self.workspace / STATE_DIR / "forms" / digest / f"{self.name}.yaml"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(path, body)
         return str(path)
 
     def load(self, file: Any) -> list[Any]:
