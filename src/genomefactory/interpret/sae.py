@@ -77,6 +77,17 @@ class SparseAutoencoder(nn.Module):
     def decode_normalized(self, z: Tensor) -> Tensor:
         return z @ self.W_dec.t() + self.b_dec
 
+    def topk_sparse(self, pre: Tensor) -> tuple[Tensor, Tensor]:
+        """TopK latents as (indices, values), each (batch, k); values are ReLU'd, so some may be 0."""
+        top = torch.topk(pre, self.cfg.k, dim=-1)
+        return top.indices, torch.relu(top.values)
+
+    def decode_sparse(self, indices: Tensor, values: Tensor) -> Tensor:
+        """``decode_normalized`` of the latents given as (indices, values): a sum over k atoms per row
+        (``embedding_bag``), the same result as the dense product at k/d_hidden of its cost, with gradients."""
+        atoms = self.W_dec.t().contiguous()
+        return nn.functional.embedding_bag(indices, atoms, per_sample_weights=values, mode="sum") + self.b_dec
+
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """(reconstruction in input units, latents)."""
         z = self.encode(x)

@@ -89,12 +89,19 @@ def train_sae(
             idx = torch.randint(0, x.shape[0], (min(batch_size, x.shape[0]),), generator=gen)
             xn = sae.normalize(x[idx].to(device))
             pre = sae.pre_activation(xn)
-            z = sae.activate(pre)
-            xhat = sae.decode_normalized(z)
+            if cfg.activation == "topk":
+                # sparse decode: no (batch, d_hidden) latent tensor, no dense decoder matmuls
+                ids, vals = sae.topk_sparse(pre)
+                xhat = sae.decode_sparse(ids, vals)
+                fired = torch.zeros(cfg.d_hidden, dtype=torch.bool, device=device)
+                fired[ids[vals.detach() > 0]] = True
+            else:
+                z = sae.activate(pre)
+                xhat = sae.decode_normalized(z)
+                fired = (z > 0).any(0)
             loss = (xhat - xn).pow(2).mean()
             if cfg.activation == "relu":
                 loss = loss + cfg.l1_coeff * z.abs().sum(-1).mean()
-            fired = (z > 0).any(0)
             since_fired = torch.where(fired, 0, since_fired + 1)
             loss = loss + cfg.aux_coeff * _aux_loss(sae, xn, xhat, pre, since_fired >= cfg.dead_steps)
             opt.zero_grad(set_to_none=True)
@@ -111,16 +118,34 @@ def train_sae(
 
 @torch.no_grad()
 def evaluate_sae(sae: SparseAutoencoder, x: torch.Tensor, batch: int = 4096) -> dict[str, float]:
+    """Measures over all of ``x``, batched and without autograd.
+
+    TopK latents are decoded sparsely (``embedding_bag`` over the k chosen atoms: the same sum as the dense
+    ``z @ W_dec.T``, at k/d_hidden of its cost) and never materialised as a (batch, d_hidden) tensor.
+    """
     sq_err = 0.0
     l0 = 0.0
-    fired = torch.zeros(sae.cfg.d_hidden, dtype=torch.bool)
+    h = sae.cfg.d_hidden
+    fired = torch.zeros(h, dtype=torch.bool)
+    atoms = sae.W_dec.t().contiguous() if sae.cfg.activation == "topk" else None
     for i in range(0, x.shape[0], batch):
         xb = x[i : i + batch].float()
-        xhat, z = sae(xb)
+        pre = sae.pre_activation(sae.normalize(xb))
+        if atoms is not None:
+            ids, vals = sae.topk_sparse(pre)
+            xn_hat = torch.nn.functional.embedding_bag(ids, atoms, per_sample_weights=vals, mode="sum")
+            active = vals > 0
+            l0 += float(active.sum())
+            fired[ids[active]] = True
+        else:
+            z = sae.activate(pre)
+            xn_hat = z @ sae.W_dec.t()
+            l0 += float((z > 0).sum())
+            fired |= (z > 0).any(0)
+        xhat = sae.denormalize(xn_hat + sae.b_dec)
         sq_err += float((xhat - xb).pow(2).sum())
-        l0 += float((z > 0).sum())
-        fired |= (z > 0).any(0)
-    total_var = float((x.float() - x.float().mean(0)).pow(2).sum())
+    xf = x.float()
+    total_var = float((xf - xf.mean(0)).pow(2).sum())
     n = x.shape[0]
     return {
         "mse": sq_err / (n * x.shape[1]),
