@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import ConfigError, load_config
 from ..errors import UserFileNotFoundError
 from ..io import atomic_write_json, check_output_file
+from ..models.config import DEFAULT_FAMILY
 from ..models.registry import Backbone, ModelFamily, get_family, resolve_variant
 from ..train.config import TrainConfig
 from ..train.methods import count_parameters, get_method
@@ -98,7 +99,7 @@ def _model_config(train: TrainConfig) -> tuple[ModelFamily, dict[str, Any], str 
             )
         family = checked_family(directory, m.family)
         return family, family.read_config(directory), None
-    family = get_family(m.family or "nucleotide_transformer")
+    family = get_family(m.family or DEFAULT_FAMILY)
     if m.init == "tiny":
         return family, {**family.tiny_config(), **m.tiny_overrides}, "tiny"
     variant = resolve_variant(family, m.variant)
